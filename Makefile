@@ -1,0 +1,48 @@
+# Mainflux for Python: build, run and test.
+SERVICES = users authn things http ws mqtt postgres-writer postgres-reader
+VENV = .venv
+BIN = $(VENV)/bin
+PREFIX ?= $(HOME)/.local
+PYTEST_ARGS ?=
+
+.PHONY: all venv services test lint proto install run rundev clean bench $(SERVICES)
+
+all: venv
+	$(BIN)/python -m pip wheel --quiet --no-deps -w build .
+	@ls build/*.whl
+
+venv:
+	@./scripts/venv.sh
+
+$(SERVICES): venv
+	@mkdir -p build
+	@ln -sf ../$(BIN)/mainflux-$@ build/mainflux-$@
+	@echo "build/mainflux-$@"
+
+services:
+	@./scripts/services.sh
+
+test: venv services
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+proto: venv
+	PY=$(BIN)/python ./scripts/gen-proto.sh
+
+install: all
+	$(BIN)/python -m pip install --quiet --upgrade --prefix $(PREFIX) build/*.whl
+	@echo "installed mainflux and mainflux-<service> into $(PREFIX)/bin"
+
+run: venv
+	$(BIN)/mainflux run
+
+rundev: venv
+	./scripts/run.sh
+
+clean:
+	rm -rf build dist .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

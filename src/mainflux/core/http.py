@@ -1,0 +1,190 @@
+"""The HTTP side shared by every service: app factory, error table, request parsing.
+
+Every service builds its Starlette app with :func:`create_app`, which adds
+``/version``, ``/health`` and ``/metrics``, maps domain errors to status codes in one
+table, and answers unknown routes with Go Mainflux's plain-text 404."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mainflux import __version__
+from mainflux.core import errors
+from mainflux.core.metrics import LATENCY, REQUESTS, exposition
+
+JSON = "application/json"
+
+#: Default status per error class; a service may override one (users: conflict 409).
+ERROR_STATUS: Mapping[type[errors.MainfluxError], int] = {
+    errors.MalformedEntity: 400,
+    errors.Unauthorized: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 422,
+    errors.UnsupportedContentType: 415,
+    errors.PayloadTooLarge: 413,
+    errors.ServiceUnavailable: 503,
+}
+
+
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """Encode ``body`` as JSON with a trailing newline, as Go's ``json.Encoder`` does."""
+    content = orjson.dumps(body) + b"\n"
+    return Response(content, status_code=status, headers=headers, media_type=JSON)
+
+
+def empty_response(status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """An empty body that still says ``application/json``, like Mainflux."""
+    return Response(b"", status_code=status, headers=headers, media_type=JSON)
+
+
+def error_response(err: errors.MainfluxError, status: int) -> Response:
+    """The ``{"error": ...}`` body for a domain error."""
+    return json_response({"error": str(err)}, status)
+
+
+async def read_json(request: Request, *, check_content_type: bool = True) -> Any:
+    """Return the parsed JSON body.
+
+    Raises :class:`UnsupportedContentType` when the ``Content-Type`` header does not
+    contain ``application/json`` (a substring test, like Mainflux), and
+    :class:`MalformedEntity` when the body is not JSON."""
+    if check_content_type and JSON not in request.headers.get("content-type", ""):
+        raise errors.UnsupportedContentType()
+    body = await request.body()
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise errors.MalformedEntity("malformed JSON body") from None
+
+
+async def read_json_object(request: Request, *, check_content_type: bool = True) -> dict:
+    """Like :func:`read_json`, but the body must be a JSON object."""
+    data = await read_json(request, check_content_type=check_content_type)
+    if not isinstance(data, dict):
+        raise errors.MalformedEntity("expected a JSON object")
+    return data
+
+
+def query_value(request: Request, key: str) -> str | None:
+    """Return the single value of query key ``key``; a repeated key is malformed."""
+    values = request.query_params.getlist(key)
+    if len(values) > 1:
+        raise errors.MalformedEntity(f"query parameter {key!r} given more than once")
+    return values[0] if values else None
+
+
+def query_uint(request: Request, key: str, default: int) -> int:
+    """Return query key ``key`` as a non-negative integer, or ``default`` when absent."""
+    raw = query_value(request, key)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise errors.MalformedEntity(f"query parameter {key!r} must be a non-negative integer")
+    return int(raw)
+
+
+def auth_header(request: Request) -> str:
+    """The raw ``Authorization`` value (Mainflux uses no ``Bearer`` prefix)."""
+    return request.headers.get("authorization", "")
+
+
+def _error_handler(table: Mapping[type[errors.MainfluxError], int]) -> Callable:
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, errors.MainfluxError)
+        for cls in type(exc).__mro__:
+            if cls in table:
+                return error_response(exc, table[cls])
+        return error_response(exc, 500)
+
+    return handle
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return PlainTextResponse("404 page not found\n", 404)
+    return PlainTextResponse(exc.detail or "", exc.status_code, headers=exc.headers)
+
+
+class MetricsMiddleware:
+    """Counts every request and its latency under the service's label."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            REQUESTS.labels(self.service, scope["method"], str(status)).inc()
+            LATENCY.labels(self.service).observe(time.perf_counter() - start)
+
+
+def service_routes(service: str) -> list[BaseRoute]:
+    """``/version``, ``/health`` and ``/metrics`` for a service named ``service``."""
+
+    async def version(request: Request) -> Response:
+        return json_response({"service": service, "version": __version__})
+
+    async def health(request: Request) -> Response:
+        return json_response({"status": "pass", "service": service, "version": __version__})
+
+    async def metrics(request: Request) -> Response:
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
+
+    return [
+        Route("/version", version, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+
+
+def create_app(
+    service: str,
+    routes: Sequence[BaseRoute],
+    *,
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+    error_status: Mapping[type[errors.MainfluxError], int] | None = None,
+    with_service_routes: bool = True,
+) -> Starlette:
+    """Build a service's Starlette app with the shared routes and error table."""
+    table = dict(ERROR_STATUS)
+    table.update(error_status or {})
+    all_routes = [*routes, *(service_routes(service) if with_service_routes else [])]
+    app = Starlette(
+        routes=all_routes,
+        lifespan=lifespan,
+        exception_handlers={
+            errors.MainfluxError: _error_handler(table),
+            HTTPException: _http_exception,
+        },
+    )
+    app.add_middleware(MetricsMiddleware, service=service)
+    return app

@@ -1,0 +1,123 @@
+"""Running a service process: logging, signals, HTTP servers, clean start-up errors.
+
+Every ``mainflux-<service>`` entry point and ``mainflux run`` go through
+:func:`run`, so a bad setting or a busy port ends with one line naming it, never a
+traceback, and Ctrl-C or SIGTERM stops the process cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from mainflux.core.config import ConfigError, env
+
+log = logging.getLogger("mainflux")
+
+
+class StartupError(Exception):
+    """Start-up cannot go on; the message says why in one line."""
+
+
+def setup_logging(level_var: str = "MF_LOG_LEVEL", default: str = "info") -> None:
+    """Configure logging from ``level_var`` (debug, info, warn, error)."""
+    raw = env(level_var, env("MF_LOG_LEVEL", default)).lower()
+    level = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40}.get(raw)
+    if level is None:
+        raise ConfigError(f"{level_var}: expected debug, info, warn or error, got {raw!r}")
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+def bind_socket(host: str, port: int, setting: str, kind: int = socket.SOCK_STREAM) -> socket.socket:
+    """Bind a listening socket now, so a busy port fails start-up naming ``setting``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, kind)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"{setting}: cannot listen on {host}:{port}: {exc.strerror}") from None
+    if kind == socket.SOCK_STREAM:
+        sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve_http(app: ASGIApp, sock: socket.socket, *, name: str = "http") -> None:
+    """Serve ``app`` on an already bound socket until cancelled."""
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        loop="none",
+        http="httptools",
+        ws="websockets-sansio",
+        ws_max_size=int(env("MF_WS_MAX_FRAME", str(1 << 20))),
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    try:
+        await server.serve(sockets=[sock])
+    except asyncio.CancelledError:
+        server.should_exit = True
+        raise
+    if server.started is False:
+        raise StartupError(f"{name}: the server failed to start")
+
+
+def run(main: Callable[[asyncio.Event], Awaitable[None]], *, level_var: str = "MF_LOG_LEVEL") -> None:
+    """Run ``main(stop)`` on a fresh event loop until it returns or SIGINT/SIGTERM.
+
+    ``main`` receives an event that is set when the process is asked to stop."""
+    try:
+        setup_logging(level_var)
+    except ConfigError as exc:
+        print(f"mainflux: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install() if sys.version_info < (3, 12) else None
+    code = asyncio.run(_guarded(main))
+    raise SystemExit(code)
+
+
+async def _guarded(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await main(stop)
+    except (ConfigError, StartupError) as exc:
+        print(f"mainflux: {exc}", file=sys.stderr)
+        return 2
+    log.info("stopped (pid %d)", os.getpid())
+    return 0
+
+
+async def until_stopped(stop: asyncio.Event, *tasks: asyncio.Task[None]) -> None:
+    """Wait for ``stop`` or for any task to end, then cancel the rest.
+
+    A task that failed re-raises its error here."""
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({stopper, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (stopper, *tasks):
+        task.cancel()
+    for task in tasks:
+        if task in done and not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    await asyncio.gather(*tasks, return_exceptions=True)

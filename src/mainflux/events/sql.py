@@ -1,0 +1,112 @@
+"""The embedded event log: streams kept in a table of the service's own database.
+
+Used by the all-in-one when no Redis is configured, so events survive restarts with
+nothing else installed. Entry ids follow Redis's ``<ms>-<seq>`` form."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mainflux.events.stream import Entry, id_key
+
+metadata = sa.MetaData()
+events_table = sa.Table(
+    "mf_events",
+    metadata,
+    sa.Column("stream", sa.String(255), primary_key=True),
+    sa.Column("ms", sa.BigInteger, primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("fields", sa.Text, nullable=False),
+)
+
+
+class SqlEventStream:
+    """An :class:`~mainflux.events.stream.EventStream` stored in SQLite or PostgreSQL.
+
+    Readers in the same process are woken on append; readers elsewhere poll."""
+
+    def __init__(self, engine: AsyncEngine, *, poll_interval: float = 0.2) -> None:
+        self._engine = engine
+        self._poll = poll_interval
+        self._lock = asyncio.Lock()
+        self._last: dict[str, tuple[int, int]] = {}
+        self._appended = asyncio.Condition()
+
+    async def create_schema(self) -> None:
+        """Create the events table when it does not exist."""
+        async with self._engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def append(self, stream: str, fields: Mapping[str, str]) -> str:
+        async with self._lock:
+            last = self._last.get(stream) or await self._load_last(stream)
+            now = int(time.time() * 1000)
+            ms, seq = (now, 0) if now > last[0] else (last[0], last[1] + 1)
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    events_table.insert().values(
+                        stream=stream, ms=ms, seq=seq, fields=orjson.dumps(dict(fields)).decode()
+                    )
+                )
+            self._last[stream] = (ms, seq)
+        async with self._appended:
+            self._appended.notify_all()
+        return f"{ms}-{seq}"
+
+    async def _load_last(self, stream: str) -> tuple[int, int]:
+        query = (
+            sa.select(events_table.c.ms, events_table.c.seq)
+            .where(events_table.c.stream == stream)
+            .order_by(events_table.c.ms.desc(), events_table.c.seq.desc())
+            .limit(1)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return (row.ms, row.seq) if row else (0, 0)
+
+    async def _last_id(self, stream: str) -> str:
+        ms, seq = self._last.get(stream) or await self._load_last(stream)
+        return f"{ms}-{seq}"
+
+    async def _fetch(self, stream: str, after: str, count: int) -> list[Entry]:
+        ms, seq = id_key(after)
+        c = events_table.c
+        query = (
+            sa.select(c.ms, c.seq, c.fields)
+            .where(c.stream == stream)
+            .where(sa.or_(c.ms > ms, sa.and_(c.ms == ms, c.seq > seq)))
+            .order_by(c.ms, c.seq)
+            .limit(count)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(f"{r.ms}-{r.seq}", orjson.loads(r.fields)) for r in rows]
+
+    async def read(
+        self, stream: str, after: str = "0-0", count: int = 100, block: float | None = None
+    ) -> list[Entry]:
+        if after == "$":
+            if block is None:
+                return []
+            after = await self._last_id(stream)
+        entries = await self._fetch(stream, after, count)
+        if entries or block is None:
+            return entries
+        deadline = time.monotonic() + block
+        while not entries and (remaining := deadline - time.monotonic()) > 0:
+            async with self._appended:
+                try:
+                    await asyncio.wait_for(self._appended.wait(), min(remaining, self._poll))
+                except TimeoutError:
+                    pass
+            entries = await self._fetch(stream, after, count)
+        return entries
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,138 @@
+"""Real servers for the tests: private Redis and NATS processes, private PostgreSQL databases.
+
+Nothing here is faked. A missing server binary or an unreachable PostgreSQL is a test
+failure with a message saying what to run (``make test`` sets everything up)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+PG_ADMIN = os.environ.get(
+    "MF_TEST_POSTGRES", "postgresql://mainflux:mainflux@127.0.0.1:5432/postgres"
+)
+
+
+def free_port() -> int:
+    """A TCP port that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    """Wait until something accepts TCP connections on ``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def _binary(name: str) -> str:
+    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    if path is None:
+        pytest.fail(f"{name} is not installed: run `make test` (scripts/services.sh installs it)")
+    return path
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """Start a throw-away Redis on a free port; yield its URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
+         "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+class NatsServer:
+    """A NATS server with JetStream on a free port that tests may stop and restart."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.store = tempfile.mkdtemp(prefix="mf-nats-")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [_binary("nats-server"), "-a", "127.0.0.1", "-p", str(self.port), "-js",
+             "-sd", self.store],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@contextmanager
+def nats_server() -> Iterator[NatsServer]:
+    """Start a throw-away NATS server with JetStream; yield it."""
+    server = NatsServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.store, ignore_errors=True)
+
+
+def _pg_connect(dsn: str):  # type: ignore[no-untyped-def]
+    import asyncio
+
+    import asyncpg
+
+    async def run(sql: str) -> None:
+        try:
+            conn = await asyncpg.connect(dsn, timeout=5)
+        except Exception as exc:
+            pytest.fail(
+                f"PostgreSQL at {dsn} is unreachable ({exc}); run `make test`, "
+                "which starts it and creates the mainflux role"
+            )
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    return lambda sql: asyncio.run(run(sql))
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """Create a private PostgreSQL database; yield its asyncpg URL; drop it after."""
+    name = f"mft_{uuid.uuid4().hex[:12]}"
+    execute = _pg_connect(PG_ADMIN)
+    execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
