@@ -38,7 +38,9 @@ def setup_logging(level_var: str = "MF_LOG_LEVEL", default: str = "info") -> Non
     )
 
 
-def bind_socket(host: str, port: int, setting: str, kind: int = socket.SOCK_STREAM) -> socket.socket:
+def bind_socket(
+    host: str, port: int, setting: str, kind: int = socket.SOCK_STREAM
+) -> socket.socket:
     """Bind a listening socket now, so a busy port fails start-up naming ``setting``."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, kind)
@@ -78,7 +80,9 @@ async def serve_http(app: ASGIApp, sock: socket.socket, *, name: str = "http") -
         raise StartupError(f"{name}: the server failed to start")
 
 
-def run(main: Callable[[asyncio.Event], Awaitable[None]], *, level_var: str = "MF_LOG_LEVEL") -> None:
+def run(
+    main: Callable[[asyncio.Event], Awaitable[None]], *, level_var: str = "MF_LOG_LEVEL"
+) -> None:
     """Run ``main(stop)`` on a fresh event loop until it returns or SIGINT/SIGTERM.
 
     ``main`` receives an event that is set when the process is asked to stop."""

@@ -20,9 +20,7 @@ class RedisEventStream:
         self._maxlen = maxlen or None
 
     async def append(self, stream: str, fields: Mapping[str, str]) -> str:
-        return await self._redis.xadd(
-            stream, dict(fields), maxlen=self._maxlen, approximate=True
-        )
+        return await self._redis.xadd(stream, dict(fields), maxlen=self._maxlen, approximate=True)
 
     async def read(
         self, stream: str, after: str = "0-0", count: int = 100, block: float | None = None

@@ -6,6 +6,7 @@ nothing else installed. Entry ids follow Redis's ``<ms>-<seq>`` form."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping
 
@@ -101,10 +102,8 @@ class SqlEventStream:
         deadline = time.monotonic() + block
         while not entries and (remaining := deadline - time.monotonic()) > 0:
             async with self._appended:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._appended.wait(), min(remaining, self._poll))
-                except TimeoutError:
-                    pass
             entries = await self._fetch(stream, after, count)
         return entries
 
