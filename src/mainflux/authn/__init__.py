@@ -1,0 +1,1 @@
+"""authn: login, recovery and API keys as Mainflux-compatible JWTs (HTTP and gRPC)."""

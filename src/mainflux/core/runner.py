@@ -71,10 +71,14 @@ async def serve_http(app: ASGIApp, sock: socket.socket, *, name: str = "http") -
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
-        await server.serve(sockets=[sock])
+        await asyncio.shield(task)
     except asyncio.CancelledError:
+        # Let uvicorn finish its own shutdown (lifespan, connections) instead of
+        # cancelling it mid-way, which would log a traceback.
         server.should_exit = True
+        await task
         raise
     if server.started is False:
         raise StartupError(f"{name}: the server failed to start")

@@ -1,0 +1,1 @@
+"""users: accounts, login, profile and password reset, as Mainflux's users service."""

@@ -1,0 +1,95 @@
+"""``mainflux-authn``: the authn microservice (HTTP key API and gRPC ``AuthNService``).
+
+Configured by Mainflux's variables: ``MF_AUTHN_HTTP_PORT`` (8189), ``MF_AUTHN_GRPC_PORT``
+(8181), ``MF_AUTHN_SECRET`` (``authn``), ``MF_AUTHN_DB_*`` (PostgreSQL database
+``authn``), ``MF_AUTHN_LOG_LEVEL``. The schema is migrated at start."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mainflux.authn.api import create_app
+from mainflux.authn.grpc import start_grpc_server
+from mainflux.authn.service import AuthnService
+from mainflux.authn.store import SqlKeyRepository
+from mainflux.core.config import env, env_port, postgres_url
+from mainflux.core.db import create_engine, migrate
+from mainflux.core.runner import StartupError, bind_socket, run, serve_http, until_stopped
+
+log = logging.getLogger("mainflux.authn")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The authn service's settings, read once from the environment."""
+
+    http_port: int
+    grpc_port: int
+    db_url: str = field(repr=False)
+    secret: str = field(repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``MF_AUTHN_*``; raises ``ConfigError`` naming a bad variable."""
+        return cls(
+            http_port=env_port("MF_AUTHN_HTTP_PORT", 8189, environ),
+            grpc_port=env_port("MF_AUTHN_GRPC_PORT", 8181, environ),
+            db_url=postgres_url("AUTHN", "authn", environ),
+            secret=env("MF_AUTHN_SECRET", "authn", environ),
+        )
+
+
+async def build_service(engine: AsyncEngine, secret: str) -> AuthnService:
+    """Migrate the authn schema on ``engine`` and return a ready service."""
+    await migrate(engine, "authn")
+    return AuthnService(SqlKeyRepository(engine), secret)
+
+
+async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -> None:
+    """Run authn until ``stop`` is set."""
+    settings = Settings.from_env(environ)
+    http_sock = bind_socket("0.0.0.0", settings.http_port, "MF_AUTHN_HTTP_PORT")
+    if settings.grpc_port:  # a busy gRPC port fails before the database is touched
+        try:
+            bind_socket("0.0.0.0", settings.grpc_port, "MF_AUTHN_GRPC_PORT").close()
+        except StartupError:
+            http_sock.close()
+            raise
+    engine = create_engine(settings.db_url)
+    try:
+        try:
+            service = await build_service(engine, settings.secret)
+        except Exception as exc:
+            reason = _first_line(exc)
+            raise StartupError(f"MF_AUTHN_DB_HOST: cannot use the database: {reason}") from None
+        grpc_server = await start_grpc_server(
+            service, "0.0.0.0", settings.grpc_port, setting="MF_AUTHN_GRPC_PORT"
+        )
+        log.info(
+            "authn listening: HTTP on port %d, gRPC on port %d",
+            settings.http_port,
+            grpc_server.port,
+        )
+        try:
+            http = asyncio.create_task(serve_http(create_app(service), http_sock, name="authn"))
+            await until_stopped(stop, http)
+        finally:
+            await grpc_server.stop()
+    finally:
+        http_sock.close()
+        await engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def main() -> None:
+    """Entry point of ``mainflux-authn``."""
+    run(serve, level_var="MF_AUTHN_LOG_LEVEL")

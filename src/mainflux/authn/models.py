@@ -1,0 +1,54 @@
+"""The authn domain: keys, their types and lifetimes, and the key repository port."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final, Protocol
+
+#: A login key: a JWT for a user session, never stored.
+LOGIN: Final = 0
+#: A recovery key: a short-lived JWT mailed for a password reset, never stored.
+RECOVERY: Final = 1
+#: An API key: a JWT whose id is stored, so it can be listed, expired and revoked.
+API: Final = 2
+KEY_TYPES: Final = (LOGIN, RECOVERY, API)
+
+#: The ``iss`` claim of login and recovery keys.
+ISSUER_NAME: Final = "mainflux.authn"
+LOGIN_DURATION: Final = timedelta(hours=10)
+RECOVERY_DURATION: Final = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A key the service issued.
+
+    ``issuer`` is the email of the user the key speaks for; ``id`` is empty for
+    login and recovery keys. Times are timezone-aware UTC, whole seconds."""
+
+    id: str
+    type: int
+    issuer: str
+    issued_at: datetime
+    expires_at: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        """Whether the key has an expiry time that lies before ``now``."""
+        return self.expires_at is not None and self.expires_at < now
+
+
+class KeyRepository(Protocol):
+    """Stores API keys."""
+
+    async def save(self, key: Key) -> None:
+        """Store ``key``. Raises ``Conflict`` when its (id, issuer) is taken."""
+        ...
+
+    async def retrieve(self, issuer: str, key_id: str) -> Key:
+        """Return the issuer's key ``key_id``. Raises ``NotFound``."""
+        ...
+
+    async def remove(self, issuer: str, key_id: str) -> None:
+        """Delete the issuer's key ``key_id``; deleting nothing is not an error."""
+        ...

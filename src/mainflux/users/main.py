@@ -1,0 +1,147 @@
+"""``mainflux-users``: the users microservice.
+
+Configured by Mainflux's variables: ``MF_USERS_HTTP_PORT`` (8180), ``MF_USERS_DB_*``
+(PostgreSQL database ``users``), ``MF_AUTHN_GRPC_URL`` (``localhost:8181``),
+``MF_AUTHN_GRPC_TIMEOUT`` (1 s), ``MF_TOKEN_RESET_ENDPOINT`` (``/reset-request``),
+``MF_EMAIL_*`` (SMTP, used when ``MF_EMAIL_HOST`` is set) and ``MF_USERS_MAIL_DIR``
+(``./data/mail``, where reset mails are written when there is no SMTP server)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mainflux.authn.client import GrpcUserAuth
+from mainflux.core.auth import UserAuth
+from mainflux.core.config import ConfigError, env, env_float, env_port, postgres_url
+from mainflux.core.db import create_engine, migrate
+from mainflux.core.runner import StartupError, bind_socket, run, serve_http, until_stopped
+from mainflux.users.api import create_app
+from mainflux.users.email import OutboxEmailer, SmtpEmailer
+from mainflux.users.hasher import BcryptHasher
+from mainflux.users.models import Emailer, Hasher
+from mainflux.users.service import DEFAULT_RESET_ENDPOINT, UsersService
+from mainflux.users.store import SqlUserRepository
+
+log = logging.getLogger("mainflux.users")
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSettings:
+    """SMTP settings (``MF_EMAIL_*``)."""
+
+    host: str
+    port: int
+    username: str
+    password: str = field(repr=False)
+    from_address: str
+    from_name: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> EmailSettings | None:
+        """The SMTP settings, or ``None`` when ``MF_EMAIL_HOST`` is unset."""
+        host = env("MF_EMAIL_HOST", "", environ)
+        if not host:
+            return None
+        return cls(
+            host=host,
+            port=env_port("MF_EMAIL_PORT", 25, environ),
+            username=env("MF_EMAIL_USERNAME", "root", environ),
+            password=env("MF_EMAIL_PASSWORD", "", environ),
+            from_address=env("MF_EMAIL_FROM_ADDRESS", "", environ),
+            from_name=env("MF_EMAIL_FROM_NAME", "", environ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The users service's settings, read once from the environment."""
+
+    http_port: int
+    db_url: str = field(repr=False)
+    authn_url: str
+    authn_timeout: float
+    reset_endpoint: str
+    mail_dir: str
+    email: EmailSettings | None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings; raises ``ConfigError`` naming a bad variable."""
+        timeout = env_float("MF_AUTHN_GRPC_TIMEOUT", 1.0, environ=environ)
+        if timeout <= 0:
+            raise ConfigError(f"MF_AUTHN_GRPC_TIMEOUT: must be positive, got {timeout}")
+        authn_url = env("MF_AUTHN_GRPC_URL", "localhost:8181", environ)
+        if "://" in authn_url or ":" not in authn_url:
+            raise ConfigError(f"MF_AUTHN_GRPC_URL: expected host:port, got {authn_url!r}")
+        return cls(
+            http_port=env_port("MF_USERS_HTTP_PORT", 8180, environ),
+            db_url=postgres_url("USERS", "users", environ),
+            authn_url=authn_url,
+            authn_timeout=timeout,
+            reset_endpoint=env("MF_TOKEN_RESET_ENDPOINT", DEFAULT_RESET_ENDPOINT, environ),
+            mail_dir=env("MF_USERS_MAIL_DIR", "./data/mail", environ),
+            email=EmailSettings.from_env(environ),
+        )
+
+
+def build_emailer(settings: Settings) -> Emailer:
+    """SMTP when ``MF_EMAIL_HOST`` is set, else an outbox directory."""
+    if settings.email is None:
+        return OutboxEmailer(settings.mail_dir)
+    e = settings.email
+    return SmtpEmailer(e.host, e.port, e.username, e.password, e.from_address, e.from_name)
+
+
+async def build_service(
+    engine: AsyncEngine,
+    auth: UserAuth,
+    emailer: Emailer,
+    *,
+    hasher: Hasher | None = None,
+    reset_endpoint: str = DEFAULT_RESET_ENDPOINT,
+) -> UsersService:
+    """Migrate the users schema on ``engine`` and return a ready service."""
+    await migrate(engine, "users")
+    return UsersService(
+        SqlUserRepository(engine), hasher or BcryptHasher(), auth, emailer, reset_endpoint
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -> None:
+    """Run the users service until ``stop`` is set."""
+    settings = Settings.from_env(environ)
+    http_sock = bind_socket("0.0.0.0", settings.http_port, "MF_USERS_HTTP_PORT")
+    engine = create_engine(settings.db_url)
+    auth = GrpcUserAuth(settings.authn_url, settings.authn_timeout)
+    try:
+        try:
+            service = await build_service(
+                engine, auth, build_emailer(settings), reset_endpoint=settings.reset_endpoint
+            )
+        except Exception as exc:
+            reason = _first_line(exc)
+            raise StartupError(f"MF_USERS_DB_HOST: cannot use the database: {reason}") from None
+        log.info(
+            "users listening: HTTP on port %d (authn at %s)", settings.http_port, settings.authn_url
+        )
+        http = asyncio.create_task(serve_http(create_app(service), http_sock, name="users"))
+        await until_stopped(stop, http)
+    finally:
+        http_sock.close()
+        await auth.close()
+        await engine.dispose()
+
+
+def main() -> None:
+    """Entry point of ``mainflux-users``."""
+    run(serve, level_var="MF_USERS_LOG_LEVEL")

@@ -1,0 +1,55 @@
+"""The users domain: accounts and the ports the users service depends on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(slots=True)
+class User:
+    """An account, keyed by email. ``password`` holds the bcrypt hash, never the secret."""
+
+    email: str
+    password: str = field(repr=False)
+    metadata: dict[str, Any] | None = None
+
+
+class UserRepository(Protocol):
+    """Stores accounts."""
+
+    async def save(self, user: User) -> None:
+        """Store a new user. Raises ``Conflict`` when the email is taken."""
+        ...
+
+    async def retrieve_by_email(self, email: str) -> User:
+        """Return the user with ``email``. Raises ``NotFound``."""
+        ...
+
+    async def update_metadata(self, email: str, metadata: dict[str, Any] | None) -> None:
+        """Replace the user's metadata. Raises ``NotFound``."""
+        ...
+
+    async def update_password(self, email: str, password_hash: str) -> None:
+        """Replace the user's password hash. Raises ``NotFound``."""
+        ...
+
+
+class Hasher(Protocol):
+    """Hashes passwords and checks them against hashes."""
+
+    async def hash(self, password: str) -> str:
+        """Return the hash of ``password``."""
+        ...
+
+    async def compare(self, password: str, password_hash: str) -> bool:
+        """Whether ``password`` matches ``password_hash``."""
+        ...
+
+
+class Emailer(Protocol):
+    """Delivers password-reset mails."""
+
+    async def send_password_reset(self, to: str, link: str) -> None:
+        """Send ``to`` the reset ``link``. Raises ``ServiceUnavailable`` on failure."""
+        ...

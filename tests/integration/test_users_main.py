@@ -1,0 +1,189 @@
+"""``mainflux-users`` as a process: one-line start-up errors, and the users and authn
+microservices working together over gRPC on PostgreSQL."""
+
+from __future__ import annotations
+
+import email
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from mainflux.authn.client import GrpcUserAuth
+from mainflux.core.db import create_engine
+from mainflux.users.api import create_app
+from mainflux.users.email import OutboxEmailer
+from mainflux.users.hasher import BcryptHasher
+from mainflux.users.main import build_service
+from tests.integration.test_authn_main import COMMAND as AUTHN_COMMAND
+from tests.integration.test_authn_main import clean_env, db_env
+from tests.servers import free_port, wait_for_port
+
+COMMAND = [sys.executable, "-c", "from mainflux.users.main import main; main()"]
+
+
+def run_failing(environ: dict[str, str]) -> str:
+    done = subprocess.run(COMMAND, env=environ, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"MF_USERS_HTTP_PORT": "abc"},
+        {"MF_AUTHN_GRPC_TIMEOUT": "soon"},
+        {"MF_AUTHN_GRPC_TIMEOUT": "0"},
+        {"MF_AUTHN_GRPC_URL": "http://authn:8181"},
+        {"MF_EMAIL_HOST": "smtp.example.com", "MF_EMAIL_PORT": "twenty-five"},
+        {"MF_USERS_DB_PORT": "-1"},
+        {"MF_USERS_LOG_LEVEL": "chatty"},
+    ],
+    ids=["http port", "timeout", "zero timeout", "authn url", "email port", "db port", "log"],
+)
+def test_a_bad_setting_stops_start_up_with_one_line(overrides: dict[str, str]) -> None:
+    line = run_failing(clean_env(**overrides))
+    assert list(overrides)[-1] in line
+
+
+def test_a_busy_port_stops_start_up_with_one_line() -> None:
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        line = run_failing(clean_env(MF_USERS_HTTP_PORT=str(busy.getsockname()[1])))
+    assert "MF_USERS_HTTP_PORT" in line
+
+
+def test_an_unreachable_database_stops_start_up_with_one_line() -> None:
+    environ = clean_env(
+        MF_USERS_HTTP_PORT=str(free_port()),
+        MF_USERS_DB_HOST="127.0.0.1",
+        MF_USERS_DB_PORT=str(free_port()),
+        MF_USERS_DB_PASS="do-not-print-me",
+    )
+    line = run_failing(environ)
+    assert "MF_USERS_DB_HOST" in line and "do-not-print-me" not in line
+
+
+@pytest.fixture
+async def users_without_authn(sqlite_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    engine = create_engine(sqlite_url)
+    auth = GrpcUserAuth(f"127.0.0.1:{free_port()}", timeout=0.5)
+    service = await build_service(engine, auth, OutboxEmailer(tmp_path), hasher=BcryptHasher(4))
+    transport = httpx.ASGITransport(create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://users") as client:
+        yield client
+    await auth.close()
+    await engine.dispose()
+
+
+async def test_an_unreachable_authn_is_503(users_without_authn: httpx.AsyncClient) -> None:
+    client = users_without_authn
+    assert (await client.get("/users", headers={"Authorization": "some-token"})).status_code == 503
+    await client.post("/users", json={"email": "a@b.com", "password": "12345678"})
+    login = await client.post("/tokens", json={"email": "a@b.com", "password": "12345678"})
+    assert login.status_code == 503
+
+
+def start(command: list[str], environ: dict[str, str], *ports: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        for port in ports:
+            wait_for_port(port, timeout=20)
+    except TimeoutError:
+        proc.kill()
+        raise AssertionError(proc.communicate(timeout=10)[1]) from None
+    return proc
+
+
+@pytest.fixture
+def microservices(
+    postgres_url: str, tmp_path: Path
+) -> Iterator[tuple[int, Path, list[subprocess.Popen[str]]]]:
+    authn_http, authn_grpc, users_http = free_port(), free_port(), free_port()
+    authn_db = db_env(postgres_url)
+    users_db = {k.replace("MF_AUTHN_", "MF_USERS_"): v for k, v in authn_db.items()}
+    procs = [
+        start(
+            AUTHN_COMMAND,
+            clean_env(
+                MF_AUTHN_HTTP_PORT=str(authn_http),
+                MF_AUTHN_GRPC_PORT=str(authn_grpc),
+                MF_AUTHN_SECRET="process-secret",
+                **authn_db,
+            ),
+            authn_http,
+            authn_grpc,
+        )
+    ]
+    procs.append(
+        start(
+            COMMAND,
+            clean_env(
+                MF_USERS_HTTP_PORT=str(users_http),
+                MF_AUTHN_GRPC_URL=f"127.0.0.1:{authn_grpc}",
+                MF_USERS_MAIL_DIR=str(tmp_path / "mail"),
+                MF_USERS_LOG_LEVEL="debug",
+                **users_db,
+            ),
+            users_http,
+        )
+    )
+    try:
+        yield users_http, tmp_path / "mail", procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=10)
+
+
+async def test_users_and_authn_processes_work_together(
+    microservices: tuple[int, Path, list[subprocess.Popen[str]]],
+) -> None:
+    port, mail_dir, procs = microservices
+    account = {"email": "a@b.com", "password": "first-password"}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        assert (await http.post("/users", json=account)).status_code == 201
+        assert (await http.post("/users", json=account)).status_code == 409
+        token = (await http.post("/tokens", json=account)).json()["token"]
+        me = await http.get("/users", headers={"Authorization": token})
+        assert me.json() == {"email": "a@b.com"}
+        reset_request = await http.post(
+            "/password/reset-request", headers={"Referer": "http://ui"}, json={"email": "a@b.com"}
+        )
+        assert reset_request.status_code == 201
+        [path] = mail_dir.glob("*.eml")
+        body = email.message_from_bytes(path.read_bytes()).get_payload(decode=True).decode()
+        [link] = [line for line in body.splitlines() if line.startswith("http://ui/reset-request?")]
+        recovery = parse_qs(urlsplit(link).query)["token"][0]
+        reset = {
+            "token": recovery,
+            "password": "second-password",
+            "confirm_password": "second-password",
+        }
+        assert (await http.put("/password/reset", json=reset)).status_code == 201
+        relogin = await http.post(
+            "/tokens", json={"email": "a@b.com", "password": "second-password"}
+        )
+        assert relogin.status_code == 201
+    outputs = []
+    for proc in reversed(procs):
+        proc.send_signal(signal.SIGTERM)
+        outputs.append(proc.communicate(timeout=15)[1])
+        assert proc.returncode == 0, outputs[-1]
+    logs = "\n".join(outputs)
+    assert "reset mail for a@b.com written to" in logs
+    for secret in ("first-password", "second-password", token, recovery, "process-secret"):
+        assert secret not in logs
