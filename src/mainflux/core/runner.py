@@ -7,7 +7,6 @@ traceback, and Ctrl-C or SIGTERM stops the process cleanly."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -45,6 +44,9 @@ def bind_socket(
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, kind)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if kind == socket.SOCK_STREAM:
+        # Accepted connections inherit this: no Nagle delay on small replies.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -95,12 +97,18 @@ def run(
     except ConfigError as exc:
         print(f"mainflux: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        uvloop.install() if sys.version_info < (3, 12) else None
-    code = asyncio.run(_guarded(main))
+    with asyncio.Runner(loop_factory=_loop_factory()) as loop_runner:
+        code = loop_runner.run(_guarded(main))
     raise SystemExit(code)
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (it is, with uvicorn[standard])."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def _guarded(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:

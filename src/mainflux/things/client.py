@@ -1,0 +1,131 @@
+"""Clients other services use to reach the things service.
+
+:class:`GrpcThingAccess` asks ``mainflux.ThingsService`` over gRPC (adapters in
+microservice mode); :class:`HttpChannelOwner` asks the management API whether a user
+owns a channel (readers, twins). Both raise the core errors: ``Unauthorized`` for a
+refused credential, ``ServiceUnavailable`` when the service cannot answer."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import grpc
+import httpx
+
+from mainflux.core.auth import ChannelOwner, ThingAccess
+from mainflux.core.errors import NotFound, ServiceUnavailable, Unauthorized
+from mainflux.proto import authn_pb2, authn_pb2_grpc
+
+_REFUSED = frozenset(
+    {
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.NOT_FOUND,
+    }
+)
+
+
+class GrpcThingAccess:
+    """A :class:`ThingAccess` over gRPC to ``url`` (``host:port``), each call bounded
+    by ``timeout`` seconds. The channel opens on first use."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self._url = url
+        self._timeout = timeout
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: authn_pb2_grpc.ThingsServiceStub | None = None
+
+    def _get_stub(self) -> authn_pb2_grpc.ThingsServiceStub:
+        if self._stub is None:
+            self._channel = grpc.aio.insecure_channel(self._url)
+            self._stub = authn_pb2_grpc.ThingsServiceStub(self._channel)
+        return self._stub
+
+    async def can_access_by_key(self, channel_id: str, key: str) -> str:
+        """The thing id of ``key`` when connected to the channel."""
+        request = authn_pb2.AccessByKeyReq(token=key, chanID=channel_id)
+        try:
+            reply = await self._get_stub().CanAccessByKey(request, timeout=self._timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc) from None
+        return reply.value
+
+    async def can_access_by_id(self, channel_id: str, thing_id: str) -> None:
+        """Return when the thing is connected to the channel."""
+        request = authn_pb2.AccessByIDReq(thingID=thing_id, chanID=channel_id)
+        try:
+            await self._get_stub().CanAccessByID(request, timeout=self._timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc) from None
+
+    async def identify(self, key: str) -> str:
+        """The thing id of ``key``."""
+        try:
+            reply = await self._get_stub().Identify(
+                authn_pb2.Token(value=key), timeout=self._timeout
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc) from None
+        return reply.value
+
+    async def close(self) -> None:
+        """Close the gRPC channel."""
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+            self._stub = None
+
+
+def _error(exc: grpc.aio.AioRpcError) -> Exception:
+    if exc.code() in _REFUSED:
+        return Unauthorized()
+    return ServiceUnavailable("things service unavailable")
+
+
+class HttpChannelOwner:
+    """A :class:`ChannelOwner` that asks ``GET <things_url>/channels/<id>`` with the
+    user's token. ``transport`` replaces the network (e.g. an in-process app)."""
+
+    def __init__(
+        self,
+        things_url: str,
+        *,
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base = things_url.rstrip("/")
+        self._timeout = timeout
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    async def authorize_owner(self, token: str, channel_id: str) -> None:
+        """Return when the token's owner owns the channel.
+
+        Raises ``Unauthorized`` (403), ``NotFound`` (404) or ``ServiceUnavailable``."""
+        if not token:
+            raise Unauthorized()
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
+        url = f"{self._base}/channels/{quote(channel_id, safe='')}"
+        try:
+            response = await self._client.get(url, headers={"Authorization": token})
+        except httpx.HTTPError:
+            raise ServiceUnavailable("things service unavailable") from None
+        if response.status_code == 200:
+            return
+        if response.status_code == 403:
+            raise Unauthorized()
+        if response.status_code == 404:
+            raise NotFound()
+        raise ServiceUnavailable(f"things service answered {response.status_code}")
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+_check_grpc: type[ThingAccess] = GrpcThingAccess
+_check_http: type[ChannelOwner] = HttpChannelOwner

@@ -1,0 +1,177 @@
+"""The ``mainflux-things`` process: management HTTP, auth HTTP and gRPC faces.
+
+Configured by Mainflux's ``MF_THINGS_*`` variables; stores in PostgreSQL, caches access
+answers in Redis, appends events to Redis Streams and identifies users through the
+authn service over gRPC (or a single fixed user). :func:`build_service` is the part the
+all-in-one process reuses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mainflux.core.auth import UserAuth
+from mainflux.core.config import (
+    ConfigError,
+    env,
+    env_float,
+    env_port,
+    postgres_url,
+    redis_url,
+)
+from mainflux.core.db import create_engine, migrate
+from mainflux.core.errors import ServiceUnavailable
+from mainflux.core.runner import StartupError, bind_socket, run, serve_http, until_stopped
+from mainflux.events.stream import EventStream
+from mainflux.things.api import create_app
+from mainflux.things.authapi import create_auth_app
+from mainflux.things.events import EventingThingsService
+from mainflux.things.grpc import start_grpc_server
+from mainflux.things.ports import AccessCache
+from mainflux.things.service import Service, ThingsService
+from mainflux.things.singleuser import SingleUserAuth
+from mainflux.things.store import SqlThingsRepository
+
+HOST: Final = "0.0.0.0"
+log = logging.getLogger("mainflux.things")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of ``mainflux-things``, read once from the environment."""
+
+    http_port: int
+    auth_http_port: int
+    auth_grpc_port: int
+    db_url: str
+    cache_url: str
+    es_url: str
+    authn_url: str
+    authn_timeout: float
+    single_user_email: str
+    single_user_token: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings; raises ``ConfigError`` naming a bad variable."""
+        email = env("MF_THINGS_SINGLE_USER_EMAIL", "", environ)
+        token = env("MF_THINGS_SINGLE_USER_TOKEN", "", environ)
+        if bool(email) != bool(token):
+            missing = "MF_THINGS_SINGLE_USER_TOKEN" if email else "MF_THINGS_SINGLE_USER_EMAIL"
+            raise ConfigError(f"{missing}: single-user mode needs both its email and token")
+        return cls(
+            http_port=env_port("MF_THINGS_HTTP_PORT", 8182, environ),
+            auth_http_port=env_port("MF_THINGS_AUTH_HTTP_PORT", 8989, environ),
+            auth_grpc_port=env_port("MF_THINGS_AUTH_GRPC_PORT", 8183, environ),
+            db_url=postgres_url("THINGS", "things", environ),
+            cache_url=redis_url("MF_THINGS_CACHE", environ=environ),
+            es_url=redis_url("MF_THINGS_ES", environ=environ),
+            authn_url=env("MF_AUTHN_GRPC_URL", "localhost:8181", environ),
+            authn_timeout=env_float("MF_AUTHN_GRPC_TIMEOUT", 1.0, minimum=0.001, environ=environ),
+            single_user_email=email,
+            single_user_token=token,
+        )
+
+
+async def build_service(
+    engine: AsyncEngine, auth: UserAuth, events: EventStream | None, cache: AccessCache
+) -> Service:
+    """Migrate the things schema on ``engine`` and stack the service: the rules over
+    the SQL repository and ``cache``, wrapped in event sourcing when ``events`` is
+    given. The result is also the :class:`ThingAccess` and :class:`ChannelOwner`."""
+    await migrate(engine, "things")
+    service: Service = ThingsService(auth, SqlThingsRepository(engine), cache)
+    return EventingThingsService(service, events) if events is not None else service
+
+
+def _where(url: str) -> str:
+    """``host:port`` of a URL, without credentials, for error messages."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
+def _user_auth(settings: Settings) -> UserAuth:
+    if settings.single_user_email:
+        return SingleUserAuth(settings.single_user_email, settings.single_user_token)
+    from mainflux.authn.client import GrpcUserAuth
+
+    return GrpcUserAuth(settings.authn_url, settings.authn_timeout)
+
+
+async def _close(resource: Any) -> None:
+    close = getattr(resource, "close", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            await close()
+
+
+async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -> None:
+    """Run the things service until ``stop`` is set."""
+    from mainflux.events.redis import RedisEventStream
+    from mainflux.things.cache import RedisAccessCache
+
+    settings = Settings.from_env(environ)
+    sockets: list[socket.socket] = [
+        bind_socket(HOST, settings.http_port, "MF_THINGS_HTTP_PORT"),
+        bind_socket(HOST, settings.auth_http_port, "MF_THINGS_AUTH_HTTP_PORT"),
+    ]
+    engine = create_engine(settings.db_url)
+    cache = RedisAccessCache(settings.cache_url)
+    events = RedisEventStream(settings.es_url)
+    auth = _user_auth(settings)
+    grpc_server = None
+    try:
+        try:
+            await cache.ping()
+        except ServiceUnavailable:
+            where = _where(settings.cache_url)
+            raise StartupError(f"MF_THINGS_CACHE_URL: cannot reach Redis at {where}") from None
+        try:
+            await events.ping()
+        except Exception:
+            where = _where(settings.es_url)
+            raise StartupError(f"MF_THINGS_ES_URL: cannot reach Redis at {where}") from None
+        try:
+            service = await build_service(engine, auth, events, cache)
+        except (TimeoutError, OSError, sa.exc.SQLAlchemyError) as exc:
+            where = _where(settings.db_url)
+            raise StartupError(
+                f"MF_THINGS_DB_HOST: cannot use the things database at {where}: "
+                f"{type(exc).__name__}"
+            ) from None
+        grpc_server, grpc_port = await start_grpc_server(service, settings.auth_grpc_port, HOST)
+        log.info(
+            "things HTTP on port %d, auth HTTP on port %d, gRPC on port %d",
+            settings.http_port,
+            settings.auth_http_port,
+            grpc_port,
+        )
+        await until_stopped(
+            stop,
+            asyncio.create_task(serve_http(create_app(service), sockets[0], name="things")),
+            asyncio.create_task(
+                serve_http(create_auth_app(service), sockets[1], name="things-auth")
+            ),
+        )
+    finally:
+        if grpc_server is not None:
+            await grpc_server.stop(2)
+        for resource in (auth, cache, events):
+            await _close(resource)
+        await engine.dispose()
+        for sock in sockets:
+            sock.close()
+
+
+def main() -> None:
+    """Entry point of ``mainflux-things``."""
+    run(serve, level_var="MF_THINGS_LOG_LEVEL")
