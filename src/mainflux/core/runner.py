@@ -35,6 +35,8 @@ def setup_logging(level_var: str = "MF_LOG_LEVEL", default: str = "info") -> Non
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # Migrations say what they apply at INFO; keep start-up quiet unless debugging.
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
 
 
 def bind_socket(

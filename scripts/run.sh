@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs every service as its own local process (like the Go binaries), against local
+# PostgreSQL, Redis and NATS; scripts/services.sh installs and starts those when missing.
+# Ctrl-C stops them all. Logs go to $MF_RUNDEV_LOGS (default ./build/rundev-logs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/services.sh >/dev/null
+BIN=.venv/bin
+LOGS=${MF_RUNDEV_LOGS:-build/rundev-logs}
+mkdir -p "$LOGS"
+
+# One database per service, as Mainflux has them.
+for db in users authn things messages; do
+  PGPASSWORD=mainflux psql -qtAX -h 127.0.0.1 -U mainflux -d postgres \
+    -c "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 ||
+    PGPASSWORD=mainflux psql -qtAX -h 127.0.0.1 -U mainflux -d postgres -c "CREATE DATABASE $db"
+done
+
+export MF_AUTHN_SECRET=${MF_AUTHN_SECRET:-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')}
+export MF_NATS_URL=${MF_NATS_URL:-nats://localhost:4222}
+export MF_LOG_LEVEL=${MF_LOG_LEVEL:-info}
+export MF_AUTHN_GRPC_URL=${MF_AUTHN_GRPC_URL:-localhost:8181}
+export MF_THINGS_AUTH_GRPC_URL=${MF_THINGS_AUTH_GRPC_URL:-localhost:8183}
+export MF_MQTT_ADAPTER_MQTT_PORT=${MF_MQTT_ADAPTER_MQTT_PORT:-1883}
+export MF_MQTT_ADAPTER_WS_PORT=${MF_MQTT_ADAPTER_WS_PORT:-8080}
+export MF_MQTT_ADAPTER_INSTANCE=${MF_MQTT_ADAPTER_INSTANCE:-mqtt-adapter-1}
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo "stopping ${#pids[@]} services"
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+start() {
+  local name=$1
+  "$BIN/mainflux-$name" >"$LOGS/$name.log" 2>&1 &
+  pids+=("$!")
+  echo "started mainflux-$name (pid $!, log $LOGS/$name.log)"
+}
+
+start authn
+sleep 1
+start users
+start things
+sleep 1
+start http
+start ws
+start mqtt
+start postgres-writer
+start postgres-reader
+
+cat <<MSG
+Mainflux services (MF_AUTHN_SECRET is in this shell's environment):
+  users   http://localhost:8180      authn   http://localhost:8189 (gRPC 8181)
+  things  http://localhost:8182      things auth http://localhost:8989 (gRPC 8183)
+  http    http://localhost:8185      ws      ws://localhost:8186
+  mqtt    mqtt://localhost:$MF_MQTT_ADAPTER_MQTT_PORT (ws :$MF_MQTT_ADAPTER_WS_PORT/mqtt)
+  reader  http://localhost:9204      writer  http://localhost:9104
+Ctrl-C stops them all.
+MSG
+# Exit (and stop the rest) as soon as any service dies.
+wait -n "${pids[@]}" || true
+echo "a service exited; see $LOGS" >&2

@@ -1,0 +1,190 @@
+"""The all-in-one composition root: every service in one process (``mainflux run``).
+
+Embedded defaults need nothing installed: SQLite in the data directory, the event log
+in the same database, the in-process bus and in-process calls between services. Each
+is replaced by the real engine when its URL is set (``MF_DB_URL``, ``MF_REDIS_URL``,
+``MF_NATS_URL``). This module only wires; the services live in their packages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack
+
+from mainflux import settings as config
+from mainflux.adapters.access import CachedThingAccess
+from mainflux.adapters.http.api import create_app as create_http_app
+from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter
+from mainflux.adapters.mqtt.settings import MqttSettings
+from mainflux.adapters.ws import create_app as create_ws_app
+from mainflux.authn import main as authn_main
+from mainflux.authn.api import create_app as create_authn_app
+from mainflux.consumers.reader import create_app as create_reader_app
+from mainflux.consumers.settings import WriterSettings
+from mainflux.consumers.store import MessageRepository
+from mainflux.consumers.writer import build_writer
+from mainflux.core import runner
+from mainflux.core.config import env
+from mainflux.core.db import create_engine, migrate, sqlite_url
+from mainflux.events.redis import RedisEventStream
+from mainflux.events.sql import SqlEventStream
+from mainflux.events.stream import EventStream
+from mainflux.gateway import Gateway, GatewayApps
+from mainflux.messaging.bus import Bus
+from mainflux.messaging.inproc import InProcessBus
+from mainflux.things import main as things_main
+from mainflux.things.api import create_app as create_things_app
+from mainflux.things.cache import InMemoryAccessCache, RedisAccessCache
+from mainflux.users import main as users_main
+from mainflux.users.api import create_app as create_users_app
+from mainflux.users.email import OutboxEmailer
+
+log = logging.getLogger("mainflux")
+
+
+async def _event_stream(
+    settings: config.AllInOneSettings, stack: AsyncExitStack, engine
+) -> EventStream:  # type: ignore[no-untyped-def]
+    if settings.redis_url:
+        redis = RedisEventStream(settings.redis_url)
+        stack.push_async_callback(redis.close)
+        try:
+            await redis.ping()
+        except Exception as exc:
+            raise runner.StartupError(f"MF_REDIS_URL: cannot reach Redis: {exc}") from None
+        return redis
+    sql = SqlEventStream(engine)
+    await sql.create_schema()
+    return sql
+
+
+async def _bus(settings: config.AllInOneSettings, stack: AsyncExitStack) -> Bus:
+    if not settings.nats_url:
+        bus: Bus = InProcessBus()
+    else:
+        from mainflux.messaging.nats import NatsBus
+
+        try:
+            bus = await NatsBus.connect(settings.nats_url, name="mainflux-allinone")
+        except Exception as exc:
+            raise runner.StartupError(f"MF_NATS_URL: cannot reach NATS: {exc}") from None
+    stack.push_async_callback(bus.close)
+    return bus
+
+
+@contextlib.asynccontextmanager
+async def _task(coro, name: str) -> AsyncIterator[asyncio.Task]:  # type: ignore[no-untyped-def]
+    task = asyncio.create_task(coro, name=name)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
+    """Run every service until ``stop`` is set."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    gateway_sock = runner.bind_socket(settings.host, settings.gateway_port, "MF_GATEWAY_PORT")
+    secret = config.ensure_secret(settings)
+    async with AsyncExitStack() as stack:
+        stack.callback(gateway_sock.close)
+        engine = create_engine(settings.db_url or sqlite_url(settings.sqlite_path))
+        stack.push_async_callback(engine.dispose)
+        try:
+            authn = await authn_main.build_service(engine, secret)
+        except OSError as exc:
+            raise runner.StartupError(f"MF_DB_URL: cannot use the database: {exc}") from None
+        events = await _event_stream(settings, stack, engine)
+        users = await users_main.build_service(
+            engine, authn, OutboxEmailer(str(settings.data_dir / "mail"))
+        )
+        cache = (
+            RedisAccessCache(settings.redis_url) if settings.redis_url else InMemoryAccessCache()
+        )
+        things = await things_main.build_service(engine, authn, events, cache)
+        bus = await _bus(settings, stack)
+        access = CachedThingAccess(things, events)
+        await stack.enter_async_context(_task(access.run(), "access-cache"))
+
+        await migrate(engine, "consumers")
+        writer = build_writer(engine, bus, WriterSettings.from_env())
+        await writer.start()
+        stack.push_async_callback(writer.close)
+
+        mqtt = await _start_mqtt(settings, access, bus, events, stack)
+
+        gateway = Gateway(
+            GatewayApps(
+                users=create_users_app(users),
+                authn=create_authn_app(authn),
+                things=create_things_app(things),
+                http=create_http_app(access, bus),
+                ws=create_ws_app(access, bus),
+                mqtt_ws=mqtt.create_ws_app() if mqtt is not None else None,
+                reader=create_reader_app(MessageRepository(engine), access, things),
+            )
+        )
+        _announce(settings)
+        server = asyncio.create_task(runner.serve_http(gateway, gateway_sock, name="gateway"))
+        await runner.until_stopped(stop, server)
+        log.info("stopping: %d messages pending in the writer", writer.pending)
+
+
+async def _start_mqtt(
+    settings: config.AllInOneSettings,
+    access: CachedThingAccess,
+    bus: Bus,
+    events: EventStream,
+    stack: AsyncExitStack,
+) -> MqttAdapter:
+    """The MQTT broker on its own port; MQTT over WebSocket rides the gateway's ``/mqtt``."""
+    mqtt_settings = dataclasses.replace(
+        MqttSettings.from_env(),
+        host=settings.host,
+        mqtt_port=settings.mqtt_port,
+        ws_port=None,
+        instance=env("MF_MQTT_ADAPTER_INSTANCE", "mainflux-allinone"),
+    )
+    adapter = build_adapter(access, bus, events, mqtt_settings)
+    await adapter.start()
+    stack.push_async_callback(adapter.stop)
+    return adapter
+
+
+def _where(url: str, engine: str, default: str) -> str:
+    """``engine host:port`` of a URL without its credentials, or ``default``."""
+    return f"{engine} {url.split('@')[-1]}" if url else default
+
+
+def _announce(settings: config.AllInOneSettings) -> None:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    base = f"http://{host}:{settings.gateway_port}"
+    storage = _where(settings.db_url, "PostgreSQL", f"SQLite {settings.sqlite_path}")
+    lines = [
+        "Mainflux is running (all-in-one). Interfaces:",
+        f"  HTTP API     {base}  (/users /tokens /password /keys /things /channels /connect)",
+        f"  HTTP publish {base}/http/channels/<id>/messages",
+        f"  WebSocket    ws://{host}:{settings.gateway_port}/ws/channels/<id>/messages",
+        f"  MQTT         mqtt://{host}:{settings.mqtt_port}  (over WebSocket: "
+        f"ws://{host}:{settings.gateway_port}/mqtt)",
+        f"  Messages     {base}/channels/<id>/messages (GET)",
+        f"  Storage      {storage}",
+        f"  Events       {_where(settings.redis_url, 'Redis', 'embedded log')}",
+        f"  Bus          {_where(settings.nats_url, 'NATS', 'in-process')}",
+        "Press Ctrl-C to stop.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def main(overrides: Mapping[str, str | int | None] | None = None) -> None:
+    """Entry point of ``mainflux run``: read settings, then serve until Ctrl-C."""
+
+    async def _run(stop: asyncio.Event) -> None:
+        await serve(stop, config.load(overrides))
+
+    runner.run(_run)

@@ -1,0 +1,5 @@
+"""``python -m mainflux.cli`` runs the ``mainflux`` command."""
+
+from mainflux.cli.main import app
+
+app(prog_name="mainflux")

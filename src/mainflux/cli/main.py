@@ -1,0 +1,107 @@
+"""The ``mainflux`` command: run the all-in-one platform, one service, or read events."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+from typing import Annotated
+
+import typer
+
+from mainflux import __version__
+
+app = typer.Typer(
+    help="Mainflux for Python: an IoT platform compatible with Mainflux 0.11.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+#: ``mainflux serve <name>`` -> the module whose ``main()`` runs that service.
+SERVICES: dict[str, str] = {
+    "users": "mainflux.users.main",
+    "authn": "mainflux.authn.main",
+    "things": "mainflux.things.main",
+    "http": "mainflux.adapters.http.main",
+    "ws": "mainflux.adapters.ws.main",
+    "mqtt": "mainflux.adapters.mqtt.main",
+    "postgres-writer": "mainflux.consumers.writer_main",
+    "postgres-reader": "mainflux.consumers.reader_main",
+}
+
+
+@app.command()
+def run(
+    port: Annotated[int | None, typer.Option(help="Gateway port [MF_GATEWAY_PORT, 8080]")] = None,
+    mqtt_port: Annotated[
+        int | None, typer.Option(help="MQTT port [MF_MQTT_ADAPTER_MQTT_PORT, 1883]")
+    ] = None,
+    data_dir: Annotated[
+        str | None, typer.Option(help="Data directory [MF_DATA_DIR, ./data]")
+    ] = None,
+    db_url: Annotated[
+        str | None, typer.Option(help="PostgreSQL URL instead of SQLite [MF_DB_URL]")
+    ] = None,
+    redis_url: Annotated[
+        str | None, typer.Option(help="Redis URL for events and cache [MF_REDIS_URL]")
+    ] = None,
+    nats_url: Annotated[
+        str | None, typer.Option(help="NATS URL instead of the in-process bus [MF_NATS_URL]")
+    ] = None,
+) -> None:
+    """Run every service in one process (the all-in-one platform)."""
+    from mainflux import allinone
+
+    allinone.main(
+        {
+            "MF_GATEWAY_PORT": port,
+            "MF_MQTT_ADAPTER_MQTT_PORT": mqtt_port,
+            "MF_DATA_DIR": data_dir,
+            "MF_DB_URL": db_url,
+            "MF_REDIS_URL": redis_url,
+            "MF_NATS_URL": nats_url,
+        }
+    )
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}")],
+) -> None:
+    """Run one service as its own process, configured by its MF_* variables."""
+    module = SERVICES.get(service)
+    if module is None:
+        typer.echo(
+            f"mainflux: unknown service {service!r}; one of: {', '.join(SERVICES)}", err=True
+        )
+        raise typer.Exit(2)
+    sys.argv = [f"mainflux-{service}", *sys.argv[3:]]
+    importlib.import_module(module).main()
+
+
+@app.command()
+def events(
+    stream: Annotated[str, typer.Argument(help="Stream name, e.g. mainflux.things")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Wait for new entries")] = False,
+    data_dir: Annotated[str | None, typer.Option(help="Data directory [MF_DATA_DIR]")] = None,
+    db_url: Annotated[str | None, typer.Option(help="Database URL [MF_DB_URL]")] = None,
+    redis_url: Annotated[str | None, typer.Option(help="Redis URL [MF_REDIS_URL]")] = None,
+) -> None:
+    """Print the entries of an event stream (Redis when configured, else the embedded log)."""
+    from mainflux.cli.events import print_stream
+
+    code = asyncio.run(
+        print_stream(
+            stream,
+            follow=follow,
+            overrides={"MF_DATA_DIR": data_dir, "MF_DB_URL": db_url, "MF_REDIS_URL": redis_url},
+        )
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)

@@ -1,0 +1,104 @@
+"""The all-in-one gateway: one port, routed like Mainflux's nginx.
+
+``/users``, ``/tokens``, ``/password`` go to users; ``/keys`` to authn; ``/things``,
+``/channels``, ``/connect`` and ``/version`` to things; ``GET /channels/<id>/messages``
+to the reader; ``/http/...`` and ``/ws/...`` to the HTTP and WebSocket adapters with
+the prefix stripped; ``/mqtt`` to MQTT over WebSocket."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+_MESSAGES_PATH = re.compile(r"^/channels/[^/]+/messages/?$")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayApps:
+    """The ASGI apps the gateway routes to; ``None`` for a part that is not running."""
+
+    users: ASGIApp
+    authn: ASGIApp
+    things: ASGIApp
+    http: ASGIApp | None = None
+    ws: ASGIApp | None = None
+    mqtt_ws: ASGIApp | None = None
+    reader: ASGIApp | None = None
+
+
+class Gateway:
+    """Routes each request by path to a service's ASGI app."""
+
+    def __init__(self, apps: GatewayApps) -> None:
+        self._apps = apps
+        self._by_segment: Mapping[str, ASGIApp] = {
+            "users": apps.users,
+            "tokens": apps.users,
+            "password": apps.users,
+            "keys": apps.authn,
+            "things": apps.things,
+            "channels": apps.things,
+            "connect": apps.things,
+            "version": apps.things,
+            "health": apps.things,
+            "metrics": apps.things,
+        }
+        self._prefixed: Mapping[str, ASGIApp | None] = {"http": apps.http, "ws": apps.ws}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        path: str = scope["path"]
+        segment = path.split("/", 2)[1] if path.startswith("/") else ""
+        prefixed = self._prefixed.get(segment)
+        if prefixed is not None:
+            stripped = path[len(segment) + 1 :] or "/"
+            child = dict(scope, path=stripped, root_path=scope.get("root_path", "") + "/" + segment)
+            if "raw_path" in scope and scope["raw_path"] is not None:
+                child["raw_path"] = scope["raw_path"][len(segment) + 1 :] or b"/"
+            await prefixed(child, receive, send)
+            return
+        if segment == "mqtt" and self._apps.mqtt_ws is not None:
+            await self._apps.mqtt_ws(scope, receive, send)
+            return
+        if (
+            self._apps.reader is not None
+            and scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and _MESSAGES_PATH.match(path)
+        ):
+            await self._apps.reader(scope, receive, send)
+            return
+        app = self._by_segment.get(segment)
+        if app is None:
+            await _not_found(scope, send)
+            return
+        await app(scope, receive, send)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _not_found(scope: Scope, send: Send) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 404,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"404 page not found\n"})
