@@ -8,8 +8,17 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv || {
-    echo "python3 -m venv failed: on Debian run 'apt-get install python3-venv'" >&2; exit 1; }
+  if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+    # Debian ships venv's pip bootstrap separately.
+    rm -rf .venv
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    pkg="python3-venv"
+    ver=$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+    apt-cache show "python$ver-venv" >/dev/null 2>&1 && pkg="python$ver-venv"
+    echo "installing $pkg (needed for python -m venv)"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$pkg" >/dev/null
+    "$PYTHON" -m venv .venv
+  fi
 fi
 stamp=.venv/.installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
