@@ -1,0 +1,26 @@
+"""The WebSocket adapter (``mainflux-ws``): browsers and devices exchange channel messages."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from mainflux.adapters.ws.api import WsApp
+from mainflux.adapters.ws.page import client_page
+from mainflux.core.auth import ThingAccess
+from mainflux.core.http import create_app as create_service_app
+from mainflux.messaging.bus import Bus
+
+SERVICE = "websocket"
+
+
+def create_app(access: ThingAccess, bus: Bus, *, max_outbox: int = 1024) -> ASGIApp:
+    """The WebSocket adapter app: ``access`` checks thing keys, ``bus`` carries messages.
+
+    ``max_outbox`` frames may wait per client before messages to it are dropped. Plain
+    HTTP requests get ``/`` (a browser client), ``/version``, ``/health``, ``/metrics``."""
+    fallback = create_service_app(SERVICE, [Route("/", client_page, methods=["GET"])])
+    return WsApp(access, bus, fallback, max_outbox=max_outbox)
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,267 @@
+"""The adapters' thing-access cache: no RPC or database call per message.
+
+:class:`CachedThingAccess` wraps any :class:`~mainflux.core.auth.ThingAccess` (the
+things service in-process, or its gRPC client) and remembers, in this process:
+
+- ``key -> thing id`` answers of ``identify``/``can_access_by_key``;
+- ``(channel, thing)`` connections confirmed by ``can_access_by_key``/``can_access_by_id``;
+- refusals (``Unauthorized``) of ``(channel, key)`` and ``(channel, thing)``, so a client
+  hammering with a wrong key costs one call per ``negative_max_age``, not one per message.
+
+Freshness has two guards. :meth:`CachedThingAccess.run` tails the things event stream
+and drops what an event makes stale: ``thing.remove`` (the thing's keys and connections),
+``thing.disconnect`` (that connection), ``channel.remove`` (the channel's connections),
+``thing.update_key`` (the thing's keys), and ``thing.connect`` (refusals on that channel).
+And every entry expires after ``max_age`` seconds (refusals after
+``negative_max_age``), both 1 s by default, so a revoked key stops working within one
+second even when an event is lost or no stream is configured. A hot key thus costs one
+call per second per process. Concurrent misses for the same question share one call,
+and an answer that was in flight while an invalidation arrived is not cached.
+``ServiceUnavailable`` is never cached."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final, TypeVar
+
+from mainflux.core.auth import ThingAccess
+from mainflux.core.errors import Unauthorized
+from mainflux.events.stream import EventStream
+
+log = logging.getLogger("mainflux.access")
+
+T = TypeVar("T")
+THINGS_STREAM: Final = "mainflux.things"
+_MAX_ENTRIES: Final = 100_000
+
+
+class _Expiring(dict[T, float]):
+    """A bounded map of keys to their expiry instant (oldest dropped first)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def fresh(self, key: T, now: float) -> bool:
+        expiry = self.get(key)
+        if expiry is None:
+            return False
+        if expiry <= now:
+            self.pop(key, None)
+            return False
+        return True
+
+    def put(self, key: T, expiry: float) -> None:
+        self.pop(key, None)
+        if len(self) >= self.limit:
+            self.pop(next(iter(self)), None)
+        self[key] = expiry
+
+
+class CachedThingAccess:
+    """A caching :class:`~mainflux.core.auth.ThingAccess` (see the module doc)."""
+
+    def __init__(
+        self,
+        inner: ThingAccess,
+        events: EventStream | None,
+        *,
+        stream: str = THINGS_STREAM,
+        max_age: float = 1.0,
+        negative_max_age: float = 1.0,
+        max_entries: int = _MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Cache ``inner``'s answers; ``events`` (when given) is tailed by :meth:`run`."""
+        self._inner = inner
+        self._events = events
+        self._stream = stream
+        self._max_age = max_age
+        self._negative_max_age = negative_max_age
+        self._clock = clock
+        self._keys: dict[str, tuple[str, float]] = {}  # key -> (thing id, expiry)
+        self._thing_keys: dict[str, set[str]] = {}  # thing id -> its cached keys
+        self._links: _Expiring[tuple[str, str]] = _Expiring(max_entries)  # (channel, thing)
+        self._denied: _Expiring[tuple[str, str]] = _Expiring(max_entries)  # (channel, key|id)
+        self._max_entries = max_entries
+        self._generation = 0
+        self._inflight: dict[tuple[str, str, str], asyncio.Future[str]] = {}
+        self.calls = 0  # calls that reached ``inner``: for tests and benchmarks
+        self.events_seen = 0  # stream entries handled by :meth:`run`
+
+    # -- ThingAccess ---------------------------------------------------------------
+
+    async def can_access_by_key(self, channel_id: str, key: str) -> str:
+        """Return the thing id when the thing with ``key`` may use the channel.
+
+        Raises ``Unauthorized`` (also for an empty key) or ``ServiceUnavailable``."""
+        if not key:
+            raise Unauthorized()
+        now = self._clock()
+        cached = self._keys.get(key)
+        if (
+            cached is not None
+            and cached[1] > now
+            and self._links.fresh((channel_id, cached[0]), now)
+        ):
+            return cached[0]
+        if self._denied.fresh((channel_id, "k" + key), now):
+            raise Unauthorized()
+        return await self._shared(("k", channel_id, key), self._fetch_by_key)
+
+    async def can_access_by_id(self, channel_id: str, thing_id: str) -> None:
+        """Return when the thing is connected to the channel; raises ``Unauthorized``."""
+        now = self._clock()
+        if self._links.fresh((channel_id, thing_id), now):
+            return
+        if self._denied.fresh((channel_id, "i" + thing_id), now):
+            raise Unauthorized()
+        await self._shared(("i", channel_id, thing_id), self._fetch_by_id)
+
+    async def identify(self, key: str) -> str:
+        """Return the id of the thing with ``key``; raises ``Unauthorized``."""
+        if not key:
+            raise Unauthorized()
+        cached = self._keys.get(key)
+        if cached is not None and cached[1] > self._clock():
+            return cached[0]
+        return await self._shared(("n", "", key), self._fetch_identity)
+
+    # -- misses ------------------------------------------------------------------------
+
+    async def _shared(
+        self, question: tuple[str, str, str], fetch: Callable[[str, str], Awaitable[str]]
+    ) -> str:
+        task = self._inflight.get(question)
+        if task is None:
+            task = asyncio.ensure_future(fetch(question[1], question[2]))
+            self._inflight[question] = task
+
+            def done(finished: asyncio.Future[str]) -> None:
+                self._inflight.pop(question, None)
+                if not finished.cancelled():
+                    finished.exception()  # retrieved here even when every waiter left
+
+            task.add_done_callback(done)
+        return await asyncio.shield(task)
+
+    async def _fetch_by_key(self, channel_id: str, key: str) -> str:
+        generation = self._generation
+        self.calls += 1
+        try:
+            thing_id = await self._inner.can_access_by_key(channel_id, key)
+        except Unauthorized:
+            if generation == self._generation:
+                self._denied.put((channel_id, "k" + key), self._clock() + self._negative_max_age)
+            raise
+        if generation == self._generation:
+            expiry = self._clock() + self._max_age
+            self._remember_key(key, thing_id, expiry)
+            self._links.put((channel_id, thing_id), expiry)
+        return thing_id
+
+    async def _fetch_by_id(self, channel_id: str, thing_id: str) -> str:
+        generation = self._generation
+        self.calls += 1
+        try:
+            await self._inner.can_access_by_id(channel_id, thing_id)
+        except Unauthorized:
+            if generation == self._generation:
+                self._denied.put(
+                    (channel_id, "i" + thing_id), self._clock() + self._negative_max_age
+                )
+            raise
+        if generation == self._generation:
+            self._links.put((channel_id, thing_id), self._clock() + self._max_age)
+        return thing_id
+
+    async def _fetch_identity(self, _: str, key: str) -> str:
+        generation = self._generation
+        self.calls += 1
+        thing_id = await self._inner.identify(key)
+        if generation == self._generation:
+            self._remember_key(key, thing_id, self._clock() + self._max_age)
+        return thing_id
+
+    def _remember_key(self, key: str, thing_id: str, expiry: float) -> None:
+        if key not in self._keys and len(self._keys) >= self._max_entries:
+            self._forget_key(next(iter(self._keys)))
+        self._keys[key] = (thing_id, expiry)
+        self._thing_keys.setdefault(thing_id, set()).add(key)
+
+    def _forget_key(self, key: str) -> None:
+        entry = self._keys.pop(key, None)
+        if entry is not None:
+            keys = self._thing_keys.get(entry[0])
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._thing_keys[entry[0]]
+
+    # -- invalidation --------------------------------------------------------------------
+
+    def invalidate(self, fields: Mapping[str, str]) -> None:
+        """Drop what one things event makes stale (unknown operations are ignored)."""
+        op = fields.get("operation", "")
+        if op == "thing.remove":
+            self._drop_thing_keys(fields.get("id", ""))
+            self._drop_links(lambda c, t: t == fields.get("id"))
+        elif op == "thing.update_key":
+            self._drop_thing_keys(fields.get("id", ""))
+            self._denied.clear()
+        elif op == "thing.disconnect":
+            self._bump()
+            self._links.pop((fields.get("chan_id", ""), fields.get("thing_id", "")), None)
+        elif op == "channel.remove":
+            self._drop_links(lambda c, t: c == fields.get("id"))
+        elif op == "thing.connect":
+            self._bump()
+            channel = fields.get("chan_id", "")
+            for entry in [e for e in self._denied if e[0] == channel]:
+                self._denied.pop(entry, None)
+
+    def clear(self) -> None:
+        """Forget everything (used when events may have been missed)."""
+        self._bump()
+        self._keys.clear()
+        self._thing_keys.clear()
+        self._links.clear()
+        self._denied.clear()
+
+    def _bump(self) -> None:
+        self._generation += 1
+
+    def _drop_thing_keys(self, thing_id: str) -> None:
+        self._bump()
+        for key in self._thing_keys.pop(thing_id, set()):
+            self._keys.pop(key, None)
+
+    def _drop_links(self, stale: Callable[[str, str], bool]) -> None:
+        self._bump()
+        for link in [link for link in self._links if stale(*link)]:
+            self._links.pop(link, None)
+
+    async def run(self, *, block: float = 1.0, retry: float = 0.5) -> None:
+        """Tail the things stream from now on and invalidate, until cancelled.
+
+        A read failure clears the whole cache (events may be missed) and retries."""
+        if self._events is None:
+            return
+        after = "$"
+        while True:
+            try:
+                entries = await self._events.read(self._stream, after, count=500, block=block)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("reading %s failed (%s); cache cleared, retrying", self._stream, exc)
+                self.clear()
+                await asyncio.sleep(retry)
+                continue
+            for entry_id, fields in entries:
+                self.invalidate(fields)
+                self.events_seen += 1
+                after = entry_id

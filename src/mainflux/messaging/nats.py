@@ -1,0 +1,182 @@
+"""The message bus on NATS (``MF_NATS_URL``), wire-compatible with Go Mainflux 0.11.
+
+Messages travel as the protobuf envelope on ``channels.<id>[.<subtopic>]``. The
+connection reconnects forever; while the server is unreachable :meth:`NatsBus.publish`
+raises ``ServiceUnavailable`` instead of buffering, and subscriptions come back by
+themselves when it returns.
+
+Flow control is NATS's own: each subscription holds at most ``pending_msgs`` messages
+(or ``pending_bytes``) waiting for its handler; beyond that the client drops messages
+and counts them as a slow consumer (``mainflux_bus_dropped_total`` is not used here, the
+NATS error callback logs it). JetStream users take the raw client from
+:attr:`NatsBus.client`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Final
+from urllib.parse import urlsplit, urlunsplit
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription as NatsSubscription
+from nats.errors import Error as NatsError
+from nats.errors import MaxPayloadError
+from prometheus_client import Counter
+
+from mainflux.core.errors import PayloadTooLarge, ServiceUnavailable
+from mainflux.messaging.bus import Handler
+from mainflux.messaging.envelope import Message
+from mainflux.messaging.inproc import HANDLER_FAILURES, subject_tokens
+
+log = logging.getLogger("mainflux.bus.nats")
+
+UNDECODABLE: Final = Counter(
+    "mainflux_bus_undecodable_total",
+    "Bus messages that were not a Mainflux protobuf envelope and were skipped.",
+)
+
+PENDING_MSGS: Final = 65_536
+PENDING_BYTES: Final = 64 * 1024 * 1024
+
+
+def redact(url: str) -> str:
+    """``url`` without user name or password, fit for a log line."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class NatsSub:
+    """A live NATS subscription."""
+
+    def __init__(self, sub: NatsSubscription) -> None:
+        self._sub = sub
+
+    async def unsubscribe(self) -> None:
+        """Stop delivering; a closed connection counts as already unsubscribed."""
+        with contextlib.suppress(NatsError):
+            await self._sub.unsubscribe()
+
+
+class NatsBus:
+    """A :class:`~mainflux.messaging.bus.Bus` over one nats-py connection."""
+
+    def __init__(self, client: Client, url: str) -> None:
+        """Wrap a connected client; use :meth:`connect` to build one."""
+        self._nc = client
+        self._url = url
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, name: str = "mainflux", connect_timeout: float = 2.0
+    ) -> NatsBus:
+        """Connect to the NATS server at ``url`` (reconnecting forever afterwards).
+
+        Raises ``ServiceUnavailable`` when the first connection cannot be made."""
+        safe = redact(url)
+        holder: list[Client] = []
+
+        async def on_error(exc: Exception) -> None:
+            log.warning("NATS %s: %s", safe, exc)
+
+        async def on_disconnect() -> None:
+            if holder and (holder[0].is_closed or holder[0].is_draining):
+                return  # our own close
+            log.warning("NATS %s: disconnected, reconnecting", safe)
+
+        async def on_reconnect() -> None:
+            log.info("NATS %s: reconnected", safe)
+
+        try:
+            client = await nats.connect(
+                url,
+                name=name,
+                allow_reconnect=True,
+                max_reconnect_attempts=1,  # fail fast on the first connection ...
+                reconnect_time_wait=0.5,  # type: ignore[arg-type]
+                connect_timeout=connect_timeout,  # type: ignore[arg-type]
+                error_cb=on_error,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+            )
+        except Exception as exc:
+            raise ServiceUnavailable(f"cannot connect to NATS at {safe}: {exc}") from None
+        client.options["max_reconnect_attempts"] = -1  # ... and reconnect forever afterwards
+        holder.append(client)
+        return cls(client, url)
+
+    @property
+    def client(self) -> Client:
+        """The underlying nats-py client (for JetStream)."""
+        return self._nc
+
+    @property
+    def connected(self) -> bool:
+        """Whether the server is reachable right now."""
+        return self._nc.is_connected
+
+    async def publish(self, message: Message) -> None:
+        """Publish the envelope on ``message.subject``.
+
+        Raises ``ServiceUnavailable`` while the server is unreachable and
+        ``PayloadTooLarge`` above the server's ``max_payload``."""
+        if not self._nc.is_connected:
+            raise ServiceUnavailable("the message bus is unreachable")
+        try:
+            await self._nc.publish(message.subject, message.encode())
+        except MaxPayloadError:
+            raise PayloadTooLarge("message exceeds the bus's maximum payload") from None
+        except NatsError as exc:
+            raise ServiceUnavailable(f"the message bus refused the message: {exc}") from None
+
+    async def subscribe(self, subject: str, handler: Handler, *, queue: str = "") -> NatsSub:
+        """Deliver decoded envelopes on ``subject`` to ``handler``; undecodable data is
+        logged, counted and skipped. Raises ``MalformedEntity`` for a bad subject and
+        ``ServiceUnavailable`` when the connection is closed."""
+        subject_tokens(subject, wildcards=True)
+
+        async def deliver(msg: Msg) -> None:
+            try:
+                message = Message.decode(msg.data)
+            except ValueError:
+                UNDECODABLE.inc()
+                log.warning("skipped a non-envelope message on %s", msg.subject)
+                return
+            try:
+                await handler(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                HANDLER_FAILURES.inc()
+                log.exception("bus handler for %s failed", subject)
+
+        try:
+            sub = await self._nc.subscribe(
+                subject,
+                queue=queue,
+                cb=deliver,
+                pending_msgs_limit=PENDING_MSGS,
+                pending_bytes_limit=PENDING_BYTES,
+            )
+        except NatsError as exc:
+            raise ServiceUnavailable(f"cannot subscribe: {exc}") from None
+        return NatsSub(sub)
+
+    async def close(self) -> None:
+        """Drain subscriptions and pending publishes when connected, then close."""
+        if self._nc.is_closed:
+            return
+        try:
+            if self._nc.is_connected:
+                await asyncio.wait_for(self._nc.drain(), 5)
+        except (NatsError, TimeoutError):
+            pass
+        finally:
+            await self._nc.close()

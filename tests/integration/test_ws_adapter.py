@@ -1,0 +1,358 @@
+"""The WebSocket adapter on a real uvicorn server, driven by the websockets client."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from mainflux.adapters.access import CachedThingAccess
+from mainflux.adapters.ws import create_app
+from mainflux.core.errors import ServiceUnavailable, Unauthorized
+from mainflux.messaging.bus import Handler
+from mainflux.messaging.envelope import Message
+from mainflux.messaging.inproc import InProcessBus
+
+CH = "8d6a4f2e-1111-4c3b-9a55-0e9d8c7b6a51"
+OTHER = "c0ffee00-0000-4000-8000-000000000002"
+KEY = "0a1b2c3d-0000-4000-8000-00000000f00d"
+THING = "7f7f7f7f-0000-4000-8000-0000000000bb"
+MAX_FRAME = 4096
+
+
+class Things:
+    """An in-memory things service: one thing with KEY, connected to CH only."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.calls = 0
+
+    async def can_access_by_key(self, channel_id: str, key: str) -> str:
+        self.calls += 1
+        if self.down:
+            raise ServiceUnavailable()
+        if key != KEY or channel_id != CH:
+            raise Unauthorized()
+        return THING
+
+    async def can_access_by_id(self, channel_id: str, thing_id: str) -> None:
+        if (channel_id, thing_id) != (CH, THING):
+            raise Unauthorized()
+
+    async def identify(self, key: str) -> str:
+        if key != KEY:
+            raise Unauthorized()
+        return THING
+
+
+class BreakableBus(InProcessBus):
+    """An in-process bus that can be made unreachable for publishers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.refuse_subscriptions = False
+
+    async def publish(self, message: Message) -> None:
+        if self.down:
+            raise ServiceUnavailable()
+        await super().publish(message)
+
+    async def subscribe(self, subject: str, handler: Handler, *, queue: str = ""):  # type: ignore[no-untyped-def]
+        if self.refuse_subscriptions:
+            raise ServiceUnavailable()
+        return await super().subscribe(subject, handler, queue=queue)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", ws="websockets-sansio", ws_max_size=MAX_FRAME
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@pytest.fixture
+def things() -> Things:
+    return Things()
+
+
+@pytest.fixture
+async def bus() -> AsyncIterator[BreakableBus]:
+    instance = BreakableBus()
+    yield instance
+    await instance.close()
+
+
+@pytest.fixture
+async def port(things: Things, bus: BreakableBus) -> AsyncIterator[int]:
+    async with serving(create_app(things, bus)) as p:
+        yield p
+
+
+@pytest.fixture
+async def inbox(bus: BreakableBus) -> asyncio.Queue[Message]:
+    queue: asyncio.Queue[Message] = asyncio.Queue()
+
+    async def handler(message: Message) -> None:
+        queue.put_nowait(message)
+
+    await bus.subscribe("channels.>", handler)
+    return queue
+
+
+def ws_url(port: int, suffix: str = "", query: str = "") -> str:
+    return f"ws://127.0.0.1:{port}/channels/{CH}/messages{suffix}{query}"
+
+
+@contextlib.asynccontextmanager
+async def open_ws(url: str, key: str | None = KEY) -> AsyncIterator[ClientConnection]:
+    headers = {"Authorization": key} if key is not None else {}
+    async with connect(url, additional_headers=headers, open_timeout=5) as ws:
+        yield ws
+
+
+async def refused_status(url: str, key: str | None = KEY) -> int:
+    with pytest.raises(InvalidStatus) as refused:
+        async with open_ws(url, key):
+            pass
+    return refused.value.response.status_code
+
+
+async def test_frames_are_published_as_ws_messages(
+    port: int, inbox: asyncio.Queue[Message]
+) -> None:
+    async with open_ws(ws_url(port, "/room/1")) as ws:
+        await ws.send('[{"n":"t","v":1}]')
+        await ws.send(b"\x00\x01binary")
+        first = await asyncio.wait_for(inbox.get(), 5)
+        second = await asyncio.wait_for(inbox.get(), 5)
+    assert (first.channel, first.subtopic, first.publisher, first.protocol) == (
+        CH,
+        "room.1",
+        THING,
+        "ws",
+    )
+    assert first.payload == b'[{"n":"t","v":1}]'
+    assert second.payload == b"\x00\x01binary"
+
+
+async def test_the_key_may_come_in_the_query(port: int, inbox: asyncio.Queue[Message]) -> None:
+    async with open_ws(ws_url(port, query=f"?authorization={KEY}"), key=None) as ws:
+        await ws.send("hello")
+        assert (await asyncio.wait_for(inbox.get(), 5)).payload == b"hello"
+
+
+async def test_channel_messages_arrive_as_frames(port: int, bus: BreakableBus) -> None:
+    async with open_ws(ws_url(port)) as ws:
+        await bus.publish(Message(CH, "", "other-thing", "http", b'{"text":1}'))
+        await bus.publish(Message(CH, "", "other-thing", "http", b"\xff\xfe not utf-8"))
+        assert await asyncio.wait_for(ws.recv(), 5) == '{"text":1}'
+        assert await asyncio.wait_for(ws.recv(), 5) == b"\xff\xfe not utf-8"
+
+
+async def test_cbor_clients_get_binary_frames(port: int, bus: BreakableBus) -> None:
+    async with open_ws(ws_url(port, query="?content-type=application/senml%2Bcbor")) as ws:
+        await bus.publish(Message(CH, "", "t", "http", b"text-looking"))
+        assert await asyncio.wait_for(ws.recv(), 5) == b"text-looking"
+
+
+async def test_own_frames_are_echoed_like_0_10(port: int) -> None:
+    async with open_ws(ws_url(port, "/echo")) as ws:
+        await ws.send("ping")
+        assert await asyncio.wait_for(ws.recv(), 5) == "ping"
+
+
+SUBTOPIC_MATCHING = [
+    ("no subtopic gets only plain", "", ["", "a", "a.b"], [""], ""),
+    ("exact subtopic", "/a", ["", "a", "a.b"], ["a"], "a"),
+    ("star is one element", "/a/*", ["a", "a.b", "a.b.c", "x.b"], ["a.b"], "a.z"),
+    ("gt is the rest", "/>", ["", "a", "a.b"], ["a", "a.b"], "z"),
+    ("gt under a prefix", "/a/>", ["a", "a.b", "a.b.c", "b.c"], ["a.b", "a.b.c"], "a.z"),
+]
+
+
+@pytest.mark.parametrize(
+    ("suffix", "published", "received", "last"),
+    [c[1:] for c in SUBTOPIC_MATCHING],
+    ids=[c[0] for c in SUBTOPIC_MATCHING],
+)
+async def test_delivery_matches_the_subtopic(
+    port: int, bus: BreakableBus, suffix: str, published: list[str], received: list[str], last: str
+) -> None:
+    async with open_ws(ws_url(port, suffix)) as ws:
+        for subtopic in [*published, last]:
+            await bus.publish(Message(CH, subtopic, "t", "http", f"sub={subtopic}".encode()))
+        got = [await asyncio.wait_for(ws.recv(), 5) for _ in [*received, last]]
+    # in publish order, nothing unexpected before the final matching message
+    assert got == [f"sub={s}" for s in [*received, last]]
+
+
+async def test_a_listen_only_wildcard_connection_cannot_publish(
+    port: int, inbox: asyncio.Queue[Message]
+) -> None:
+    async with open_ws(ws_url(port, "/>")) as ws:
+        await ws.send("nope")
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert inbox.empty()
+
+
+HANDSHAKES = [
+    ("missing key", "", None, 403),
+    ("empty key", "", "", 403),
+    ("wrong key", "", "wrong", 403),
+    ("bad subtopic", "/a*b", KEY, 400),
+    ("space in subtopic", "/a+b", KEY, 400),
+]
+
+
+@pytest.mark.parametrize(
+    ("suffix", "key", "status"), [c[1:] for c in HANDSHAKES], ids=[c[0] for c in HANDSHAKES]
+)
+async def test_refused_handshakes(port: int, suffix: str, key: str | None, status: int) -> None:
+    assert await refused_status(ws_url(port, suffix), key) == status
+
+
+async def test_not_connected_and_path_junk_are_refused(port: int) -> None:
+    assert await refused_status(f"ws://127.0.0.1:{port}/channels/{OTHER}/messages") == 403
+    assert await refused_status(f"ws://127.0.0.1:{port}/channels/{CH}/messagesX") == 400
+    assert await refused_status(f"ws://127.0.0.1:{port}/channels//messages") == 400
+
+
+async def test_things_or_bus_unreachable_at_handshake_is_503(
+    port: int, things: Things, bus: BreakableBus
+) -> None:
+    things.down = True
+    assert await refused_status(ws_url(port)) == 503
+    things.down = False
+    bus.refuse_subscriptions = True
+    assert await refused_status(ws_url(port)) == 503
+
+
+async def test_bus_down_while_publishing_closes_with_1011(port: int, bus: BreakableBus) -> None:
+    async with open_ws(ws_url(port)) as ws:
+        bus.down = True
+        await ws.send("lost")
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+
+
+async def test_an_oversized_frame_closes_only_that_connection(port: int) -> None:
+    async with open_ws(ws_url(port, "/big")) as bystander:
+        async with open_ws(ws_url(port, "/big")) as ws:
+            await ws.send("x" * (MAX_FRAME + 1))
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        await bystander.send("still here")
+        assert await asyncio.wait_for(bystander.recv(), 5) == "still here"
+
+
+async def handshake(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    nonce = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        f"GET /channels/{CH}/messages HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {nonce}\r\n"
+        f"Sec-WebSocket-Version: 13\r\nAuthorization: {KEY}\r\n\r\n".encode()
+    )
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert status.startswith(b"HTTP/1.1 101"), status
+    return reader, writer
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"\x83\x80\x00\x00\x00\x00",  # reserved opcode
+        b"\x81\x05hello",  # unmasked client frame
+        b"\x81\x82\x00\x00\x00\x00\xff\xfe",  # text frame that is not UTF-8
+        b"\xf1\x80\x00\x00\x00\x00",  # reserved bits set
+    ],
+    ids=["reserved-opcode", "unmasked", "bad-utf8", "rsv-bits"],
+)
+async def test_malformed_frames_close_cleanly_and_the_server_lives(port: int, frame: bytes) -> None:
+    reader, writer = await handshake(port)
+    writer.write(frame)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 5)  # read until the server hangs up
+    writer.close()
+    assert answer == b"" or answer[0] == 0x88, "a close frame or a plain hang-up"
+    async with open_ws(ws_url(port, "/after")) as ws:
+        await ws.send("alive")
+        assert await asyncio.wait_for(ws.recv(), 5) == "alive"
+
+
+async def test_malformed_handshakes_are_refused(port: int) -> None:
+    for request in (
+        b"GET /channels/x/messages HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n",  # no key
+        b"GET /channels/x/messages HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+        b"\x16\x03\x01 not http at all\r\n\r\n",
+    ):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(200), 5)
+        writer.close()
+        assert not answer.startswith(b"HTTP/1.1 101"), answer
+    async with open_ws(ws_url(port)) as ws:
+        await ws.send("alive")
+        assert await asyncio.wait_for(ws.recv(), 5) == "alive"
+
+
+async def test_the_browser_page_and_service_routes(port: int) -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        page = await http.get("/")
+        assert page.status_code == 200
+        assert "WebSocket" in page.text and page.headers["content-type"].startswith("text/html")
+        assert (await http.get("/version")).json()["service"] == "websocket"
+        assert (await http.get("/nothing")).status_code == 404
+
+
+def mounted(app: ASGIApp, prefix: str) -> ASGIApp:
+    async def strip(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and scope["path"].startswith(prefix):
+            scope = dict(scope, root_path=prefix, path=scope["path"][len(prefix) :])
+        await app(scope, receive, send)
+
+    return strip
+
+
+async def test_it_works_mounted_under_ws_through_the_cache(
+    things: Things, bus: BreakableBus
+) -> None:
+    cache = CachedThingAccess(things, None, max_age=3600)
+    async with serving(mounted(create_app(cache, bus), "/ws")) as p:
+        for _ in range(3):
+            async with open_ws(f"ws://127.0.0.1:{p}/ws/channels/{CH}/messages/a%2Fb") as ws:
+                await ws.send("via gateway")
+                assert await asyncio.wait_for(ws.recv(), 5) == "via gateway"
+        assert await refused_status(f"ws://127.0.0.1:{p}/ws/channels/{CH}/messages/a*b") == 400
+    assert things.calls == 1, "the handshakes were answered from the cache"
