@@ -1,0 +1,151 @@
+"""The MQTT adapter assembled: broker, listeners, and (for Mainflux) policy, bridge, events.
+
+:func:`build_adapter` is the composition the ``mainflux-mqtt`` service and the
+all-in-one share; :func:`build_standalone` is the plain broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from mainflux.adapters.access import CachedThingAccess
+from mainflux.adapters.mqtt.bridge import Bridge
+from mainflux.adapters.mqtt.broker import AllowAll, Broker
+from mainflux.adapters.mqtt.codec import Publish
+from mainflux.adapters.mqtt.events import CONNECT, DISCONNECT, ConnectionEvents
+from mainflux.adapters.mqtt.policy import MainfluxPolicy
+from mainflux.adapters.mqtt.server import Listeners, tls_context
+from mainflux.adapters.mqtt.settings import MqttSettings
+from mainflux.adapters.mqtt.ws import create_ws_app
+from mainflux.core.auth import ThingAccess
+from mainflux.events.stream import EventStream
+from mainflux.messaging.bus import Bus
+
+STANDALONE_REFUSED = ("test/nosubscribe",)
+
+
+class AdapterHooks:
+    """Broker hooks of the Mainflux adapter: accepted messages to the bridge, events."""
+
+    def __init__(self, bridge: Bridge | None, events: ConnectionEvents | None) -> None:
+        self._bridge = bridge
+        self._events = events
+        if bridge is None:
+            self.published = self._no_bridge  # type: ignore[method-assign]
+
+    def published(self, principal: Any, message: Publish) -> asyncio.Future[None] | None:
+        """Hand the message to the bus bridge."""
+        return self._bridge.outbound(principal, message)  # type: ignore[union-attr]
+
+    def _no_bridge(self, principal: Any, message: Publish) -> None:
+        return None
+
+    def connected(self, principal: Any, client_id: str) -> None:
+        """Record a ``connect`` event."""
+        if self._events is not None:
+            self._events.record(str(principal), CONNECT)
+
+    def disconnected(self, principal: Any, client_id: str) -> None:
+        """Record a ``disconnect`` event."""
+        if self._events is not None:
+            self._events.record(str(principal), DISCONNECT)
+
+
+class MqttAdapter:
+    """A broker with its listeners and helpers; ``start()`` then ``stop()``."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        settings: MqttSettings,
+        *,
+        bridge: Bridge | None = None,
+        events: ConnectionEvents | None = None,
+        access: CachedThingAccess | None = None,
+    ) -> None:
+        self.broker = broker
+        self.settings = settings
+        self.bridge = bridge
+        self.events = events
+        self.access = access
+        self.listeners = Listeners(broker)
+        self._invalidation: asyncio.Task[None] | None = None
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """Bound ports by listener: ``mqtt``, ``mqtts``, ``ws`` (once started)."""
+        return self.listeners.status()
+
+    def create_ws_app(self) -> Any:
+        """The MQTT-over-WebSocket ASGI app, for mounting at ``/mqtt`` on a gateway."""
+        return create_ws_app(self.broker)
+
+    async def start(self) -> None:
+        """Start the broker, bridge, events and every configured listener.
+
+        Raises ``StartupError`` naming the setting of a busy port or a bad certificate."""
+        s = self.settings
+        await self.broker.start()
+        if self.events is not None:
+            await self.events.start()
+        if self.bridge is not None:
+            await self.bridge.start()
+        if self.access is not None:
+            self._invalidation = asyncio.create_task(self.access.run())
+        try:
+            if s.mqtt_port is not None:
+                await self.listeners.tcp(s.host, s.mqtt_port, "MF_MQTT_ADAPTER_MQTT_PORT")
+            if s.tls_enabled and s.tls_port is not None:
+                context = tls_context(s.server_cert, s.server_key, "MF_MQTT_ADAPTER_SERVER_CERT")
+                await self.listeners.tcp(
+                    s.host, s.tls_port, "MF_MQTT_ADAPTER_TLS_PORT", context, name="mqtts"
+                )
+            if s.ws_port is not None:
+                await self.listeners.websocket(s.ws_host, s.ws_port, "MF_MQTT_ADAPTER_WS_PORT")
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop listening, close every client (wills of clients are not sent), flush."""
+        await self.listeners.close()
+        await self.broker.stop()
+        if self.bridge is not None:
+            await self.bridge.stop()
+        if self.events is not None:
+            await self.events.stop()
+        if self._invalidation is not None:
+            self._invalidation.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._invalidation
+            self._invalidation = None
+
+
+def build_adapter(
+    access: ThingAccess,
+    bus: Bus | None,
+    events: EventStream | None,
+    settings: MqttSettings,
+    *,
+    things_events: EventStream | None = None,
+) -> MqttAdapter:
+    """The Mainflux MQTT adapter.
+
+    ``access`` answers thing questions (wrapped in a :class:`CachedThingAccess`, which
+    tails ``things_events`` for invalidation, unless it already is one); ``bus`` gets
+    every accepted message and feeds other protocols' messages back (``None``: no
+    bridge); ``events`` receives the ``mainflux.mqtt`` connect/disconnect entries."""
+    owned: CachedThingAccess | None = None
+    if not isinstance(access, CachedThingAccess):
+        access = owned = CachedThingAccess(access, things_events)
+    connection_events = ConnectionEvents(events, settings.instance) if events else None
+    broker = Broker(MainfluxPolicy(access), settings.limits)
+    bridge = Bridge(broker, bus) if bus is not None else None
+    broker.hooks = AdapterHooks(bridge, connection_events)
+    return MqttAdapter(broker, settings, bridge=bridge, events=connection_events, access=owned)
+
+
+def build_standalone(settings: MqttSettings) -> MqttAdapter:
+    """A plain broker: anyone may connect and publish; ``test/nosubscribe`` is refused."""
+    return MqttAdapter(Broker(AllowAll(STANDALONE_REFUSED), settings.limits), settings)

@@ -1,0 +1,406 @@
+"""One client connection: reads packets, runs them through the broker, writes replies.
+
+Every packet of one socket read is decoded at once and handled in order. Handling is
+synchronous on the hot path (a PUBLISH whose authorization is already known); when a
+step needs to wait (authentication, a policy lookup, back-pressure from the bus), the
+connection stops reading, finishes that step in a task and then carries on with the
+packets that were behind it, so order is always kept.
+
+Writes are gathered per connection and handed to the transport once per loop turn."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+from mainflux.adapters.mqtt import codec
+from mainflux.adapters.mqtt.codec import (
+    PUBACK,
+    PUBCOMP,
+    PUBREC,
+    PUBREL,
+    UNSUBACK,
+    Connect,
+    Packet,
+    ProtocolError,
+    Publish,
+    Subscribe,
+    Unsubscribe,
+    encode_ack,
+    encode_connack,
+    encode_suback,
+    publish_header,
+)
+from mainflux.adapters.mqtt.topics import valid_filter
+
+if TYPE_CHECKING:
+    from mainflux.adapters.mqtt.broker import Broker
+    from mainflux.adapters.mqtt.session import Session
+
+log = logging.getLogger("mainflux.mqtt")
+
+_STOP: Any = object()
+Step = Awaitable[Any] | None
+
+
+class Connection(asyncio.Protocol):
+    """The protocol object of one MQTT client (TCP, TLS or WebSocket)."""
+
+    __slots__ = (
+        "_connecting",
+        "_out",
+        "_out_size",
+        "_paused",
+        "_waiting",
+        "blocked",
+        "blocked_since",
+        "broker",
+        "client_id",
+        "closed",
+        "connected",
+        "decoder",
+        "keepalive",
+        "last_seen",
+        "opened",
+        "principal",
+        "session",
+        "transport",
+        "will",
+    )
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.transport: Any = None
+        self.decoder = codec.Decoder(broker.limits.max_packet_size)
+        self.session: Session | None = None
+        self.principal: Any = None
+        self.client_id = ""
+        self.will: codec.Will | None = None
+        self.keepalive = 0
+        self.last_seen = broker.tick
+        self.opened = broker.tick
+        self.connected = False
+        self.closed = False
+        self.blocked = False
+        self.blocked_since = 0
+        self._connecting = False
+        self._paused = False
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self._waiting: list[Packet] | None = None
+
+    # --- transport callbacks --------------------------------------------------------
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        """Register with the broker, or close at once when it is full."""
+        self.transport = transport
+        if not self.broker.admit(self):
+            self.closed = True
+            transport.abort()
+            return
+        transport.set_write_buffer_limits(high=self.broker.limits.max_outbound_bytes)
+
+    def data_received(self, data: bytes) -> None:
+        """Decode every packet in ``data`` and handle them in order."""
+        if self.closed:
+            return
+        self.last_seen = self.broker.tick
+        try:
+            packets = self.decoder.feed(data)
+        except ProtocolError as exc:
+            self.fail(str(exc))
+            return
+        if self._waiting is not None:
+            self._waiting.extend(packets)
+            return
+        self._process(packets)
+
+    def eof_received(self) -> bool:
+        """The client half-closed: treat it as a lost connection."""
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Publish the will unless the client said DISCONNECT, then leave the broker."""
+        self.closed = True
+        self.broker.release(self)
+
+    def pause_writing(self) -> None:
+        """The socket is full: stop sending QoS 0 (dropped) and QoS 1/2 (queued)."""
+        self._paused = True
+        self.blocked = True
+        self.blocked_since = self.broker.tick
+
+    def resume_writing(self) -> None:
+        """The socket drained: let queued messages flow again."""
+        self._paused = False
+        self.blocked = self._out_size >= self.broker.limits.max_outbound_bytes
+        if not self.blocked and self.session is not None and self.session.pending:
+            self.session.drain()
+
+    # --- packet handling --------------------------------------------------------------
+
+    def _process(self, packets: list[Packet]) -> None:
+        index = 0
+        count = len(packets)
+        while index < count and not self.closed:
+            packet = packets[index]
+            index += 1
+            if packet.__class__ is Publish:
+                step = self._on_publish(packet)  # type: ignore[arg-type]
+            else:
+                step = self._dispatch(packet)
+            if step is None:
+                continue
+            if step is _STOP:
+                return
+            self._waiting = packets[index:]
+            self.transport.pause_reading()
+            self.broker.spawn(self._continue(step))
+            return
+
+    async def _continue(self, step: Awaitable[Any]) -> None:
+        try:
+            await step
+        except Exception:
+            log.exception("mqtt: client %s: handling failed", self.client_id)
+            self.fail("internal error")
+        if self.closed:
+            self._waiting = None
+            return
+        packets = self._waiting or []
+        self._waiting = None
+        self.transport.resume_reading()
+        self._process(packets)
+
+    def _dispatch(self, packet: Packet) -> Step:
+        kind = packet.kind
+        if kind == codec.CONNECT:
+            return self._on_connect(packet)  # type: ignore[arg-type]
+        if not self.connected:
+            return self.fail("packet before CONNECT")
+        session = self.session
+        assert session is not None
+        if kind in (PUBACK, PUBREC, PUBCOMP):
+            session.acknowledge(kind, packet.packet_id)  # type: ignore[union-attr]
+        elif kind == PUBREL:
+            packet_id = packet.packet_id  # type: ignore[union-attr]
+            if session.awaiting_release is not None:
+                session.awaiting_release.discard(packet_id)
+            self.write(encode_ack(PUBCOMP, packet_id))
+        elif kind == codec.SUBSCRIBE:
+            return self._on_subscribe(packet)  # type: ignore[arg-type]
+        elif kind == codec.UNSUBSCRIBE:
+            self._on_unsubscribe(packet)  # type: ignore[arg-type]
+        elif kind == codec.PINGREQ:
+            self.write(codec.PINGRESP_BYTES)
+        elif kind == codec.DISCONNECT:
+            self.will = None
+            self.close()
+            return _STOP
+        else:
+            return self.fail(f"unexpected packet type {kind} from a client")
+        return None
+
+    def _on_connect(self, packet: Connect) -> Step:
+        if self.connected or self._connecting:
+            return self.fail("second CONNECT")
+        self._connecting = True
+        expected = 4 if packet.protocol_name == "MQTT" else 3
+        if packet.protocol_level != expected:
+            self.write(encode_connack(False, codec.UNACCEPTABLE_PROTOCOL))
+            self.close()
+            return _STOP
+        if not packet.client_id:
+            if not packet.clean_session:
+                self.write(encode_connack(False, codec.IDENTIFIER_REJECTED))
+                self.close()
+                return _STOP
+            packet.client_id = "auto-" + uuid.uuid4().hex
+        return self._authenticate(packet)
+
+    async def _authenticate(self, packet: Connect) -> None:
+        broker = self.broker
+        try:
+            result = await broker.policy.authenticate(
+                packet.client_id, packet.username, packet.password
+            )
+        except Exception:
+            log.exception("mqtt: authentication of client %s failed", packet.client_id)
+            result = codec.SERVER_UNAVAILABLE
+        if self.closed:
+            return
+        if isinstance(result, int):
+            self.write(encode_connack(False, result))
+            self.close()
+            return
+        self.principal = result
+        self.client_id = packet.client_id
+        self.keepalive = packet.keepalive
+        self.will = packet.will
+        self.connected = True
+        present = broker.attach(self, packet.clean_session)
+        self.write(encode_connack(present, codec.ACCEPTED))
+        broker.connected(self)
+        assert self.session is not None
+        self.session.resume()
+
+    def _on_publish(self, packet: Publish) -> Step:
+        if not self.connected:
+            return self.fail("PUBLISH before CONNECT")
+        allowed = self.broker.policy.authorize_publish(self.principal, packet.topic)
+        if allowed is True:
+            return self._accept_publish(packet)
+        if allowed is False:
+            return self._refuse_publish(packet)
+        return self._publish_when(allowed, packet)
+
+    async def _publish_when(self, answer: Awaitable[bool], packet: Publish) -> None:
+        if await answer:
+            step = self._accept_publish(packet)
+            if step is not None and step is not _STOP:
+                await step
+        else:
+            self._refuse_publish(packet)
+
+    def _refuse_publish(self, packet: Publish) -> Step:
+        log.info("mqtt: client %s may not publish on %s", self.client_id, packet.topic)
+        self.broker.stats.refused_publishes += 1
+        return self.fail("publish refused")
+
+    def _accept_publish(self, packet: Publish) -> Step:
+        qos = packet.qos
+        if qos == 2:
+            session = self.session
+            assert session is not None
+            waiting = session.awaiting_release
+            if waiting is None:
+                waiting = session.awaiting_release = set()
+            if packet.packet_id in waiting:
+                self.write(encode_ack(PUBREC, packet.packet_id))
+                return None
+            waiting.add(packet.packet_id)
+        gate = self.broker.accept(self, packet)
+        if qos == 1:
+            self.write(encode_ack(PUBACK, packet.packet_id))
+        elif qos == 2:
+            self.write(encode_ack(PUBREC, packet.packet_id))
+        return gate
+
+    def _on_subscribe(self, packet: Subscribe) -> Step:
+        policy = self.broker.policy
+        answers: list[Any] = []
+        waiting = False
+        for topic_filter, _ in packet.topics:
+            if not valid_filter(topic_filter):
+                return self.fail("invalid topic filter")
+            answer = policy.authorize_subscribe(self.principal, topic_filter)
+            waiting = waiting or not isinstance(answer, bool)
+            answers.append(answer)
+        if waiting:
+            return self._subscribe_when(packet, answers)
+        self._subscribe(packet, answers)
+        return None
+
+    async def _subscribe_when(self, packet: Subscribe, answers: list[Any]) -> None:
+        resolved = [a if isinstance(a, bool) else bool(await a) for a in answers]
+        if not self.closed:
+            self._subscribe(packet, resolved)
+
+    def _subscribe(self, packet: Subscribe, answers: list[bool]) -> None:
+        codes = [
+            qos if allowed else codec.SUBACK_FAILURE
+            for (_, qos), allowed in zip(packet.topics, answers, strict=True)
+        ]
+        self.write(encode_suback(packet.packet_id, codes))
+        session = self.session
+        assert session is not None
+        for (topic_filter, qos), code in zip(packet.topics, codes, strict=True):
+            if code != codec.SUBACK_FAILURE:
+                self.broker.subscribe(session, topic_filter, qos)
+
+    def _on_unsubscribe(self, packet: Unsubscribe) -> None:
+        session = self.session
+        assert session is not None
+        for topic_filter in packet.topics:
+            self.broker.unsubscribe(session, topic_filter)
+        self.write(encode_ack(UNSUBACK, packet.packet_id))
+
+    # --- output -----------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes for this turn's single transport write."""
+        if self.closed:
+            return
+        out = self._out
+        if not out:
+            self.broker.mark_dirty(self)
+        out.append(data)
+        self._out_size += len(data)
+        if self._out_size >= self.broker.limits.max_outbound_bytes:
+            self.blocked = True
+
+    def send_qos0(self, message: Publish, retain: bool) -> None:
+        """Send at QoS 0 unless the client is behind, in which case drop and count."""
+        if self.blocked or self.closed:
+            self.broker.stats.dropped_qos0 += 1
+            return
+        if retain:
+            self.write(codec.publish_header(message.topic, len(message.payload), 0, True))
+            self.write(message.payload)
+        else:
+            for chunk in message.chunks0():
+                self.write(chunk)
+
+    def send_publish(
+        self, message: Publish, qos: int, packet_id: int, retain: bool, dup: bool
+    ) -> None:
+        """Send a QoS 1/2 PUBLISH with this session's packet identifier."""
+        payload = message.payload
+        head = publish_header(message.topic, len(payload), qos, retain, dup)
+        self.write(head + packet_id.to_bytes(2, "big"))
+        self.write(payload)
+
+    def flush(self) -> None:
+        """Hand this turn's output to the transport in one call."""
+        out = self._out
+        if not out or self.closed:
+            out.clear()
+            self._out_size = 0
+            return
+        transport = self.transport
+        if len(out) == 1:
+            transport.write(out[0])
+        elif self._out_size < 65536:
+            transport.write(b"".join(out))
+        else:
+            transport.writelines(out)
+        self._out = []
+        self._out_size = 0
+        self.blocked = self._paused
+        if not self.blocked:
+            self.blocked_since = 0
+
+    def fail(self, reason: str) -> Any:
+        """Close the connection because the client broke the protocol."""
+        log.info("mqtt: closing client %s: %s", self.client_id or "(not connected)", reason)
+        self.broker.stats.protocol_errors += 1
+        self.close()
+        return _STOP
+
+    def close(self) -> None:
+        """Flush what is queued and close the socket."""
+        if self.closed:
+            return
+        self.flush()
+        self.closed = True
+        self.transport.close()
+
+    def abort(self) -> None:
+        """Drop the socket at once (a client that stays too slow, or a dead one)."""
+        if self.closed and self.transport.is_closing():
+            return
+        self.closed = True
+        self.transport.abort()

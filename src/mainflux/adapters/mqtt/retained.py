@@ -1,0 +1,56 @@
+"""Retained messages, bounded in count and bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mainflux.adapters.mqtt.codec import Publish
+from mainflux.adapters.mqtt.topics import has_wildcard, matches
+
+
+class RetainedStore:
+    """The last retained message of each topic.
+
+    A new topic beyond ``max_count`` messages or ``max_bytes`` of payload is refused
+    (and counted in :attr:`refused`); replacing or clearing a topic always works."""
+
+    def __init__(self, max_count: int, max_bytes: int) -> None:
+        self.max_count = max_count
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.refused = 0
+        self._messages: dict[str, Publish] = {}
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def put(self, message: Publish) -> bool:
+        """Store (or, with an empty payload, clear) the topic's retained message."""
+        topic = message.topic
+        old = self._messages.get(topic)
+        freed = len(old.payload) if old is not None else 0
+        if not message.payload:
+            if old is not None:
+                del self._messages[topic]
+                self.size -= freed
+            return True
+        added = len(message.payload)
+        count = len(self._messages) + (0 if old is not None else 1)
+        if count > self.max_count or self.size - freed + added > self.max_bytes:
+            self.refused += 1
+            return False
+        stored = Publish(topic, bytes(message.payload), message.qos, True)
+        self._messages[topic] = stored
+        self.size += added - freed
+        return True
+
+    def matching(self, topic_filter: str) -> Iterator[Publish]:
+        """Retained messages whose topic matches ``topic_filter``."""
+        if not has_wildcard(topic_filter):
+            message = self._messages.get(topic_filter)
+            if message is not None:
+                yield message
+            return
+        for topic, message in list(self._messages.items()):
+            if matches(topic_filter, topic):
+                yield message

@@ -1,0 +1,138 @@
+"""A client's session: subscriptions, messages in flight, and the queue behind them.
+
+A session outlives its connection when the client asked for a persistent one
+(clean session 0): its subscriptions keep matching, and QoS 1/2 messages wait in a
+bounded queue until the client comes back. Messages in flight (sent, not yet
+acknowledged) are sent again, flagged DUP, on reconnect."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from mainflux.adapters.mqtt.codec import PUBACK, PUBCOMP, PUBREC, PUBREL, Publish, encode_ack
+
+if TYPE_CHECKING:
+    from mainflux.adapters.mqtt.connection import Connection
+
+
+class Outgoing:
+    """A QoS 1/2 message sent to the client and not yet fully acknowledged."""
+
+    __slots__ = ("message", "qos", "released", "retain")
+
+    def __init__(self, message: Publish, qos: int, retain: bool) -> None:
+        self.message = message
+        self.qos = qos
+        self.retain = retain
+        self.released = False
+
+
+class Session:
+    """State of one client id; ``conn`` is ``None`` while the client is away."""
+
+    __slots__ = (
+        "_next_id",
+        "awaiting_release",
+        "clean",
+        "client_id",
+        "conn",
+        "dropped",
+        "inflight",
+        "max_inflight",
+        "max_queue",
+        "pending",
+        "subscriptions",
+    )
+
+    def __init__(self, client_id: str, clean: bool, max_inflight: int, max_queue: int) -> None:
+        self.client_id = client_id
+        self.clean = clean
+        self.conn: Connection | None = None
+        self.subscriptions: dict[str, int] = {}
+        self.inflight: dict[int, Outgoing] = {}
+        self.pending: deque[tuple[Publish, int, bool]] | None = None
+        self.awaiting_release: set[int] | None = None
+        self.max_inflight = max_inflight
+        self.max_queue = max_queue
+        self.dropped = 0
+        self._next_id = 0
+
+    def deliver(self, message: Publish, qos: int, retain: bool = False) -> None:
+        """Send ``message`` at ``qos`` now, or queue it (QoS 1/2) when it cannot go yet."""
+        conn = self.conn
+        if qos == 0:
+            if conn is not None:
+                conn.send_qos0(message, retain)
+            return
+        if (
+            conn is not None
+            and not self.pending
+            and len(self.inflight) < self.max_inflight
+            and not conn.blocked
+        ):
+            self._send_new(conn, message, qos, retain)
+            return
+        if conn is None and self.clean:
+            return
+        pending = self.pending
+        if pending is None:
+            pending = self.pending = deque()
+        if len(pending) >= self.max_queue:
+            self.dropped += 1
+            return
+        pending.append((message, qos, retain))
+
+    def _send_new(self, conn: Connection, message: Publish, qos: int, retain: bool) -> None:
+        packet_id = self._allocate()
+        self.inflight[packet_id] = Outgoing(message, qos, retain)
+        conn.send_publish(message, qos, packet_id, retain, False)
+
+    def _allocate(self) -> int:
+        packet_id = self._next_id
+        inflight = self.inflight
+        while True:
+            packet_id = packet_id + 1 if packet_id < 65535 else 1
+            if packet_id not in inflight:
+                self._next_id = packet_id
+                return packet_id
+
+    def acknowledge(self, kind: int, packet_id: int) -> None:
+        """Handle PUBACK, PUBREC or PUBCOMP from the client."""
+        out = self.inflight.get(packet_id)
+        if kind == PUBREC:
+            if out is not None and out.qos == 2:
+                out.released = True
+            if self.conn is not None:
+                self.conn.write(encode_ack(PUBREL, packet_id))
+            return
+        if out is None:
+            return
+        if (kind == PUBACK and out.qos == 1) or (kind == PUBCOMP and out.qos == 2):
+            del self.inflight[packet_id]
+            if self.pending:
+                self.drain()
+
+    def resume(self) -> None:
+        """After a reconnect: resend everything in flight, then what waited."""
+        conn = self.conn
+        if conn is None:
+            return
+        for packet_id, out in self.inflight.items():
+            if out.released:
+                conn.write(encode_ack(PUBREL, packet_id))
+            else:
+                conn.send_publish(out.message, out.qos, packet_id, out.retain, True)
+        self.drain()
+
+    def drain(self) -> None:
+        """Move queued messages into flight while the window and the socket allow."""
+        conn = self.conn
+        pending = self.pending
+        if conn is None or not pending:
+            return
+        while pending and len(self.inflight) < self.max_inflight and not conn.blocked:
+            message, qos, retain = pending.popleft()
+            self._send_new(conn, message, qos, retain)
+        if not pending:
+            self.pending = None
