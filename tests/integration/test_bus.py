@@ -270,3 +270,27 @@ async def test_inproc_unsubscribe_from_inside_the_handler() -> None:
     await bus.publish(Message(ch, payload=b"2"))
     await bus.close()
     assert got == [b"1"]
+
+
+async def test_in_process_bus_bounds_each_subscriber_by_payload_bytes() -> None:
+    """A slow subscriber holds at most ``max_pending_bytes`` of payload; the rest is
+    dropped for it (and counted) instead of growing memory."""
+    from mainflux.messaging.envelope import Message
+    from mainflux.messaging.inproc import InProcessBus
+
+    bus = InProcessBus(max_pending=1000, max_pending_bytes=3 * 1024, put_timeout=0.05)
+    release = asyncio.Event()
+    got: list[int] = []
+
+    async def slow(message: Message) -> None:
+        await release.wait()
+        got.append(len(message.payload))
+
+    await bus.subscribe("channels.>", slow)
+    for _ in range(10):
+        await bus.publish(Message("c", payload=b"x" * 1024))
+    release.set()
+    await bus.close()
+    # One message is being handled, three fit in the bound, six were dropped.
+    assert len(got) == 4
+    assert bus.dropped == 6

@@ -4,12 +4,13 @@ Subjects are dot-separated tokens; a subscription may use ``*`` (exactly one tok
 a final ``>`` (one or more tokens). Subscribers sharing a queue group name get each
 message once between them (round robin, skipping members whose queue is full).
 
-Flow control is **backpressure with a bound**: every subscriber has its own queue of
-``max_pending`` messages drained by its own task. When a queue is full, ``publish``
+Flow control is **backpressure with a bound**: every subscriber has its own queue of at
+most ``max_pending`` messages and ``max_pending_bytes`` of payload (one message always
+fits in an empty queue), drained by its own task. When a queue is full, ``publish``
 waits for room up to ``put_timeout`` seconds; if the subscriber still has no room the
 message is dropped for that subscriber only and counted (``dropped`` and the
 ``mainflux_bus_dropped_total`` metric). So a slow handler slows publishers down but
-never blocks them forever, and memory stays bounded by ``max_pending`` per subscriber.
+never blocks them forever, and memory stays bounded per subscriber.
 Handlers receive the published :class:`Message` object itself and must not modify it."""
 
 from __future__ import annotations
@@ -66,7 +67,18 @@ def matches(pattern: tuple[str, ...], subject: tuple[str, ...]) -> bool:
 class _Sub:
     """One subscriber: its pattern, bounded queue and draining task."""
 
-    __slots__ = ("active", "bus", "group", "handler", "pattern", "queue", "subject", "task")
+    __slots__ = (
+        "active",
+        "bus",
+        "bytes",
+        "group",
+        "handler",
+        "pattern",
+        "queue",
+        "room",
+        "subject",
+        "task",
+    )
 
     def __init__(self, bus: InProcessBus, subject: str, handler: Handler, group: str) -> None:
         self.bus = bus
@@ -75,12 +87,16 @@ class _Sub:
         self.handler = handler
         self.group = group
         self.queue: asyncio.Queue[Message] = asyncio.Queue(bus.max_pending)
+        self.bytes = 0  # payload bytes waiting in ``queue``
+        self.room = asyncio.Event()  # set whenever a message leaves the queue
         self.task: asyncio.Task[None] | None = None
         self.active = True
 
     async def run(self) -> None:
         while self.active:
             message = await self.queue.get()
+            self.bytes -= len(message.payload)
+            self.room.set()
             try:
                 await self.handler(message)
             except asyncio.CancelledError:
@@ -95,8 +111,26 @@ class _Sub:
     def _discard(self) -> None:
         """Drop what is still queued, so waiters on ``queue.join()`` are released."""
         while not self.queue.empty():
-            self.queue.get_nowait()
+            self.bytes -= len(self.queue.get_nowait().payload)
             self.queue.task_done()
+        self.room.set()
+
+    def has_room(self, size: int) -> bool:
+        """Whether a message of ``size`` payload bytes fits in the queue's bounds.
+
+        An empty queue always takes one message, however large."""
+        if self.queue.full():
+            return False
+        return self.bytes == 0 or self.bytes + size <= self.bus.max_pending_bytes
+
+    def offer(self, message: Message) -> bool:
+        """Queue ``message`` when it fits; whether it did."""
+        size = len(message.payload)
+        if not self.has_room(size):
+            return False
+        self.queue.put_nowait(message)
+        self.bytes += size
+        return True
 
     async def unsubscribe(self) -> None:
         """Stop delivering; messages still queued for this subscriber are discarded."""
@@ -121,7 +155,7 @@ class _Group:
         self.next = start + 1
         for step in range(n):
             member = self.members[(start + step) % n]
-            if not member.queue.full():
+            if member.has_room(0):
                 return member
         return self.members[start]
 
@@ -129,10 +163,18 @@ class _Group:
 class InProcessBus:
     """A :class:`~mainflux.messaging.bus.Bus` inside one process (see module doc)."""
 
-    def __init__(self, *, max_pending: int = 4096, put_timeout: float = 1.0) -> None:
-        """``max_pending`` messages may wait per subscriber; a full one gets ``put_timeout``
-        seconds to make room before the message is dropped for it."""
+    def __init__(
+        self,
+        *,
+        max_pending: int = 4096,
+        max_pending_bytes: int = 64 << 20,
+        put_timeout: float = 1.0,
+    ) -> None:
+        """``max_pending`` messages holding at most ``max_pending_bytes`` of payload may
+        wait per subscriber; a full one gets ``put_timeout`` seconds to make room before
+        the message is dropped for it."""
         self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
         self.put_timeout = put_timeout
         self.dropped = 0
         self._plain: list[_Sub] = []
@@ -151,25 +193,33 @@ class InProcessBus:
             route = self._route(subject)
         plain, groups = route
         for sub in plain:
-            try:
-                sub.queue.put_nowait(message)
-            except asyncio.QueueFull:
+            if not sub.offer(message):
                 await self._put_waiting(sub, message)
         for group in groups:
             sub = group.pick()
-            try:
-                sub.queue.put_nowait(message)
-            except asyncio.QueueFull:
+            if not sub.offer(message):
                 await self._put_waiting(sub, message)
 
     async def _put_waiting(self, sub: _Sub, message: Message) -> None:
-        try:
-            await asyncio.wait_for(sub.queue.put(message), self.put_timeout)
-        except TimeoutError:
-            self.dropped += 1
-            DROPPED.inc()
-            if self.dropped & (self.dropped - 1) == 0:  # log at powers of two
-                log.warning("subscriber of %s stays full: %d dropped", sub.subject, self.dropped)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.put_timeout
+        while True:
+            sub.room.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                await asyncio.wait_for(sub.room.wait(), remaining)
+            except TimeoutError:
+                break
+            if not sub.active:
+                return
+            if sub.offer(message):
+                return
+        self.dropped += 1
+        DROPPED.inc()
+        if self.dropped & (self.dropped - 1) == 0:  # log at powers of two
+            log.warning("subscriber of %s stays full: %d dropped", sub.subject, self.dropped)
 
     def _route(self, subject: str) -> tuple[list[_Sub], list[_Group]]:
         tokens = tuple(subject.split("."))
