@@ -1,0 +1,302 @@
+"""Message storage benchmark: writer throughput and reader latency, PostgreSQL and SQLite.
+
+Run: ``.venv/bin/python benchmarks/storage.py [--messages N] [--rows N] [--queries N]``
+
+1. PostgreSQL writer: records/s one writer stores from a pre-filled JetStream stream
+   of one-record SenML messages (private nats-server), beside a per-message INSERT
+   loop over the same data (one transaction per message, the Go writer's method).
+2. PostgreSQL reader: p50/p99 of ``GET /channels/{id}/messages`` for a filtered page
+   (channel + name + time range, limit 100) on a table of ``--rows`` rows.
+3. SQLite (the all-in-one): the writer on the in-process bus, and the same reader query.
+
+Needs the PostgreSQL of ``make test`` (``MF_TEST_POSTGRES``) and ``nats-server``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import nats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mainflux.consumers.reader import create_app
+from mainflux.consumers.settings import WriterSettings
+from mainflux.consumers.sink import STORED, MessageSink
+from mainflux.consumers.store import MessageRepository
+from mainflux.consumers.writer import build_writer
+from mainflux.core.db import create_engine, migrate
+from mainflux.messaging.envelope import Message
+from mainflux.messaging.inproc import InProcessBus
+from mainflux.messaging.jetstream import ConsumerSettings, DurableConsumer, ensure_stream
+from mainflux.transformers import senml
+from tests.servers import PG_ADMIN, nats_server
+
+CHANNELS = 100
+NAMES = 10
+BATCH = 1000
+
+
+class AllowAll:
+    """Authorization that always passes, so only storage is measured."""
+
+    async def can_access_by_key(self, channel_id: str, key: str) -> str:
+        return "thing"
+
+    async def can_access_by_id(self, channel_id: str, thing_id: str) -> None:
+        return None
+
+    async def identify(self, key: str) -> str:
+        return "thing"
+
+    async def authorize_owner(self, token: str, channel_id: str) -> None:
+        return None
+
+
+@contextlib.asynccontextmanager
+async def pg_database() -> AsyncIterator[str]:
+    """A private PostgreSQL database for one part of the benchmark."""
+    name = f"mfbench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def channel_id(i: int) -> str:
+    return str(uuid.UUID(int=i + 1))
+
+
+def messages(count: int) -> list[Message]:
+    base = time.time_ns()
+    return [
+        Message(
+            channel_id(i % CHANNELS),
+            "",
+            "4f6a1d2e-3b5c-4d7e-8f90-a1b2c3d4e5f6",
+            "http",
+            f'[{{"n":"temp","u":"C","v":{i}}}]'.encode(),
+            base + i,
+        )
+        for i in range(count)
+    ]
+
+
+def stored_total() -> float:
+    return sum(s.value for m in STORED.collect() for s in m.samples if s.name.endswith("_total"))
+
+
+async def jetstream_writer_rate(pg_url: str, msgs: list[Message]) -> float:
+    with nats_server() as server:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream()
+        stream = await ensure_stream(js, "BENCH")
+        for i, msg in enumerate(msgs):
+            await nc.publish(msg.subject, msg.encode())
+            if i % 10_000 == 0:
+                await nc.flush()
+        await nc.flush()
+        while (await js.stream_info(stream)).state.messages < len(msgs):
+            await asyncio.sleep(0.05)
+        engine = create_engine(pg_url)
+        await migrate(engine, "consumers")
+        sink = MessageSink(MessageRepository(engine))
+        consumer = DurableConsumer(js, stream, ConsumerSettings("bench", batch_size=BATCH))
+        await consumer.ensure()
+        stop = asyncio.Event()
+        before = stored_total()
+        started = time.perf_counter()
+        task = asyncio.create_task(consumer.run(sink.write, stop))
+        while stored_total() - before < len(msgs):
+            await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        stop.set()
+        await task
+        await nc.close()
+        await engine.dispose()
+    return len(msgs) / elapsed
+
+
+async def insert_loop_rate(pg_url: str, msgs: list[Message]) -> float:
+    conn = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+    await conn.execute("TRUNCATE messages")
+    insert = await conn.prepare(
+        "INSERT INTO messages (id, channel, subtopic, publisher, protocol, name, unit, value,"
+        " string_value, bool_value, data_value, sum, time, update_time)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    )
+    started = time.perf_counter()
+    for msg in msgs:
+        records = senml.transform_json(msg)
+        async with conn.transaction():
+            for r in records:
+                await insert.fetch(
+                    uuid.uuid4(),
+                    r.channel,
+                    r.subtopic,
+                    r.publisher,
+                    r.protocol,
+                    r.name,
+                    r.unit,
+                    r.value,
+                    r.string_value,
+                    r.bool_value,
+                    None,
+                    r.sum,
+                    r.time,
+                    r.update_time,
+                )
+    elapsed = time.perf_counter() - started
+    await conn.close()
+    return len(msgs) / elapsed
+
+
+async def sqlite_writer_rate(sqlite_url: str, msgs: list[Message]) -> float:
+    engine = create_engine(sqlite_url)
+    await migrate(engine, "consumers")
+    bus = InProcessBus(max_pending=20_000)
+    writer = build_writer(engine, bus, WriterSettings(batch_size=BATCH, queue_size=20_000))
+    await writer.start()
+    before = stored_total()
+    started = time.perf_counter()
+    for msg in msgs:
+        await bus.publish(msg)
+    while stored_total() - before < len(msgs):
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    await bus.close()
+    await writer.close()
+    await engine.dispose()
+    return len(msgs) / elapsed
+
+
+FILL_PG = """
+INSERT INTO messages (id, channel, subtopic, publisher, protocol, name, unit, value, time)
+SELECT md5(g::text)::uuid,
+       '00000000-0000-0000-0000-' || lpad(to_hex(g % {channels} + 1), 12, '0'),
+       '', '4f6a1d2e-3b5c-4d7e-8f90-a1b2c3d4e5f6', 'http',
+       'n' || ((g / {channels}) % {names}), 'C', g, 1600000000 + g
+FROM generate_series({start}, {stop}) AS g
+"""
+
+FILL_SQLITE = """
+WITH RECURSIVE s(g) AS (SELECT {start} UNION ALL SELECT g + 1 FROM s WHERE g < {stop})
+INSERT INTO messages (id, channel, subtopic, publisher, protocol, name, unit, value, time)
+SELECT lower(hex(randomblob(16))),
+       '00000000-0000-0000-0000-'
+         || substr('000000000000' || printf('%x', g % {channels} + 1), -12),
+       '', '4f6a1d2e-3b5c-4d7e-8f90-a1b2c3d4e5f6', 'http',
+       'n' || ((g / {channels}) % {names}), 'C', g, 1600000000 + g
+FROM s
+"""
+
+
+async def fill(url: str, rows: int) -> float:
+    engine = create_engine(url)
+    await migrate(engine, "consumers")
+    sqlite = url.startswith("sqlite")
+    template = FILL_SQLITE if sqlite else FILL_PG
+    started = time.perf_counter()
+    chunk = 500_000
+    import sqlalchemy as sa
+
+    for start in range(0, rows, chunk):
+        stop = min(start + chunk, rows) - 1
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(template.format(start=start, stop=stop, channels=CHANNELS, names=NAMES))
+            )
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("ANALYZE" if sqlite else "ANALYZE messages"))
+    await engine.dispose()
+    return time.perf_counter() - started
+
+
+async def reader_latency(url: str, rows: int, queries: int) -> tuple[float, float, int]:
+    engine = create_engine(url)
+    fake = AllowAll()
+    app = create_app(MessageRepository(engine), fake, fake)
+    span = rows  # record times are 1600000000 + 0..rows-1
+    window = min(span, 500 * CHANNELS * NAMES)  # about 500 matching rows per query
+    rng = random.Random(1)
+    latencies = []
+    total_seen = 0
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as c:
+        for i in range(queries + 20):
+            ch = channel_id(rng.randrange(CHANNELS))
+            start = 1600000000 + rng.randrange(max(span - window, 1))
+            path = (
+                f"/channels/{ch}/messages?limit=100&name=n{rng.randrange(NAMES)}"
+                f"&from={start}&to={start + window}"
+            )
+            t0 = time.perf_counter()
+            response = await c.get(path, headers={"Authorization": "key"})
+            elapsed = time.perf_counter() - t0
+            assert response.status_code == 200, response.text
+            if i >= 20:  # warm-up excluded
+                latencies.append(elapsed)
+                total_seen += response.json()["total"]
+    await engine.dispose()
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    return p50, p99, total_seen // max(queries, 1)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=100_000, help="writer messages")
+    parser.add_argument("--loop-messages", type=int, default=5_000, help="per-message loop")
+    parser.add_argument("--rows", type=int, default=5_000_000, help="reader table rows")
+    parser.add_argument("--queries", type=int, default=500, help="reader queries")
+    args = parser.parse_args()
+    msgs = messages(args.messages)
+    print(
+        f"storage benchmark: {args.messages} one-record SenML messages, reader on {args.rows} rows"
+    )
+
+    async with pg_database() as pg_url:
+        rate = await jetstream_writer_rate(pg_url, msgs)
+        loop = await insert_loop_rate(pg_url, msgs[: args.loop_messages])
+        print(f"[postgres] writer from JetStream: {rate:,.0f} records/s")
+        print(f"[postgres] per-message INSERT loop: {loop:,.0f} records/s")
+        print(f"[postgres] ratio writer / loop: {rate / loop:.1f}x")
+    async with pg_database() as pg_url:
+        took = await fill(pg_url, args.rows)
+        p50, p99, avg_total = await reader_latency(pg_url, args.rows, args.queries)
+        print(f"[postgres] filled {args.rows:,} rows in {took:.0f}s")
+        print(
+            f"[postgres] reader channel+name+time range, limit 100: p50 {p50:.2f} ms,"
+            f" p99 {p99:.2f} ms (avg total {avg_total}, {args.queries} queries)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/w.db"
+        rate = await sqlite_writer_rate(url, msgs)
+        print(f"[sqlite] writer on the in-process bus: {rate:,.0f} records/s")
+        url = f"sqlite+aiosqlite:///{tmp}/r.db"
+        took = await fill(url, args.rows)
+        p50, p99, avg_total = await reader_latency(url, args.rows, args.queries)
+        print(f"[sqlite] filled {args.rows:,} rows in {took:.0f}s")
+        print(
+            f"[sqlite] reader channel+name+time range, limit 100: p50 {p50:.2f} ms,"
+            f" p99 {p99:.2f} ms (avg total {avg_total}, {args.queries} queries)"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,172 @@
+"""Turning batches of bus messages into stored rows, without ever losing one.
+
+The sink transforms each message by the writer's content type, counts and logs
+refused payloads (once per cause and channel), and stores the batch in one
+transaction, retrying with backoff for as long as the database is unreachable. Rows
+the database itself refuses are isolated message by message so one bad payload never
+blocks the others."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Final, NamedTuple, Protocol
+
+from prometheus_client import Counter
+
+from mainflux.consumers.store import JSONRow, SenMLRow, record_ids
+from mainflux.core import errors
+from mainflux.messaging.envelope import Message
+from mainflux.transformers import TransformerError, senml
+from mainflux.transformers import json as json_transformer
+
+log = logging.getLogger("mainflux.writer")
+
+INVALID: Final = Counter(
+    "mainflux_writer_invalid_messages_total",
+    "Messages a writer refused (bad payload, or rows the database refused), by cause.",
+    ["writer", "cause"],
+)
+STORED: Final = Counter(
+    "mainflux_writer_stored_records_total", "Records a writer committed.", ["writer"]
+)
+RETRIES: Final = Counter(
+    "mainflux_writer_store_retries_total",
+    "Batches a writer had to retry because the database was unreachable.",
+    ["writer"],
+)
+
+_MAX_REMEMBERED: Final = 10_000
+
+
+class _Prepared(NamedTuple):
+    """The rows of one message."""
+
+    channel: str
+    senml: list[SenMLRow]
+    json: list[JSONRow]
+
+
+class MessageStore(Protocol):
+    """Where the sink puts rows (the message repository)."""
+
+    async def save(self, senml: Sequence[SenMLRow], json: Sequence[JSONRow] = ()) -> None:
+        """Store the rows in one transaction, skipping those already there.
+
+        Raises ``ServiceUnavailable`` (retry later) or ``MalformedEntity`` (bad rows)."""
+        ...
+
+
+class MessageSink:
+    """Transforms and stores batches of messages; see the module docstring."""
+
+    def __init__(
+        self,
+        store: MessageStore,
+        content_type: str = senml.JSON,
+        *,
+        name: str = "postgres-writer",
+        min_backoff: float = 0.1,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._name = name
+        self._json = content_type == json_transformer.CONTENT_TYPE
+        self._senml: Callable[[Message], list[senml.SenMLRecord]] = senml.transformer(content_type)
+        self._min_backoff = min_backoff
+        self._max_backoff = max_backoff
+        self._reported: set[tuple[str, str]] = set()
+
+    def refuse(self, cause: str, channel: str, reason: str) -> None:
+        """Count a refused message; log the first one of each cause and channel."""
+        INVALID.labels(self._name, cause).inc()
+        key = (cause, channel)
+        if key in self._reported:
+            return
+        if len(self._reported) >= _MAX_REMEMBERED:
+            self._reported.clear()
+        self._reported.add(key)
+        log.warning(
+            "%s: dropping messages of channel %s: %s (logged once per cause and channel)",
+            self._name,
+            channel,
+            reason,
+        )
+
+    def _prepare(self, messages: Sequence[Message]) -> list[_Prepared]:
+        prepared: list[_Prepared] = []
+        for msg in messages:
+            try:
+                if self._json:
+                    objects = json_transformer.transform(msg)
+                    rows = _Prepared(
+                        msg.channel,
+                        [],
+                        list(zip(record_ids(msg, len(objects)), objects, strict=True)),
+                    )
+                else:
+                    records = self._senml(msg)
+                    rows = _Prepared(
+                        msg.channel,
+                        list(zip(record_ids(msg, len(records)), records, strict=True)),
+                        [],
+                    )
+            except TransformerError as exc:
+                self.refuse(exc.cause, msg.channel, str(exc))
+                continue
+            if rows.senml or rows.json:
+                prepared.append(rows)
+        return prepared
+
+    async def write(self, messages: Sequence[Message]) -> None:
+        """Store every valid message of the batch; returns once they are committed.
+
+        Waits (retrying with backoff) while the database is unreachable; only
+        cancellation stops it early."""
+        prepared = self._prepare(messages)
+        if not prepared:
+            return
+        senml_rows = [row for p in prepared for row in p.senml]
+        json_rows = [row for p in prepared for row in p.json]
+        try:
+            await self._save(senml_rows, json_rows)
+        except errors.MalformedEntity:
+            await self._write_one_by_one(prepared)
+            return
+        STORED.labels(self._name).inc(len(senml_rows) + len(json_rows))
+
+    async def _write_one_by_one(self, prepared: Sequence[_Prepared]) -> None:
+        for rows in prepared:
+            try:
+                await self._save(rows.senml, rows.json)
+            except errors.MalformedEntity as exc:
+                self.refuse("database", rows.channel, str(exc.__cause__ or exc))
+                continue
+            STORED.labels(self._name).inc(len(rows.senml) + len(rows.json))
+
+    async def _save(self, senml_rows: Sequence[SenMLRow], json_rows: Sequence[JSONRow]) -> None:
+        delay = self._min_backoff
+        failures = 0
+        while True:
+            try:
+                await self._store.save(senml_rows, json_rows)
+            except errors.ServiceUnavailable as exc:
+                failures += 1
+                RETRIES.labels(self._name).inc()
+                if failures == 1 or failures % 10 == 0:
+                    log.warning(
+                        "%s: cannot store %d rows (%s: %s); retry %d in %.1fs",
+                        self._name,
+                        len(senml_rows) + len(json_rows),
+                        exc,
+                        type(exc.__cause__).__name__,
+                        failures,
+                        delay,
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_backoff)
+                continue
+            if failures:
+                log.info("%s: database reachable again after %d retries", self._name, failures)
+            return

@@ -1,0 +1,258 @@
+"""No message lost: the PostgreSQL writer on a durable JetStream consumer over real NATS.
+
+Covers core-NATS publishes (what Go Mainflux sends) being captured, a writer stopped
+while messages keep flowing, a writer process killed with SIGKILL mid-stream, two
+writers sharing one durable consumer, and a database that goes away for a while."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mainflux.consumers.sink import MessageSink
+from mainflux.consumers.store import MessageRepository
+from mainflux.core.db import create_engine, migrate
+from mainflux.messaging.envelope import Message
+from mainflux.messaging.jetstream import (
+    ConsumerSettings,
+    DurableConsumer,
+    ensure_stream,
+)
+from tests.servers import NatsServer, free_port
+
+
+@pytest.fixture
+async def nc(nats: NatsServer) -> AsyncIterator[Client]:
+    client = await nats_connect(nats.url)
+    yield client
+    await client.close()
+
+
+async def nats_connect(url: str) -> Client:
+    return await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+
+
+@pytest.fixture
+async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(postgres_url)
+    await migrate(engine, "consumers")
+    yield engine
+    await engine.dispose()
+
+
+async def stored(postgres_url: str) -> tuple[int, int]:
+    """(rows, distinct values): every test message carries a unique value."""
+    conn = await asyncpg.connect(postgres_url.replace("+asyncpg", ""))
+    try:
+        row = await conn.fetchrow("SELECT count(*), count(DISTINCT value) FROM messages")
+    finally:
+        await conn.close()
+    return row[0], row[1]
+
+
+async def wait_stored(postgres_url: str, expected: int, timeout: float = 20.0) -> tuple[int, int]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    result = await stored(postgres_url)
+    while result[0] < expected and loop.time() < deadline:
+        await asyncio.sleep(0.1)
+        result = await stored(postgres_url)
+    return result
+
+
+def envelope(channel: str, i: int) -> bytes:
+    return Message(channel, "", "thing", "http", f'[{{"n":"n","v":{i}}}]'.encode()).encode()
+
+
+async def publish(nc: Client, channel: str, start: int, count: int, pause: float = 0.0) -> None:
+    """Publish with plain core NATS, as Go Mainflux adapters do."""
+    for i in range(start, start + count):
+        await nc.publish(f"channels.{channel}", envelope(channel, i))
+        if pause:
+            await asyncio.sleep(pause)
+    await nc.flush()
+
+
+class InProcessWriter:
+    """A JetStream writer running as a task, stoppable like a process."""
+
+    def __init__(
+        self, js: JetStreamContext, stream: str, engine: AsyncEngine, channel: str, durable: str
+    ) -> None:
+        self.stop = asyncio.Event()
+        settings = ConsumerSettings(
+            durable=durable, subjects=(f"channels.{channel}",), batch_size=50
+        )
+        self.consumer = DurableConsumer(js, stream, settings)
+        self.sink = MessageSink(MessageRepository(engine), min_backoff=0.05, max_backoff=0.5)
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.consumer.ensure()
+        self.task = asyncio.create_task(self.consumer.run(self.sink.write, self.stop))
+
+    async def close(self) -> None:
+        self.stop.set()
+        assert self.task is not None
+        await asyncio.wait_for(self.task, 30)
+
+
+async def test_core_nats_publishes_are_captured_and_stored(
+    nc: Client, engine: AsyncEngine, postgres_url: str
+) -> None:
+    js = nc.jetstream()
+    stream = await ensure_stream(js)
+    assert await ensure_stream(js, "ANOTHER_NAME") == stream
+    channel = str(uuid.uuid4())
+    await publish(nc, channel, 0, 200)
+    writer = InProcessWriter(js, stream, engine, channel, f"w-{channel[:8]}")
+    await writer.start()
+    assert await wait_stored(postgres_url, 200) == (200, 200)
+    await writer.close()
+
+
+async def test_a_stopped_writer_stores_everything_after_restart(
+    nc: Client, engine: AsyncEngine, postgres_url: str
+) -> None:
+    js = nc.jetstream()
+    stream = await ensure_stream(js)
+    channel = str(uuid.uuid4())
+    durable = f"w-{channel[:8]}"
+    writer = InProcessWriter(js, stream, engine, channel, durable)
+    await writer.start()
+    flow = asyncio.create_task(publish(nc, channel, 0, 600, pause=0.005))
+    await asyncio.sleep(0.8)
+    await writer.close()
+    during_stop = (await stored(postgres_url))[0]
+    await asyncio.sleep(2.5)  # messages keep flowing while no writer runs
+    assert (await stored(postgres_url))[0] == during_stop
+    writer = InProcessWriter(js, stream, engine, channel, durable)
+    await writer.start()
+    await flow
+    total, distinct = await wait_stored(postgres_url, 600)
+    print(
+        f"sent 600, {during_stop} stored before the stop, stored {total},",
+        f"duplicates {total - distinct}",
+    )
+    assert (total, distinct) == (600, 600)
+    await writer.close()
+
+
+async def test_two_writers_share_one_durable_consumer(
+    nc: Client, engine: AsyncEngine, postgres_url: str
+) -> None:
+    js = nc.jetstream()
+    stream = await ensure_stream(js)
+    channel = str(uuid.uuid4())
+    durable = f"w-{channel[:8]}"
+    writers = [InProcessWriter(js, stream, engine, channel, durable) for _ in range(2)]
+    for writer in writers:
+        await writer.start()
+    await publish(nc, channel, 0, 2000)
+    assert await wait_stored(postgres_url, 2000) == (2000, 2000)
+    for writer in writers:
+        await writer.close()
+
+
+async def test_database_down_the_writer_retries_and_loses_nothing(
+    nc: Client, engine: AsyncEngine, postgres_url: str
+) -> None:
+    js = nc.jetstream()
+    stream = await ensure_stream(js)
+    channel = str(uuid.uuid4())
+    writer = InProcessWriter(js, stream, engine, channel, f"w-{channel[:8]}")
+    await writer.start()
+    await publish(nc, channel, 0, 10)
+    assert await wait_stored(postgres_url, 10) == (10, 10)
+    name = postgres_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(
+        postgres_url.replace("+asyncpg", "").rsplit("/", 1)[0] + "/postgres"
+    )
+    await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+    await admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+    )
+    await publish(nc, channel, 10, 300)
+    await asyncio.sleep(1.5)  # the writer keeps retrying meanwhile
+    await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    await admin.close()
+    assert await wait_stored(postgres_url, 310) == (310, 310)
+    await writer.close()
+
+
+def writer_process(
+    postgres_url: str, nats_url: str, subjects: Path, durable: str, log: Path
+) -> subprocess.Popen[bytes]:
+    url = urlsplit(postgres_url)
+    env = {
+        **os.environ,
+        "MF_NATS_URL": nats_url,
+        "MF_POSTGRES_WRITER_PORT": str(free_port()),
+        "MF_POSTGRES_WRITER_DB_HOST": url.hostname or "127.0.0.1",
+        "MF_POSTGRES_WRITER_DB_PORT": str(url.port or 5432),
+        "MF_POSTGRES_WRITER_DB_USER": url.username or "",
+        "MF_POSTGRES_WRITER_DB_PASS": url.password or "",
+        "MF_POSTGRES_WRITER_DB": url.path.lstrip("/"),
+        "MF_POSTGRES_WRITER_SUBJECTS_CONFIG": str(subjects),
+        "MF_POSTGRES_WRITER_DURABLE": durable,
+        "MF_POSTGRES_WRITER_BATCH_SIZE": "100",
+        "MF_POSTGRES_WRITER_ACK_WAIT": "2",
+        "MF_POSTGRES_WRITER_LOG_LEVEL": "error",
+    }
+    with log.open("ab") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mainflux.consumers.writer_main"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+
+
+async def test_a_sigkilled_writer_process_loses_and_duplicates_nothing(
+    nc: Client, nats: NatsServer, engine: AsyncEngine, postgres_url: str, tmp_path: Path
+) -> None:
+    js = nc.jetstream()
+    await ensure_stream(js)
+    channel = str(uuid.uuid4())
+    subjects = tmp_path / "subjects.toml"
+    subjects.write_text(f'[subjects]\nfilter = ["channels.{channel}"]\n')
+    durable = f"w-{channel[:8]}"
+    await publish(nc, channel, 0, 20_000)
+    log = tmp_path / "writer.log"
+    first = writer_process(postgres_url, nats.url, subjects, durable, log)
+    try:
+        rows = (0, 0)
+        for _ in range(300):
+            await asyncio.sleep(0.05)
+            rows = await stored(postgres_url)
+            if rows[0] > 0:
+                break
+        assert 0 < rows[0] < 20_000, log.read_text()
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    killed_at = (await stored(postgres_url))[0]
+    await publish(nc, channel, 20_000, 1000)
+    second = writer_process(postgres_url, nats.url, subjects, durable, log)
+    try:
+        total, distinct = await wait_stored(postgres_url, 21_000, timeout=30)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(15) == 0
+    print(f"sent 21000, stored {total} ({killed_at} before SIGKILL), duplicates {total - distinct}")
+    assert killed_at < 21_000
+    assert (total, distinct) == (21_000, 21_000)

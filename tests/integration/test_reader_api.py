@@ -1,0 +1,210 @@
+"""The readers API over HTTP: filters, authorization by thing key or owner token, bad input."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mainflux.consumers.reader import create_app
+from mainflux.consumers.store import MessageRepository, record_ids
+from mainflux.core import errors
+from mainflux.core.db import create_engine, migrate
+from mainflux.messaging.envelope import Message
+from mainflux.transformers import senml
+
+CHANNEL = "b3c4d5e6-0000-4000-8000-000000000001"
+OTHER = "b3c4d5e6-0000-4000-8000-000000000002"
+KEY = "thing-key"
+TOKEN = "owner-token"
+
+
+class FakeThings:
+    """Thing keys connected to channels, and channel owners' tokens."""
+
+    def __init__(self) -> None:
+        self.connections = {(KEY, CHANNEL): "thing-id"}
+        self.owned = {(TOKEN, CHANNEL)}
+        self.down = False
+
+    async def can_access_by_key(self, channel_id: str, key: str) -> str:
+        if self.down:
+            raise errors.ServiceUnavailable()
+        try:
+            return self.connections[(key, channel_id)]
+        except KeyError:
+            raise errors.Unauthorized() from None
+
+    async def can_access_by_id(self, channel_id: str, thing_id: str) -> None:
+        raise errors.Unauthorized()
+
+    async def identify(self, key: str) -> str:
+        raise errors.Unauthorized()
+
+    async def authorize_owner(self, token: str, channel_id: str) -> None:
+        if self.down:
+            raise errors.ServiceUnavailable()
+        if token != TOKEN:
+            raise errors.Unauthorized()
+        if (token, channel_id) not in self.owned:
+            raise errors.NotFound()
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(db_url)
+    await migrate(engine, "consumers")
+    repo = MessageRepository(engine)
+    batch = []
+    for i in range(30):
+        msg = Message(
+            CHANNEL,
+            "a.b" if i < 10 else "",
+            "thing-id",
+            "http",
+            f'[{{"n":"temp","v":{i},"t":{100 + i}}}]'.encode(),
+            i,
+        )
+        records = senml.transform_json(msg)
+        batch.extend(zip(record_ids(msg, 1), records, strict=True))
+    await repo.save(batch)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def things() -> FakeThings:
+    return FakeThings()
+
+
+@pytest.fixture
+async def client(engine: AsyncEngine, things: FakeThings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(MessageRepository(engine), things, things)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://reader") as c:
+        yield c
+
+
+async def get(
+    client: httpx.AsyncClient, query: str = "", auth: str = KEY, channel: str = CHANNEL
+) -> httpx.Response:
+    headers = {"Authorization": auth} if auth else {}
+    return await client.get(f"/channels/{channel}/messages{query}", headers=headers)
+
+
+async def test_a_thing_key_reads_newest_first(client: httpx.AsyncClient) -> None:
+    response = await get(client, "?limit=5")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["total"], body["offset"], body["limit"]) == (30, 0, 5)
+    assert [m["value"] for m in body["messages"]] == [29.0, 28.0, 27.0, 26.0, 25.0]
+    assert set(body["messages"][0]) == {"channel", "publisher", "protocol", "name", "value", "time"}
+
+
+async def test_the_owner_token_reads_too(client: httpx.AsyncClient) -> None:
+    response = await get(client, "?limit=1", auth=TOKEN)
+    assert response.status_code == 200
+    assert response.json()["total"] == 30
+
+
+@pytest.mark.parametrize("subtopic", ["a.b", "a/b", "/a//b/"], ids=["dots", "slashes", "messy"])
+async def test_subtopic_accepts_slashes_and_dots(client: httpx.AsyncClient, subtopic: str) -> None:
+    response = await get(client, f"?limit=5&subtopic={subtopic}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["total"] == 10
+    assert all(m["subtopic"] == "a.b" for m in body["messages"])
+
+
+async def test_value_comparator_and_time_range_narrow_the_total(client: httpx.AsyncClient) -> None:
+    response = await get(
+        client, "?v=20&comparator=ge&from=105&to=125&name=temp&publisher=thing-id&protocol=http"
+    )
+    assert response.status_code == 200
+    assert response.json()["total"] == 5
+    assert [m["value"] for m in response.json()["messages"]] == [24.0, 23.0, 22.0, 21.0, 20.0]
+
+
+async def test_offset_past_the_end_is_an_empty_page(client: httpx.AsyncClient) -> None:
+    response = await get(client, "?offset=100")
+    assert response.status_code == 200
+    assert response.json() == {"total": 30, "offset": 100, "limit": 10, "messages": []}
+
+
+BAD_QUERIES = [
+    ("limit 0", "?limit=0"),
+    ("limit over 1000", "?limit=1001"),
+    ("negative limit", "?limit=-1"),
+    ("limit not a number", "?limit=ten"),
+    ("offset not a number", "?offset=x"),
+    ("negative offset", "?offset=-5"),
+    ("repeated limit", "?limit=1&limit=2"),
+    ("unknown comparator", "?v=1&comparator=ne"),
+    ("v not a number", "?v=abc"),
+    ("v infinite", "?v=inf"),
+    ("vb not a boolean", "?vb=maybe"),
+    ("from not a number", "?from=yesterday"),
+    ("to not a number", "?to=1e"),
+    ("to is NaN", "?to=nan"),
+    ("from after to", "?from=10&to=5"),
+]
+
+
+@pytest.mark.parametrize("query", [q[1] for q in BAD_QUERIES], ids=[q[0] for q in BAD_QUERIES])
+async def test_bad_query_values_are_400_with_a_message(
+    client: httpx.AsyncClient, query: str
+) -> None:
+    response = await get(client, query)
+    assert response.status_code == 400
+    assert response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("auth", "channel"),
+    [("", CHANNEL), ("wrong", CHANNEL), (KEY, OTHER), (TOKEN, OTHER)],
+    ids=["no key", "wrong key", "key not connected", "token of another owner's channel"],
+)
+async def test_wrong_credentials_are_403(
+    client: httpx.AsyncClient, auth: str, channel: str
+) -> None:
+    response = await get(client, "", auth=auth, channel=channel)
+    assert response.status_code == 403
+    assert response.json()["error"]
+
+
+async def test_things_service_down_is_503(client: httpx.AsyncClient, things: FakeThings) -> None:
+    things.down = True
+    assert (await get(client)).status_code == 503
+    things.down = False
+    assert (await get(client)).status_code == 200
+
+
+async def test_version_names_the_service(client: httpx.AsyncClient) -> None:
+    response = await client.get("/version")
+    assert response.json()["service"] == "postgres-reader"
+
+
+async def test_database_down_is_503_and_recovers(postgres_url: str, things: FakeThings) -> None:
+    engine = create_engine(postgres_url)
+    await migrate(engine, "consumers")
+    app = create_app(MessageRepository(engine), things, things)
+    name = postgres_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(
+        postgres_url.replace("+asyncpg", "").rsplit("/", 1)[0] + "/postgres"
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as c:
+        assert (await get(c)).status_code == 200
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+        )
+        down = await get(c)
+        assert down.status_code == 503
+        assert down.json()["error"]
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        assert (await get(c)).status_code == 200
+    await admin.close()
+    await engine.dispose()

@@ -1,0 +1,198 @@
+"""The message repository on SQLite and PostgreSQL: idempotent batches and every filter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mainflux.consumers.models import PageQuery
+from mainflux.consumers.schema import json_messages, messages
+from mainflux.consumers.store import MessageRepository, record_ids
+from mainflux.core import errors
+from mainflux.core.db import create_engine, migrate
+from mainflux.messaging.envelope import Message
+from mainflux.transformers import json as json_transformer
+from mainflux.transformers import senml
+
+CHANNEL = "5f0b1e0c-6d7e-4bd7-9b7c-0d3a1c2f4e51"
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(db_url)
+    await migrate(engine, "consumers")
+    yield engine
+    await engine.dispose()
+
+
+def rows(msg: Message) -> list[tuple]:
+    records = senml.transform_json(msg)
+    return list(zip(record_ids(msg, len(records)), records, strict=True))
+
+
+async def fill(repo: MessageRepository) -> None:
+    batch = []
+    for i in range(10):
+        msg = Message(
+            CHANNEL,
+            "room.a" if i % 2 else "room.b",
+            "thing-1" if i < 5 else "thing-2",
+            "http" if i < 7 else "mqtt",
+            (
+                f'[{{"n":"temp","v":{i},"t":{1000 + i}}},{{"n":"state","vs":"s{i}",'
+                f'"t":{1000 + i}}},{{"n":"on","vb":{"true" if i % 3 == 0 else "false"},'
+                f'"t":{1000 + i}}},{{"n":"blob","vd":"d{i}","t":{1000 + i}}}]'
+            ).encode(),
+            created=i,
+        )
+        batch.extend(rows(msg))
+    other = Message("other-channel", "", "thing-1", "http", b'[{"n":"temp","v":1,"t":1}]', 1)
+    batch.extend(rows(other))
+    await repo.save(batch)
+
+
+async def test_the_same_message_is_stored_once(engine: AsyncEngine) -> None:
+    repo = MessageRepository(engine)
+    msg = Message(CHANNEL, "", "t", "http", b'[{"n":"a","v":1},{"n":"b","v":2}]', 7)
+    await repo.save(rows(msg))
+    await repo.save(rows(msg) + rows(Message(CHANNEL, "", "t", "http", msg.payload, 8)))
+    page = await repo.read(CHANNEL, PageQuery())
+    assert page.total == 4
+
+
+def test_record_ids_depend_on_the_message_and_position() -> None:
+    msg = Message(CHANNEL, "", "t", "http", b"[]", 7)
+    first, second = record_ids(msg, 2)
+    assert first != second
+    assert record_ids(msg, 2) == [first, second]
+    assert record_ids(Message(CHANNEL, "", "t", "http", b"[]", 8), 1) != [first]
+    assert first.version == 5
+
+
+async def test_a_record_reads_back_in_the_readers_shape(engine: AsyncEngine) -> None:
+    repo = MessageRepository(engine)
+    msg = Message(
+        CHANNEL,
+        "a.b",
+        "thing",
+        "coap",
+        b'[{"bn":"d:","n":"x","u":"C","v":0,"t":5,"ut":2,"s":3}]',
+        1,
+    )
+    await repo.save(rows(msg))
+    page = await repo.read(CHANNEL, PageQuery())
+    assert page.messages == [
+        {
+            "channel": CHANNEL,
+            "subtopic": "a.b",
+            "publisher": "thing",
+            "protocol": "coap",
+            "name": "d:x",
+            "unit": "C",
+            "time": 5.0,
+            "update_time": 2.0,
+            "value": 0.0,
+            "sum": 3.0,
+        }
+    ]
+
+
+FILTERS = [
+    ("channel only", PageQuery(limit=100), 40),
+    ("subtopic", PageQuery(subtopic="room.a"), 20),
+    ("publisher", PageQuery(publisher="thing-2"), 20),
+    ("protocol", PageQuery(protocol="mqtt"), 12),
+    ("name", PageQuery(name="temp"), 10),
+    ("value eq", PageQuery(name="temp", value=3), 1),
+    ("value lt", PageQuery(value=3, comparator="lt"), 3),
+    ("value le", PageQuery(value=3, comparator="le"), 4),
+    ("value gt", PageQuery(value=3, comparator="gt"), 6),
+    ("value ge", PageQuery(value=3, comparator="ge"), 7),
+    ("string value", PageQuery(string_value="s4"), 1),
+    ("bool value true", PageQuery(bool_value=True), 4),
+    ("bool value false", PageQuery(bool_value=False), 6),
+    ("data value", PageQuery(data_value="d9"), 1),
+    ("from is inclusive", PageQuery(from_time=1008), 8),
+    ("to is exclusive", PageQuery(to_time=1002), 8),
+    ("time range", PageQuery(name="temp", from_time=1002, to_time=1005), 3),
+    (
+        "everything",
+        PageQuery(
+            subtopic="room.a",
+            publisher="thing-2",
+            protocol="mqtt",
+            name="temp",
+            value=7,
+            comparator="ge",
+        ),
+        2,
+    ),
+    ("nothing matches", PageQuery(name="nope"), 0),
+]
+
+
+@pytest.mark.parametrize(("query", "total"), [f[1:] for f in FILTERS], ids=[f[0] for f in FILTERS])
+async def test_total_honours_every_filter(
+    engine: AsyncEngine, query: PageQuery, total: int
+) -> None:
+    repo = MessageRepository(engine)
+    await fill(repo)
+    page = await repo.read(CHANNEL, query)
+    assert page.total == total
+    assert len(page.messages) == min(total, query.limit)
+    assert all(m["channel"] == CHANNEL for m in page.messages)
+
+
+async def test_pages_are_newest_first_with_offset(engine: AsyncEngine) -> None:
+    repo = MessageRepository(engine)
+    await fill(repo)
+    first = await repo.read(CHANNEL, PageQuery(name="temp", limit=3))
+    second = await repo.read(CHANNEL, PageQuery(name="temp", limit=3, offset=3))
+    assert [m["value"] for m in first.messages] == [9.0, 8.0, 7.0]
+    assert [m["value"] for m in second.messages] == [6.0, 5.0, 4.0]
+    assert (second.total, second.offset, second.limit) == (10, 3, 3)
+
+
+async def test_json_objects_are_stored_with_their_fields(engine: AsyncEngine) -> None:
+    repo = MessageRepository(engine)
+    msg = Message(CHANNEL, "", "t", "http", b'[{"a": 1, "b": {"c": [1, 2]}}, {"d": "e"}]', 5)
+    objects = json_transformer.transform(msg)
+    json_rows = list(zip(record_ids(msg, 2), objects, strict=True))
+    await repo.save([], json_rows)
+    await repo.save([], json_rows)
+    async with engine.connect() as conn:
+        stored = (
+            await conn.execute(
+                sa.select(json_messages.c.payload, json_messages.c.created).order_by(
+                    json_messages.c.id
+                )
+            )
+        ).all()
+    assert sorted(str(p) for p, _ in stored) == sorted(str(o.payload) for o in objects)
+    assert {c for _, c in stored} == {5}
+
+
+async def test_an_unreachable_database_is_service_unavailable() -> None:
+    engine = create_engine("postgresql+asyncpg://mainflux:mainflux@127.0.0.1:1/none")
+    repo = MessageRepository(engine)
+    msg = Message(CHANNEL, "", "t", "http", b'[{"n":"a","v":1}]', 1)
+    with pytest.raises(errors.ServiceUnavailable):
+        await repo.save(rows(msg))
+    with pytest.raises(errors.ServiceUnavailable):
+        await repo.read(CHANNEL, PageQuery())
+    await engine.dispose()
+
+
+async def test_rows_the_database_refuses_are_malformed(postgres_url: str) -> None:
+    engine = create_engine(postgres_url)
+    await migrate(engine, "consumers")
+    repo = MessageRepository(engine)
+    msg = Message(CHANNEL, "", "t", "http", b'[{"n":"a","vs":"nul \\u0000 inside"}]', 1)
+    with pytest.raises(errors.MalformedEntity):
+        await repo.save(rows(msg))
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(messages))).scalar() == 0
+    await engine.dispose()

@@ -1,0 +1,219 @@
+"""The writer on the in-process bus: batches, drains on shutdown, refuses bad payloads."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from prometheus_client import REGISTRY
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mainflux.consumers.schema import json_messages, messages
+from mainflux.consumers.settings import WriterSettings, load_subjects, parse_duration
+from mainflux.consumers.writer import build_writer
+from mainflux.core.config import ConfigError
+from mainflux.core.db import create_engine, migrate
+from mainflux.messaging.envelope import ALL_CHANNELS, Message
+from mainflux.messaging.inproc import InProcessBus
+
+CHANNEL = "c0ffee00-0000-4000-8000-0000000000aa"
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(db_url)
+    await migrate(engine, "consumers")
+    yield engine
+    await engine.dispose()
+
+
+async def count(engine: AsyncEngine, table: sa.Table = messages) -> int:
+    async with engine.connect() as conn:
+        return (await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one()
+
+
+async def wait_for_rows(engine: AsyncEngine, expected: int, table: sa.Table = messages) -> int:
+    for _ in range(200):
+        stored = await count(engine, table)
+        if stored >= expected:
+            return stored
+        await asyncio.sleep(0.05)
+    return await count(engine, table)
+
+
+def senml_msg(i: int, subtopic: str = "", channel: str = CHANNEL) -> Message:
+    return Message(channel, subtopic, "thing", "http", f'[{{"n":"v","v":{i}}}]'.encode())
+
+
+async def test_every_message_is_stored(engine: AsyncEngine) -> None:
+    bus = InProcessBus()
+    writer = build_writer(engine, bus, WriterSettings(batch_size=50))
+    await writer.start()
+    for i in range(500):
+        await bus.publish(senml_msg(i))
+    assert await wait_for_rows(engine, 500) == 500
+    await bus.close()
+    await writer.close()
+
+
+async def test_a_clean_shutdown_drains_the_queue_and_says_how_many(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = create_engine(sqlite_url)
+    await migrate(engine, "consumers")
+    bus = InProcessBus()
+    writer = build_writer(engine, bus, WriterSettings(batch_size=100, batch_timeout=5.0))
+    await writer.start()
+    for i in range(1000):
+        await bus.publish(senml_msg(i))
+    caplog.set_level(logging.INFO, logger="mainflux.writer")
+    await bus.close()
+    await writer.close()
+    assert await count(engine) == 1000
+    assert any("pending" in r.getMessage() for r in caplog.records)
+    await engine.dispose()
+
+
+def invalid_count(cause: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "mainflux_writer_invalid_messages_total", {"writer": "postgres-writer", "cause": cause}
+    )
+    return value or 0.0
+
+
+async def test_invalid_payloads_are_counted_logged_once_and_skipped(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = InProcessBus()
+    writer = build_writer(engine, bus, WriterSettings(batch_size=10))
+    await writer.start()
+    before = invalid_count("empty_name")
+    caplog.set_level(logging.WARNING, logger="mainflux.writer")
+    for i in range(20):
+        await bus.publish(Message(CHANNEL, "", "t", "http", b'[{"v":1}]'))
+        await bus.publish(senml_msg(i))
+    await bus.publish(Message(CHANNEL, "", "t", "http", b"\x00not senml"))
+    assert await wait_for_rows(engine, 20) == 20
+    await bus.close()
+    await writer.close()
+    assert invalid_count("empty_name") - before == 20
+    lines = [r.getMessage() for r in caplog.records if "without a name" in r.getMessage()]
+    assert len(lines) == 1
+    assert CHANNEL in lines[0]
+
+
+async def test_subject_filter_keeps_only_that_subtopic(engine: AsyncEngine) -> None:
+    bus = InProcessBus()
+    settings = WriterSettings(subjects=(f"channels.{CHANNEL}.a",), batch_size=10)
+    writer = build_writer(engine, bus, settings)
+    await writer.start()
+    await bus.publish(senml_msg(1, "a"))
+    await bus.publish(senml_msg(2, "b"))
+    await bus.publish(senml_msg(3, ""))
+    await bus.publish(senml_msg(4, "a.deeper"))
+    await bus.close()
+    await writer.close()
+    async with engine.connect() as conn:
+        stored = (await conn.execute(sa.select(messages.c.subtopic, messages.c.value))).all()
+    assert stored == [("a", 1.0)]
+
+
+async def test_json_content_type_stores_objects(engine: AsyncEngine) -> None:
+    bus = InProcessBus()
+    writer = build_writer(engine, bus, WriterSettings(content_type="application/json"))
+    await writer.start()
+    await bus.publish(Message(CHANNEL, "", "t", "http", b'[{"a":1},{"b":2}]'))
+    await bus.publish(Message(CHANNEL, "", "t", "http", b"[1]"))
+    assert await wait_for_rows(engine, 2, json_messages) == 2
+    await bus.close()
+    await writer.close()
+
+
+async def test_cbor_content_type(engine: AsyncEngine) -> None:
+    import cbor2
+
+    bus = InProcessBus()
+    writer = build_writer(engine, bus, WriterSettings(content_type="application/senml+cbor"))
+    await writer.start()
+    await bus.publish(Message(CHANNEL, "", "t", "http", cbor2.dumps([{0: "x", 2: 5}])))
+    assert await wait_for_rows(engine, 1) == 1
+    await bus.close()
+    await writer.close()
+
+
+def test_settings_from_env(tmp_path: Path) -> None:
+    path = tmp_path / "subjects.toml"
+    path.write_text(f'[subjects]\nfilter = ["channels.{CHANNEL}.a", "channels.*.b"]\n')
+    settings = WriterSettings.from_env(
+        environ={
+            "MF_POSTGRES_WRITER_SUBJECTS_CONFIG": str(path),
+            "MF_POSTGRES_WRITER_CONTENT_TYPE": "something/else",
+            "MF_POSTGRES_WRITER_BATCH_SIZE": "250",
+            "MF_POSTGRES_WRITER_BATCH_TIMEOUT": "1s",
+        }
+    )
+    assert settings.subjects == (f"channels.{CHANNEL}.a", "channels.*.b")
+    assert settings.content_type == "application/senml+json"
+    assert (settings.batch_size, settings.batch_timeout) == (250, 1.0)
+
+
+def test_defaults() -> None:
+    settings = WriterSettings.from_env(
+        environ={"MF_POSTGRES_WRITER_SUBJECTS_CONFIG": "/nonexistent/subjects.toml"}
+    )
+    assert settings.subjects == (ALL_CHANNELS,)
+    assert settings.batch_timeout == 0.1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not toml [",
+        "[subjects]\n",
+        "[subjects]\nfilter = []\n",
+        "[subjects]\nfilter = 'channels.>'\n",
+        "[subjects]\nfilter = [1]\n",
+        "[subjects]\nfilter = ['channels. x']\n",
+        "[subjects]\nfilter = ['channels.>.a']\n",
+        "[subjects]\nfilter = ['channels..a']\n",
+        "[subjects]\nfilter = ['channels.a*']\n",
+    ],
+    ids=[
+        "not toml",
+        "no filter",
+        "empty",
+        "not a list",
+        "not text",
+        "space",
+        "inner >",
+        "empty token",
+        "partial wildcard",
+    ],
+)
+def test_a_malformed_subjects_file_names_the_variable(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "subjects.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="MF_POSTGRES_WRITER_SUBJECTS_CONFIG"):
+        load_subjects(str(path), "MF_POSTGRES_WRITER_SUBJECTS_CONFIG")
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"), [("100ms", 0.1), ("100", 0.1), ("2s", 2.0), ("0.5s", 0.5)]
+)
+def test_batch_timeout_units(raw: str, seconds: float) -> None:
+    assert parse_duration(raw, "X") == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("raw", ["soon", "-1", "1h", "ms"])
+def test_bad_batch_timeout_names_the_variable(raw: str) -> None:
+    with pytest.raises(ConfigError, match="MF_POSTGRES_WRITER_BATCH_TIMEOUT"):
+        WriterSettings.from_env(
+            environ={
+                "MF_POSTGRES_WRITER_SUBJECTS_CONFIG": "/nonexistent",
+                "MF_POSTGRES_WRITER_BATCH_TIMEOUT": raw,
+            }
+        )
