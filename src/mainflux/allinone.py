@@ -71,7 +71,6 @@ async def _bus(settings: config.AllInOneSettings, stack: AsyncExitStack) -> Bus:
             bus = await NatsBus.connect(settings.nats_url, name="mainflux-allinone")
         except Exception as exc:
             raise runner.StartupError(f"MF_NATS_URL: cannot reach NATS: {exc}") from None
-    stack.push_async_callback(bus.close)
     return bus
 
 
@@ -115,6 +114,8 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
         writer = build_writer(engine, bus, WriterSettings.from_env())
         await writer.start()
         stack.push_async_callback(writer.close)
+        # Runs before the writer closes: the bus hands over what it still holds first.
+        stack.push_async_callback(bus.close)
 
         mqtt = await _start_mqtt(settings, access, bus, events, stack)
 
