@@ -19,7 +19,14 @@ from mainflux.authn.service import AuthnService
 from mainflux.authn.store import SqlKeyRepository
 from mainflux.core.config import env, env_port, postgres_url
 from mainflux.core.db import create_engine, migrate
-from mainflux.core.runner import StartupError, bind_socket, run, serve_http, until_stopped
+from mainflux.core.runner import (
+    StartupError,
+    bind_socket,
+    first_line,
+    run,
+    serve_http,
+    until_stopped,
+)
 
 log = logging.getLogger("mainflux.authn")
 
@@ -65,7 +72,7 @@ async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -
         try:
             service = await build_service(engine, settings.secret)
         except Exception as exc:
-            reason = _first_line(exc)
+            reason = first_line(exc)
             raise StartupError(f"MF_AUTHN_DB_HOST: cannot use the database: {reason}") from None
         grpc_server = await start_grpc_server(
             service, "0.0.0.0", settings.grpc_port, setting="MF_AUTHN_GRPC_PORT"
@@ -83,11 +90,6 @@ async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -
     finally:
         http_sock.close()
         await engine.dispose()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def main() -> None:

@@ -26,6 +26,13 @@ class StartupError(Exception):
     """Start-up cannot go on; the message says why in one line."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (driver errors span several), for start-up
+    messages that must stay on one line."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def setup_logging(level_var: str = "MF_LOG_LEVEL", default: str = "info") -> None:
     """Configure logging from ``level_var`` (debug, info, warn, error)."""
     raw = env(level_var, env("MF_LOG_LEVEL", default)).lower()

@@ -19,7 +19,14 @@ from mainflux.authn.client import GrpcUserAuth
 from mainflux.core.auth import UserAuth
 from mainflux.core.config import ConfigError, env, env_float, env_port, postgres_url
 from mainflux.core.db import create_engine, migrate
-from mainflux.core.runner import StartupError, bind_socket, run, serve_http, until_stopped
+from mainflux.core.runner import (
+    StartupError,
+    bind_socket,
+    first_line,
+    run,
+    serve_http,
+    until_stopped,
+)
 from mainflux.users.api import create_app
 from mainflux.users.email import OutboxEmailer, SmtpEmailer
 from mainflux.users.hasher import BcryptHasher
@@ -112,11 +119,6 @@ async def build_service(
     )
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -> None:
     """Run the users service until ``stop`` is set."""
     settings = Settings.from_env(environ)
@@ -129,7 +131,7 @@ async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -
                 engine, auth, build_emailer(settings), reset_endpoint=settings.reset_endpoint
             )
         except Exception as exc:
-            reason = _first_line(exc)
+            reason = first_line(exc)
             raise StartupError(f"MF_USERS_DB_HOST: cannot use the database: {reason}") from None
         log.info(
             "users listening: HTTP on port %d (authn at %s)", settings.http_port, settings.authn_url
