@@ -80,8 +80,9 @@ async def serve_http(app: ASGIApp, sock: socket.socket, *, name: str = "http") -
         ws_max_size=int(env("MF_WS_MAX_FRAME", str(1 << 20))),
         timeout_graceful_shutdown=5,
     )
+    # uvicorn turns SIGINT/SIGTERM into a graceful exit while it serves; ``run``'s own
+    # handlers take over again once it returns.
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
         await asyncio.shield(task)

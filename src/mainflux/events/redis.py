@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
@@ -20,7 +21,10 @@ class RedisEventStream:
         self._maxlen = maxlen or None
 
     async def append(self, stream: str, fields: Mapping[str, str]) -> str:
-        return await self._redis.xadd(stream, dict(fields), maxlen=self._maxlen, approximate=True)
+        entry_id = await self._redis.xadd(
+            stream, cast(Any, dict(fields)), maxlen=self._maxlen, approximate=True
+        )
+        return cast(str, entry_id)
 
     async def read(
         self, stream: str, after: str = "0-0", count: int = 100, block: float | None = None
@@ -28,9 +32,9 @@ class RedisEventStream:
         if block is None:
             if after == "$":
                 return []
-            rows = await self._redis.xrange(stream, min=f"({after}", count=count)
+            rows: Any = await self._redis.xrange(stream, min=f"({after}", count=count)
             return [(entry_id, fields) for entry_id, fields in rows]
-        result = await self._redis.xread({stream: after}, count=count, block=int(block * 1000))
+        result: Any = await self._redis.xread({stream: after}, count=count, block=int(block * 1000))
         if not result:
             return []
         return [(entry_id, fields) for entry_id, fields in result[0][1]]
