@@ -14,14 +14,15 @@ from mainflux.events.sql import SqlEventStream
 from mainflux.events.stream import EventStream
 
 
-@pytest.fixture(params=["redis", "sql"])
-async def stream(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator[EventStream]:
+@pytest.fixture(params=["redis", "sqlite", "postgres"])
+async def stream(request: pytest.FixtureRequest) -> AsyncIterator[EventStream]:
+    """The same stream port on Redis, and as the embedded log on SQLite and PostgreSQL."""
     if request.param == "redis":
         events: EventStream = RedisEventStream(request.getfixturevalue("redis_url"))
         yield events
         await events.close()
         return
-    engine = create_engine(db_url)
+    engine = create_engine(request.getfixturevalue(f"{request.param}_url"))
     sql = SqlEventStream(engine, poll_interval=0.05)
     await sql.create_schema()
     yield sql
