@@ -5,6 +5,7 @@ failure with a message saying what to run (``make test`` sets everything up)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import shutil
 import socket
@@ -143,7 +144,12 @@ def _pg_connect(dsn: str):  # type: ignore[no-untyped-def]
         finally:
             await conn.close()
 
-    return lambda sql: asyncio.run(run(sql))
+    def execute(sql: str) -> None:
+        # A thread of its own, so this also works from inside a running event loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, run(sql)).result()
+
+    return execute
 
 
 @contextmanager
