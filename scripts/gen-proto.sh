@@ -6,5 +6,5 @@ PY=${PY:-.venv/bin/python}
 "$PY" -m grpc_tools.protoc -I proto \
   --python_out=src --pyi_out=src --grpc_python_out=src \
   proto/mainflux/proto/authn.proto proto/mainflux/proto/message.proto
-echo "generated: $(ls src/mainflux/proto/*_pb2*.py | tr '\n' ' ')"
-rm -f src/mainflux/proto/message_pb2_grpc.py
+rm -f src/mainflux/proto/message_pb2_grpc.py  # the envelope has no service
+echo "generated: $(ls src/mainflux/proto/*_pb2* | tr '\n' ' ')"

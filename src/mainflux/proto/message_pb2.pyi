@@ -1,12 +1,11 @@
-from typing import ClassVar as _ClassVar
-
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Message(_message.Message):
-    __slots__ = ("channel", "created", "payload", "protocol", "publisher", "subtopic")
+    __slots__ = ("channel", "subtopic", "publisher", "protocol", "payload", "created")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     SUBTOPIC_FIELD_NUMBER: _ClassVar[int]
     PUBLISHER_FIELD_NUMBER: _ClassVar[int]
@@ -19,4 +18,4 @@ class Message(_message.Message):
     protocol: str
     payload: bytes
     created: int
-    def __init__(self, channel: str | None = ..., subtopic: str | None = ..., publisher: str | None = ..., protocol: str | None = ..., payload: bytes | None = ..., created: int | None = ...) -> None: ...
+    def __init__(self, channel: _Optional[str] = ..., subtopic: _Optional[str] = ..., publisher: _Optional[str] = ..., protocol: _Optional[str] = ..., payload: _Optional[bytes] = ..., created: _Optional[int] = ...) -> None: ...
