@@ -2,8 +2,10 @@
 
 Outbound: every accepted PUBLISH becomes a Mainflux envelope (protocol ``mqtt``,
 publisher = thing id, subtopic per MAINFLUX §2.3) on ``channels.<id>[.<subtopic>]``.
-Messages wait in a bounded queue for one publishing task; when the queue is full the
-publishing client is held back (its socket stops being read) until there is room.
+A message is published at once, in the publishing client's turn, without a queue or
+a task of its own. The publishing client is held back (its socket stops being read)
+while the bus makes a publish wait, and while too many of our own messages are still
+on their way through the bus (so that they never fill it).
 
 Inbound: each adapter instance subscribes to ``channels.>`` for itself (no queue
 group) and delivers messages of other protocols and other instances to its local
@@ -17,10 +19,12 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from typing import Final
+from collections.abc import Awaitable
+from typing import Any, Final
 
 from mainflux.adapters.mqtt.broker import Broker
 from mainflux.adapters.mqtt.codec import Publish
+from mainflux.adapters.mqtt.eager import run_eagerly
 from mainflux.adapters.mqtt.policy import channel_of
 from mainflux.core.errors import MalformedEntity
 from mainflux.messaging.bus import Bus, Subscription
@@ -33,58 +37,73 @@ PROTOCOL: Final = "mqtt"
 _MEMO_LIMIT: Final = 10_000
 _OWN_LIMIT: Final = 65_536
 _ECHO_WAIT: Final = 1.0
+_DEFAULT_QUEUED: Final = 4096
 _OVERHEAD: Final = 1024  # bytes counted per queued message besides its payload
 
 
 class Bridge:
     """Connects one broker to a :class:`~mainflux.messaging.bus.Bus` (see module doc)."""
 
-    def __init__(self, broker: Broker, bus: Bus, *, max_queued_bytes: int = 32 << 20) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        bus: Bus,
+        *,
+        max_queued_bytes: int = 32 << 20,
+        max_queued: int | None = None,
+    ) -> None:
+        """``max_queued`` messages holding ``max_queued_bytes`` may be on their way through
+        the bus; the default count is half of what the bus holds per subscriber
+        (its ``max_pending``, when it tells), so our own echoes never fill it."""
         self.broker = broker
         self.bus = bus
         self.max_queued_bytes = max_queued_bytes
+        if max_queued is None:
+            max_queued = max(1, int(getattr(bus, "max_pending", _DEFAULT_QUEUED * 2)) // 2)
+        self.max_queued = max_queued
         self.forwarded = 0
         self.delivered = 0
         self.skipped = 0
         self.failures = 0
-        self._queue: deque[Message] = deque()
-        self._queued_bytes = 0
-        self._wakeup: asyncio.Future[None] | None = None
-        self._room: asyncio.Future[None] | None = None
-        self._worker: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
         self._own: dict[int, int] = {}  # created -> bytes, until our own echo returns
-        self._unechoed = 0
-        self._echo: asyncio.Future[None] | None = None
+        self._unechoed = 0  # bytes
+        self._unechoed_count = 0
+        self._deferred: deque[tuple[Message, asyncio.Future[None]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
         self._own_order: deque[int] = deque()
         self._last_created = 0
         self._subjects: dict[str, tuple[str, str] | None] = {}
 
     async def start(self) -> None:
-        """Subscribe to every channel and start the publishing task."""
+        """Subscribe to every channel."""
         self._subscription = await self.bus.subscribe(ALL_CHANNELS, self._inbound)
-        self._worker = asyncio.create_task(self._publish_loop())
 
     async def stop(self) -> None:
-        """Unsubscribe and stop publishing (what is still queued is published first)."""
+        """Unsubscribe, and publish what is still held back."""
         if self._subscription is not None:
             with contextlib.suppress(Exception):
                 await self._subscription.unsubscribe()
             self._subscription = None
-        if self._worker is not None:
-            for _ in range(50):
-                if not self._queue:
-                    break
-                await asyncio.sleep(0.02)
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self._deferred:  # held back by the echo bound, which no longer applies
+            envelope, done = self._deferred.popleft()
+            step = self._publish(envelope)
+            if step is not None:
+                with contextlib.suppress(Exception):
+                    await step
+            _settle(done)
 
     # --- broker -> bus ----------------------------------------------------------------
 
-    def outbound(self, thing_id: str, message: Publish) -> asyncio.Future[None] | None:
-        """Queue an accepted PUBLISH for the bus; return a future while the queue is full."""
+    def outbound(self, thing_id: str, message: Publish) -> Awaitable[None] | None:
+        """Publish an accepted PUBLISH on the bus, at once when the bus takes it at once.
+
+        Returns an awaitable (the client is held back until it is done) when the bus
+        makes the publish wait, or while too many of our own messages have not come
+        back from the bus yet."""
         topic = message.topic
         subjects = self._subjects
         parsed = subjects.get(topic, 0)
@@ -100,64 +119,87 @@ class Bridge:
             created = self._last_created + 1
         self._last_created = created
         payload = message.payload
-        self._queue.append(Message(parsed[0], parsed[1], thing_id, PROTOCOL, payload, created))
-        self._queued_bytes += len(payload) + _OVERHEAD
-        wakeup = self._wakeup
-        if wakeup is not None:
-            self._wakeup = None
-            if not wakeup.done():
-                wakeup.set_result(None)
-        if self._queued_bytes > self.max_queued_bytes:
-            if self._room is None or self._room.done():
-                self._room = asyncio.get_running_loop().create_future()
-            return self._room
-        return None
+        envelope = Message(parsed[0], parsed[1], thing_id, PROTOCOL, payload, created)
+        if self._deferred or self._full():
+            return self._defer(envelope)
+        return self._publish(envelope)
 
-    async def _publish_loop(self) -> None:
-        queue = self._queue
-        own = self._own
+    def _full(self) -> bool:
+        return self._unechoed_count >= self.max_queued or self._unechoed >= self.max_queued_bytes
+
+    def _publish(self, envelope: Message) -> asyncio.Future[None] | None:
+        created = envelope.created
+        cost = len(envelope.payload) + _OVERHEAD
+        self._own[created] = cost
+        self._unechoed += cost
+        self._unechoed_count += 1
         order = self._own_order
-        loop = asyncio.get_running_loop()
-        while True:
-            if not queue:
-                self._wakeup = loop.create_future()
-                await self._wakeup
-                continue
-            message = queue.popleft()
-            self._queued_bytes -= len(message.payload) + _OVERHEAD
-            cost = len(message.payload) + _OVERHEAD
-            if self._unechoed > self.max_queued_bytes:
-                await self._echoes_caught_up(loop)
-            created = message.created
-            own[created] = cost
-            self._unechoed += cost
-            order.append(created)
-            if len(order) > _OWN_LIMIT:
-                self._unechoed -= own.pop(order.popleft(), 0)
-            try:
-                await self.bus.publish(message)
-                self.forwarded += 1
-            except Exception as exc:
-                self.failures += 1
-                self._unechoed -= self._own.pop(message.created, 0)
-                if self.failures & (self.failures - 1) == 0:
-                    log.warning("mqtt: bus publish failed (%d so far): %s", self.failures, exc)
-            room = self._room
-            if room is not None and self._queued_bytes <= self.max_queued_bytes // 2:
-                self._room = None
-                if not room.done():
-                    room.set_result(None)
-
-    async def _echoes_caught_up(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Wait until the bus has handed back enough of our own messages (bounded time:
-        an echo lost to a bus outage must not stop the bridge)."""
-        self._echo = loop.create_future()
+        order.append(created)
+        if len(order) > _OWN_LIMIT:
+            self._forget(self._own.pop(order.popleft(), 0))
         try:
-            await asyncio.wait_for(self._echo, _ECHO_WAIT)
-        except TimeoutError:
-            self._unechoed = 0
-        finally:
-            self._echo = None
+            _, rest = run_eagerly(self.bus.publish(envelope))
+        except Exception as exc:
+            self._failed(envelope, exc)
+            return None
+        if rest is None:
+            self.forwarded += 1
+            return None
+        return asyncio.ensure_future(self._finish(envelope, rest))
+
+    async def _finish(self, envelope: Message, rest: Awaitable[Any]) -> None:
+        try:
+            await rest
+        except Exception as exc:
+            self._failed(envelope, exc)
+        else:
+            self.forwarded += 1
+
+    def _forget(self, cost: int) -> None:
+        if cost:
+            self._unechoed = max(0, self._unechoed - cost)
+            self._unechoed_count = max(0, self._unechoed_count - 1)
+
+    def _failed(self, envelope: Message, exc: Exception) -> None:
+        self.failures += 1
+        self._forget(self._own.pop(envelope.created, 0))
+        if self.failures & (self.failures - 1) == 0:
+            log.warning("mqtt: bus publish failed (%d so far): %s", self.failures, exc)
+
+    def _defer(self, envelope: Message) -> asyncio.Future[None]:
+        """Hold ``envelope`` (and its client) back until our echoes caught up.
+
+        The wait is bounded: an echo lost to a bus outage must not stop the bridge."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        if not self._deferred:
+            self._timer = loop.call_later(_ECHO_WAIT, self._give_up)
+        self._deferred.append((envelope, done))
+        return done
+
+    def _release(self) -> None:
+        """Publish held-back messages, oldest first, while there is room."""
+        deferred = self._deferred
+        while deferred and not self._full():
+            envelope, done = deferred.popleft()
+            step = self._publish(envelope)
+            if step is None:
+                if not done.done():
+                    done.set_result(None)
+            else:
+                step.add_done_callback(lambda _, done=done: _settle(done))
+        timer = self._timer
+        if timer is not None and not deferred:
+            timer.cancel()
+            self._timer = None
+        elif timer is not None:
+            timer.cancel()
+            self._timer = asyncio.get_running_loop().call_later(_ECHO_WAIT, self._give_up)
+
+    def _give_up(self) -> None:
+        self._timer = None
+        self._unechoed = self._unechoed_count = 0
+        self._release()
 
     # --- bus -> broker ----------------------------------------------------------------
 
@@ -165,13 +207,10 @@ class Bridge:
         if message.protocol == PROTOCOL:
             cost = self._own.pop(message.created, None)
             if cost is not None:
-                self._unechoed = max(0, self._unechoed - cost)
+                self._forget(cost)
                 self.skipped += 1
-                echo = self._echo
-                if echo is not None and self._unechoed <= self.max_queued_bytes // 2:
-                    self._echo = None
-                    if not echo.done():
-                        echo.set_result(None)
+                if self._deferred and not self._full():
+                    self._release()
                 return
         topic = message_topic(message.channel, message.subtopic)
         self.delivered += 1
@@ -185,3 +224,8 @@ def _parse(topic: str) -> tuple[str, str] | None:
         return parse_topic(topic)
     except MalformedEntity:
         return None
+
+
+def _settle(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)

@@ -211,85 +211,119 @@ _DISCONNECT = Simple(DISCONNECT)
 
 
 class Decoder:
-    """Splits a byte stream into packets, many per call.
+    """Splits a byte stream into packets.
 
-    ``max_packet_size`` bounds the remaining length of a packet; a bigger one raises
-    :class:`ProtocolError` before its body is read."""
+    :meth:`push` what a socket read returned, then take packets one at a time with
+    :meth:`next` (what is not taken yet stays as bytes, which costs nothing to keep), or
+    all at once with :meth:`feed`. ``max_packet_size`` bounds the remaining length of a
+    packet; a bigger one raises :class:`ProtocolError` before its body is read."""
 
-    __slots__ = ("_buf", "_need", "max_packet_size")
+    __slots__ = ("_buf", "_data", "_need", "_pos", "max_packet_size")
 
     def __init__(self, max_packet_size: int = MAX_REMAINING_LENGTH) -> None:
         self.max_packet_size = max_packet_size
-        self._buf = bytearray()
-        self._need = 0
+        self._data = b""  # complete packets (and perhaps a partial tail) from ``_pos`` on
+        self._pos = 0
+        self._buf = bytearray()  # a partial packet, growing with what arrives of it
+        self._need = 0  # bytes ``_buf`` must hold before it is worth parsing again
 
     @property
     def buffered(self) -> int:
-        """Bytes held back waiting for the rest of a packet."""
-        return len(self._buf)
+        """Bytes received and not yet returned as packets."""
+        return len(self._data) - self._pos + len(self._buf)
 
-    def feed(self, data: bytes) -> list[Packet]:
-        """Return every packet completed by ``data``; keep any partial tail for later.
+    def push(self, data: bytes) -> None:
+        """Add received bytes.
 
         A partial packet grows with what has arrived of it (never pre-allocated), so a
         client that stops sending mid-packet holds only what it sent."""
         buf = self._buf
         if buf:
             buf += data
-            if len(buf) < self._need:
-                return []
-            data = bytes(buf)
-            del buf[:]
+            if len(buf) >= self._need:
+                self._data = bytes(buf)
+                self._pos = 0
+                del buf[:]
+        elif self._pos < len(self._data):
+            self._data = self._data[self._pos :] + data
+            self._pos = 0
+        else:
+            self._data = data
+            self._pos = 0
+
+    def compact(self) -> None:
+        """Drop the bytes already decoded, keeping only what is left (call this before
+        holding undecoded packets for a while, so a large consumed read is freed)."""
+        if self._pos:
+            self._data = self._data[self._pos :]
+            self._pos = 0
+
+    def feed(self, data: bytes) -> list[Packet]:
+        """:meth:`push` ``data`` and return every packet now complete."""
+        self.push(data)
         packets: list[Packet] = []
         append = packets.append
-        size = len(data)
-        pos = 0
-        limit = self.max_packet_size
-        need = 0
-        while pos < size:
-            if size - pos < 2:
-                need = 2
-                break
-            first = data[pos]
-            byte = data[pos + 1]
-            if byte < 0x80:
-                length = byte
-                body = pos + 2
-            else:
-                length = byte & 0x7F
-                shift = 7
-                index = pos + 2
-                while True:
-                    if index >= size:
-                        length = -1
-                        break
-                    byte = data[index]
-                    index += 1
-                    length |= (byte & 0x7F) << shift
-                    if byte < 0x80:
-                        break
-                    shift += 7
-                    if shift > 21:
-                        raise ProtocolError("remaining length longer than four bytes")
-                if length < 0:
-                    break
-                body = index
-            if length > limit:
-                raise ProtocolError(f"packet of {length} bytes exceeds the limit of {limit}")
-            end = body + length
-            if end > size:
-                need = end - pos
-                break
-            kind = first >> 4
-            if kind == PUBLISH:
-                append(_publish(data, first, pos, body, end))
-            else:
-                append(_other(data, kind, first & 0x0F, body, end))
-            pos = end
-        if pos < size:
-            buf += memoryview(data)[pos:] if pos else data
-        self._need = need
+        take = self.next
+        packet = take()
+        while packet is not None:
+            append(packet)
+            packet = take()
         return packets
+
+    def next(self) -> Packet | None:
+        """The next complete packet, or ``None`` until more bytes are pushed."""
+        data = self._data
+        pos = self._pos
+        size = len(data)
+        if pos >= size:
+            return None
+        if size - pos < 2:
+            return self._partial(data, pos, 2)
+        first = data[pos]
+        byte = data[pos + 1]
+        if byte < 0x80:
+            length = byte
+            body = pos + 2
+        else:
+            length = byte & 0x7F
+            shift = 7
+            index = pos + 2
+            while True:
+                if index >= size:
+                    return self._partial(data, pos, 0)
+                byte = data[index]
+                index += 1
+                length |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    break
+                shift += 7
+                if shift > 21:
+                    raise ProtocolError("remaining length longer than four bytes")
+            body = index
+        if length > self.max_packet_size:
+            raise ProtocolError(
+                f"packet of {length} bytes exceeds the limit of {self.max_packet_size}"
+            )
+        end = body + length
+        if end > size:
+            return self._partial(data, pos, end - pos)
+        if end == size:
+            self._data = b""
+            self._pos = 0
+        else:
+            self._pos = end
+        kind = first >> 4
+        if kind == PUBLISH:
+            return _publish(data, first, pos, body, end)
+        return _other(data, kind, first & 0x0F, body, end)
+
+    def _partial(self, data: bytes, pos: int, need: int) -> None:
+        """Keep the incomplete tail from ``pos`` until ``need`` bytes of it are here."""
+        self._buf += memoryview(data)[pos:] if pos else data
+        self._data = b""
+        self._pos = 0
+        self._need = need
+        return None
 
 
 def _publish(data: bytes, first: int, start: int, body: int, end: int) -> Publish:

@@ -1,10 +1,12 @@
 """One client connection: reads packets, runs them through the broker, writes replies.
 
-Every packet of one socket read is decoded at once and handled in order. Handling is
-synchronous on the hot path (a PUBLISH whose authorization is already known); when a
+The packets of one socket read are decoded and handled in order, one at a time.
+Handling is synchronous on the hot path (a PUBLISH whose authorization is already
+known; a topic is authorized once per read, not once per message); when a
 step needs to wait (authentication, a policy lookup, back-pressure from the bus), the
-connection stops reading, finishes that step in a task and then carries on with the
-packets that were behind it, so order is always kept.
+connection stops reading, finishes that step (a future: by a done callback; anything
+else: in a task) and then carries on with the packets that were behind it, so order is
+always kept.
 
 Writes are gathered per connection and handed to the transport once per loop turn."""
 
@@ -50,6 +52,7 @@ class Connection(asyncio.Protocol):
     """The protocol object of one MQTT client (TCP, TLS or WebSocket)."""
 
     __slots__ = (
+        "_allowed",
         "_connecting",
         "_out",
         "_out_size",
@@ -88,9 +91,10 @@ class Connection(asyncio.Protocol):
         self.blocked_since = 0
         self._connecting = False
         self._paused = False
+        self._allowed: str | None = None  # a topic already authorized in this read
         self._out: list[bytes] = []
         self._out_size = 0
-        self._waiting: list[Packet] | None = None
+        self._waiting = False  # a step is under way; later packets wait in the decoder
 
     # --- transport callbacks --------------------------------------------------------
 
@@ -104,19 +108,13 @@ class Connection(asyncio.Protocol):
         transport.set_write_buffer_limits(high=self.broker.limits.max_outbound_bytes)
 
     def data_received(self, data: bytes) -> None:
-        """Decode every packet in ``data`` and handle them in order."""
+        """Handle every packet completed by ``data``, in order."""
         if self.closed:
             return
         self.last_seen = self.broker.tick
-        try:
-            packets = self.decoder.feed(data)
-        except ProtocolError as exc:
-            self.fail(str(exc))
-            return
-        if self._waiting is not None:
-            self._waiting.extend(packets)
-            return
-        self._process(packets)
+        self.decoder.push(data)
+        if not self._waiting:
+            self._process()
 
     def eof_received(self) -> bool:
         """The client half-closed: treat it as a lost connection."""
@@ -142,12 +140,19 @@ class Connection(asyncio.Protocol):
 
     # --- packet handling --------------------------------------------------------------
 
-    def _process(self, packets: list[Packet]) -> None:
-        index = 0
-        count = len(packets)
-        while index < count and not self.closed:
-            packet = packets[index]
-            index += 1
+    def _process(self) -> None:
+        """Decode and handle packets one at a time until the bytes run out or a step
+        has to wait; packets not reached yet stay undecoded in the decoder."""
+        take = self.decoder.next
+        self._allowed = None
+        while not self.closed:
+            try:
+                packet = take()
+            except ProtocolError as exc:
+                self.fail(str(exc))
+                return
+            if packet is None:
+                return
             if packet.__class__ is Publish:
                 step = self._on_publish(packet)  # type: ignore[arg-type]
             else:
@@ -156,10 +161,21 @@ class Connection(asyncio.Protocol):
                 continue
             if step is _STOP:
                 return
-            self._waiting = packets[index:]
+            self._waiting = True
+            self.decoder.compact()
             self.transport.pause_reading()
-            self.broker.spawn(self._continue(step))
+            if isinstance(step, asyncio.Future):
+                step.add_done_callback(self._resume)
+            else:
+                self.broker.spawn(self._continue(step))
             return
+
+    def _resume(self, done: asyncio.Future[Any]) -> None:
+        """A future this connection waited on is done: carry on with what was behind it."""
+        if not done.cancelled() and done.exception() is not None:
+            log.error("mqtt: client %s: handling failed: %s", self.client_id, done.exception())
+            self.fail("internal error")
+        self._carry_on()
 
     async def _continue(self, step: Awaitable[Any]) -> None:
         try:
@@ -167,13 +183,14 @@ class Connection(asyncio.Protocol):
         except Exception:
             log.exception("mqtt: client %s: handling failed", self.client_id)
             self.fail("internal error")
+        self._carry_on()
+
+    def _carry_on(self) -> None:
+        self._waiting = False
         if self.closed:
-            self._waiting = None
             return
-        packets = self._waiting or []
-        self._waiting = None
         self.transport.resume_reading()
-        self._process(packets)
+        self._process()
 
     def _dispatch(self, packet: Packet) -> Step:
         kind = packet.kind
@@ -248,10 +265,14 @@ class Connection(asyncio.Protocol):
         self.session.resume()
 
     def _on_publish(self, packet: Publish) -> Step:
+        topic = packet.topic
+        if topic == self._allowed:
+            return self._accept_publish(packet)
         if not self.connected:
             return self.fail("PUBLISH before CONNECT")
-        allowed = self.broker.policy.authorize_publish(self.principal, packet.topic)
+        allowed = self.broker.policy.authorize_publish(self.principal, topic)
         if allowed is True:
+            self._allowed = topic
             return self._accept_publish(packet)
         if allowed is False:
             return self._refuse_publish(packet)
