@@ -1,6 +1,7 @@
 """Message storage benchmark: writer throughput and reader latency, PostgreSQL and SQLite.
 
 Run: ``.venv/bin/python benchmarks/storage.py [--messages N] [--rows N] [--queries N]``
+(``--writer-only [--runs N]``: part 1 alone, N times, with the median).
 
 1. PostgreSQL writer: records/s one writer stores from a pre-filled JetStream stream
    of one-record SenML messages (private nats-server), beside a per-message INSERT
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import random
 import statistics
 import sys
@@ -28,6 +30,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import nats
+import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -36,6 +39,7 @@ from mainflux.consumers.settings import WriterSettings
 from mainflux.consumers.sink import STORED, MessageSink
 from mainflux.consumers.store import MessageRepository
 from mainflux.consumers.writer import build_writer
+from mainflux.consumers.writer_main import tune_garbage_collector
 from mainflux.core.db import create_engine, migrate
 from mainflux.messaging.envelope import Message
 from mainflux.messaging.inproc import InProcessBus
@@ -118,6 +122,8 @@ async def jetstream_writer_rate(pg_url: str, msgs: list[Message]) -> float:
         sink = MessageSink(MessageRepository(engine))
         consumer = DurableConsumer(js, stream, ConsumerSettings("bench", batch_size=BATCH))
         await consumer.ensure()
+        thresholds = gc.get_threshold()
+        tune_garbage_collector()  # as the writer process does; also hides the sent messages
         stop = asyncio.Event()
         before = stored_total()
         started = time.perf_counter()
@@ -127,7 +133,12 @@ async def jetstream_writer_rate(pg_url: str, msgs: list[Message]) -> float:
         elapsed = time.perf_counter() - started
         stop.set()
         await task
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
         await nc.close()
+        async with engine.connect() as conn:
+            stored = (await conn.execute(sa.text("SELECT count(*) FROM messages"))).scalar()
+        assert stored == len(msgs), f"{stored} rows stored for {len(msgs)} messages"
         await engine.dispose()
     return len(msgs) / elapsed
 
@@ -213,8 +224,6 @@ async def fill(url: str, rows: int) -> float:
     template = FILL_SQLITE if sqlite else FILL_PG
     started = time.perf_counter()
     chunk = 500_000
-    import sqlalchemy as sa
-
     for start in range(0, rows, chunk):
         stop = min(start + chunk, rows) - 1
         async with engine.begin() as conn:
@@ -258,24 +267,40 @@ async def reader_latency(url: str, rows: int, queries: int) -> tuple[float, floa
     return p50, p99, total_seen // max(queries, 1)
 
 
+async def writer_part(msgs: list[Message], count: int, loop_count: int, runs: int) -> None:
+    """Part 1: the JetStream writer beside the per-message loop (medians over ``runs``)."""
+    rates, loops = [], []
+    for _ in range(runs):
+        async with pg_database() as pg_url:
+            rates.append(await jetstream_writer_rate(pg_url, msgs))
+            loops.append(await insert_loop_rate(pg_url, msgs[:loop_count]))
+        if runs > 1:
+            print(f"  run {len(rates)}: writer {rates[-1]:,.0f}, loop {loops[-1]:,.0f} records/s")
+    rate, loop = statistics.median(rates), statistics.median(loops)
+    label = f" (median of {runs})" if runs > 1 else ""
+    print(f"[postgres] writer from JetStream{label}: {rate:,.0f} records/s ({count} messages)")
+    print(f"[postgres] per-message INSERT loop{label}: {loop:,.0f} records/s")
+    print(f"[postgres] ratio writer / loop: {rate / loop:.1f}x")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000, help="writer messages")
     parser.add_argument("--loop-messages", type=int, default=5_000, help="per-message loop")
     parser.add_argument("--rows", type=int, default=5_000_000, help="reader table rows")
     parser.add_argument("--queries", type=int, default=500, help="reader queries")
+    parser.add_argument("--writer-only", action="store_true", help="part 1 (PostgreSQL writer)")
+    parser.add_argument("--runs", type=int, default=1, help="repeat part 1, print medians")
     args = parser.parse_args()
     msgs = messages(args.messages)
+    if args.writer_only:
+        await writer_part(msgs, args.messages, args.loop_messages, args.runs)
+        return
     print(
         f"storage benchmark: {args.messages} one-record SenML messages, reader on {args.rows} rows"
     )
 
-    async with pg_database() as pg_url:
-        rate = await jetstream_writer_rate(pg_url, msgs)
-        loop = await insert_loop_rate(pg_url, msgs[: args.loop_messages])
-        print(f"[postgres] writer from JetStream: {rate:,.0f} records/s")
-        print(f"[postgres] per-message INSERT loop: {loop:,.0f} records/s")
-        print(f"[postgres] ratio writer / loop: {rate / loop:.1f}x")
+    await writer_part(msgs, args.messages, args.loop_messages, args.runs)
     async with pg_database() as pg_url:
         took = await fill(pg_url, args.rows)
         p50, p99, avg_total = await reader_latency(pg_url, args.rows, args.queries)

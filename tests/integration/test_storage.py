@@ -63,6 +63,46 @@ async def test_the_same_message_is_stored_once(engine: AsyncEngine) -> None:
     assert page.total == 4
 
 
+async def test_a_batch_repeating_a_message_stores_it_once(engine: AsyncEngine) -> None:
+    repo = MessageRepository(engine)
+    msg = Message(CHANNEL, "", "t", "http", b'[{"n":"a","v":1},{"n":"b","v":2}]', 7)
+    other = Message(CHANNEL, "", "t", "http", b'[{"n":"c","vd":"ZGF0YQ"}]', 8)
+    await repo.save(rows(msg) + rows(msg) + rows(other))
+    await repo.save(rows(other) + rows(msg))
+    page = await repo.read(CHANNEL, PageQuery())
+    assert page.total == 3
+    assert {m["name"] for m in page.messages} == {"a", "b", "c"}
+    assert [m["data_value"] for m in page.messages if m["name"] == "c"] == ["ZGF0YQ"]
+
+
+async def test_senml_and_json_rows_are_stored_together_once(engine: AsyncEngine) -> None:
+    repo = MessageRepository(engine)
+    msg = Message(CHANNEL, "", "t", "http", b'[{"n":"a","v":1}]', 7)
+    json_msg = Message(CHANNEL, "", "t", "http", b'{"temp":1}', 7)
+    objects = json_transformer.transform(json_msg)
+    json_rows = list(zip(record_ids(json_msg, 1), objects, strict=True))
+    await repo.save(rows(msg), [])
+    await repo.save(rows(msg), json_rows)  # SenML already stored: JSON still goes in
+    await repo.save(rows(msg), json_rows)
+    async with engine.connect() as conn:
+        counted = [
+            (await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar()
+            for table in (messages, json_messages)
+        ]
+    assert counted == [1, 1]
+
+
+def test_record_ids_are_stable_across_versions() -> None:
+    msg = Message(
+        CHANNEL, "room.a", "thing-\u00e9", "http", b'[{"n":"a","v":1}]', 1700000000123456789
+    )
+    assert [str(i) for i in record_ids(msg, 2)] == [
+        "dc577f79-1bef-5010-94ce-9200feda511a",
+        "2ab0f1de-2bfa-5a4a-91b9-dfc2d300254d",
+    ]
+    assert record_ids(msg, 1) == record_ids(msg, 2)[:1]
+
+
 def test_record_ids_depend_on_the_message_and_position() -> None:
     msg = Message(CHANNEL, "", "t", "http", b"[]", 7)
     first, second = record_ids(msg, 2)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Final, NamedTuple, Protocol
+from typing import Any, Final, Protocol
 
 from prometheus_client import Counter
 
@@ -40,12 +40,9 @@ RETRIES: Final = Counter(
 _MAX_REMEMBERED: Final = 10_000
 
 
-class _Prepared(NamedTuple):
-    """The rows of one message."""
-
-    channel: str
-    senml: list[SenMLRow]
-    json: list[JSONRow]
+#: The rows of one message and its channel: SenML rows, or JSON rows for a JSON writer.
+#: (A plain tuple: built once per message, so cheaper than a named one.)
+_Prepared = tuple[str, list[Any]]
 
 
 class MessageStore(Protocol):
@@ -95,28 +92,35 @@ class MessageSink:
         )
 
     def _prepare(self, messages: Sequence[Message]) -> list[_Prepared]:
+        if self._json:
+            return self._prepare_json(messages)
+        transform = self._senml
         prepared: list[_Prepared] = []
+        append = prepared.append
         for msg in messages:
             try:
-                if self._json:
-                    objects = json_transformer.transform(msg)
-                    rows = _Prepared(
-                        msg.channel,
-                        [],
-                        list(zip(record_ids(msg, len(objects)), objects, strict=True)),
-                    )
-                else:
-                    records = self._senml(msg)
-                    rows = _Prepared(
-                        msg.channel,
-                        list(zip(record_ids(msg, len(records)), records, strict=True)),
-                        [],
-                    )
+                records = transform(msg)
             except TransformerError as exc:
                 self.refuse(exc.cause, msg.channel, str(exc))
                 continue
-            if rows.senml or rows.json:
-                prepared.append(rows)
+            if len(records) == 1:  # the common case
+                append((msg.channel, [(record_ids(msg, 1)[0], records[0])]))
+            elif records:
+                rows = list(zip(record_ids(msg, len(records)), records, strict=True))
+                append((msg.channel, rows))
+        return prepared
+
+    def _prepare_json(self, messages: Sequence[Message]) -> list[_Prepared]:
+        prepared: list[_Prepared] = []
+        for msg in messages:
+            try:
+                objects = json_transformer.transform(msg)
+            except TransformerError as exc:
+                self.refuse(exc.cause, msg.channel, str(exc))
+                continue
+            if objects:
+                rows = list(zip(record_ids(msg, len(objects)), objects, strict=True))
+                prepared.append((msg.channel, rows))
         return prepared
 
     async def write(self, messages: Sequence[Message]) -> None:
@@ -127,8 +131,9 @@ class MessageSink:
         prepared = self._prepare(messages)
         if not prepared:
             return
-        senml_rows = [row for p in prepared for row in p.senml]
-        json_rows = [row for p in prepared for row in p.json]
+        rows = [row for _, message_rows in prepared for row in message_rows]
+        senml_rows: list[SenMLRow] = [] if self._json else rows
+        json_rows: list[JSONRow] = rows if self._json else []
         try:
             await self._save(senml_rows, json_rows)
         except errors.MalformedEntity:
@@ -137,13 +142,16 @@ class MessageSink:
         STORED.labels(self._name).inc(len(senml_rows) + len(json_rows))
 
     async def _write_one_by_one(self, prepared: Sequence[_Prepared]) -> None:
-        for rows in prepared:
+        for channel, rows in prepared:
             try:
-                await self._save(rows.senml, rows.json)
+                if self._json:
+                    await self._save([], rows)
+                else:
+                    await self._save(rows, [])
             except errors.MalformedEntity as exc:
-                self.refuse("database", rows.channel, str(exc.__cause__ or exc))
+                self.refuse("database", channel, str(exc.__cause__ or exc))
                 continue
-            STORED.labels(self._name).inc(len(rows.senml) + len(rows.json))
+            STORED.labels(self._name).inc(len(rows))
 
     async def _save(self, senml_rows: Sequence[SenMLRow], json_rows: Sequence[JSONRow]) -> None:
         delay = self._min_backoff

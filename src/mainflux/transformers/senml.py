@@ -9,9 +9,9 @@ whose time is 0 the message's reception time. Relative times stay as they are.""
 from __future__ import annotations
 
 import base64
-import math
 import re
 from collections.abc import Callable, Iterable
+from math import isfinite
 from typing import Any, Final
 
 import cbor2
@@ -24,6 +24,7 @@ JSON: Final = "application/senml+json"
 CBOR: Final = "application/senml+cbor"
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-:./_]*")
+_NAME_MATCH: Final = _NAME.fullmatch
 
 
 class SenMLRecord(msgspec.Struct, gc=False):
@@ -139,7 +140,7 @@ def _cbor_value(attr: str, value: Any) -> Any:
 
 
 def _finite(*numbers: float | None) -> bool:
-    return all(n is None or math.isfinite(n) for n in numbers)
+    return all(n is None or isfinite(n) for n in numbers)
 
 
 def normalize(msg: Message, raws: Iterable[_Raw]) -> list[SenMLRecord]:
@@ -149,53 +150,75 @@ def normalize(msg: Message, raws: Iterable[_Raw]) -> list[SenMLRecord]:
     bver = 0
     bname = bunit = ""
     btime = bsum = 0.0
+    channel, subtopic, publisher, protocol = msg.channel, msg.subtopic, msg.publisher, msg.protocol
     out: list[SenMLRecord] = []
     for r in raws:
-        if not _finite(r.bt, r.bv, r.bs, r.v, r.s, r.t, r.ut):
+        v, s, t, ut = r.v, r.s, r.t, r.ut
+        if (
+            (v is not None and not isfinite(v))
+            or (s is not None and not isfinite(s))
+            or (t is not None and not isfinite(t))
+            or (ut is not None and not isfinite(ut))
+        ):
             raise TransformerError("bad_value", "SenML numbers must be finite")
-        if r.bver:
-            if r.bver < 0:
-                raise TransformerError("bad_value", "SenML bver must not be negative")
-            if bver == 0:
-                bver = r.bver
-            elif r.bver != bver:
-                raise TransformerError("version_change", "SenML version changes within the pack")
-        if r.bn:
-            bname = r.bn
-        if r.bt:
-            btime = r.bt
-        if r.bu:
-            bunit = r.bu
-        if r.bs:
-            bsum = r.bs
-        name = bname + (r.n or "")
+        bv = None
+        if (  # base fields are rare: one test for all of them
+            r.bn is not None
+            or r.bt is not None
+            or r.bu is not None
+            or r.bver is not None
+            or r.bv is not None
+            or r.bs is not None
+        ):
+            if not _finite(r.bt, r.bv, r.bs):
+                raise TransformerError("bad_value", "SenML numbers must be finite")
+            if r.bver:
+                if r.bver < 0:
+                    raise TransformerError("bad_value", "SenML bver must not be negative")
+                if bver == 0:
+                    bver = r.bver
+                elif r.bver != bver:
+                    raise TransformerError(
+                        "version_change", "SenML version changes within the pack"
+                    )
+            if r.bn:
+                bname = r.bn
+            if r.bt:
+                btime = r.bt
+            if r.bu:
+                bunit = r.bu
+            if r.bs:
+                bsum = r.bs
+            bv = r.bv
+        name = bname + r.n if r.n else bname
         if not name:
             raise TransformerError("empty_name", "SenML record without a name")
-        if _NAME.fullmatch(name) is None:
+        if _NAME_MATCH(name) is None:
             raise TransformerError("bad_name", "SenML name has a forbidden character")
-        values = (r.v is not None) + (r.vs is not None) + (r.vb is not None) + (r.vd is not None)
-        if values > 1:
-            raise TransformerError("too_many_values", "SenML record with more than one value")
-        if values == 0 and r.s is None and bsum == 0:
-            raise TransformerError("no_value", "SenML record without a value or sum")
-        value = r.v
-        if value is not None and r.bv:
-            value += r.bv
+        vs, vb, vd = r.vs, r.vb, r.vd
+        values = (v is not None) + (vs is not None) + (vb is not None) + (vd is not None)
+        if values != 1:
+            if values > 1:
+                raise TransformerError("too_many_values", "SenML record with more than one value")
+            if s is None and bsum == 0:
+                raise TransformerError("no_value", "SenML record without a value or sum")
+        if v is not None and bv:
+            v += bv
         out.append(
             SenMLRecord(
-                msg.channel,
-                msg.subtopic,
-                msg.publisher,
-                msg.protocol,
+                channel,
+                subtopic,
+                publisher,
+                protocol,
                 name,
                 r.u or bunit,
-                btime + (r.t or 0.0),
-                r.ut or 0.0,
-                value,
-                r.vs,
-                r.vd,
-                r.vb,
-                None if r.s is None else r.s + bsum,
+                btime + t if t else btime,
+                ut or 0.0,
+                v,
+                vs,
+                vd,
+                vb,
+                None if s is None else s + bsum,
             )
         )
     if len(out) > 1:
