@@ -39,8 +39,8 @@ from mainflux.consumers.settings import WriterSettings
 from mainflux.consumers.sink import STORED, MessageSink
 from mainflux.consumers.store import MessageRepository
 from mainflux.consumers.writer import build_writer
-from mainflux.consumers.writer_main import tune_garbage_collector
 from mainflux.core.db import create_engine, migrate
+from mainflux.core.runner import tune_garbage_collector
 from mainflux.messaging.envelope import Message
 from mainflux.messaging.inproc import InProcessBus
 from mainflux.messaging.jetstream import ConsumerSettings, DurableConsumer, ensure_stream

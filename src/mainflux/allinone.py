@@ -130,6 +130,7 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
                 reader=create_reader_app(MessageRepository(engine), access, things),
             )
         )
+        runner.tune_garbage_collector()
         _announce(settings)
         server = asyncio.create_task(runner.serve_http(gateway, gateway_sock, name="gateway"))
         await runner.until_stopped(stop, server)

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from dataclasses import dataclass
-from typing import Final
 
 from mainflux.consumers.settings import WriterSettings
 from mainflux.consumers.sink import MessageSink
@@ -27,7 +25,13 @@ from mainflux.consumers.store import MessageRepository
 from mainflux.core.config import ConfigError, env, env_float, env_port, env_url, postgres_url
 from mainflux.core.db import create_engine
 from mainflux.core.http import create_app
-from mainflux.core.runner import StartupError, bind_socket, run, serve_http
+from mainflux.core.runner import (
+    StartupError,
+    bind_socket,
+    run,
+    serve_http,
+    tune_garbage_collector,
+)
 from mainflux.messaging.jetstream import DEFAULT_STREAM, ConsumerSettings
 
 log = logging.getLogger("mainflux.writer")
@@ -136,21 +140,6 @@ async def serve(stop: asyncio.Event) -> None:
 #: Young-generation size for the cyclic GC: a batch makes several tracked objects per
 #: message, which then live until it is committed; with CPython's default (700) they
 #: are collected (and promoted) several times per batch.
-GC_YOUNG_THRESHOLD: Final = 10_000
-
-
-def tune_garbage_collector() -> None:
-    """Set the cyclic garbage collector up for batch work; call once start-up is done.
-
-    The objects created at start-up (modules, engine, clients) are frozen out of the
-    full passes, which would otherwise rescan them every few batches, and the young
-    generation is made large enough to hold a batch in flight."""
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
-
-
 async def _connect(url: str, stop: asyncio.Event):  # type: ignore[no-untyped-def]
     """Connect to NATS, retrying with backoff until it answers or ``stop`` is set."""
     from mainflux.core.errors import ServiceUnavailable

@@ -144,6 +144,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, shared: bool = False
         async with open_access(settings.access) as access:
             app = create_app(access, bus, max_body=settings.max_body)
             server = asyncio.create_task(runner.serve_http(app, sock, name="http"))
+            runner.tune_garbage_collector()
             runner.log.info("http adapter listening on %s:%d", settings.host, settings.port)
             await runner.until_stopped(stop, server)
     finally:

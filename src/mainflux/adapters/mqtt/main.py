@@ -8,7 +8,7 @@ import logging
 
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter, build_standalone
 from mainflux.adapters.mqtt.settings import MqttSettings, ServiceSettings
-from mainflux.core.runner import StartupError, run
+from mainflux.core.runner import StartupError, run, tune_garbage_collector
 
 log = logging.getLogger("mainflux.mqtt")
 
@@ -55,6 +55,7 @@ async def _service(stop: asyncio.Event) -> None:
 
 async def _serve(adapter: MqttAdapter, stop: asyncio.Event) -> None:
     await adapter.start()
+    tune_garbage_collector()
     log.info("mqtt adapter listening on %s", adapter.ports)
     try:
         await stop.wait()
