@@ -63,6 +63,14 @@ Mainflux services (MF_AUTHN_SECRET is in this shell's environment):
   reader  http://localhost:9204      writer  http://localhost:9104
 Ctrl-C stops them all.
 MSG
-# Exit (and stop the rest) as soon as any service dies.
-wait -n "${pids[@]}" || true
-echo "a service exited; see $LOGS" >&2
+# A service that dies is reported; the others keep running (restart it by hand with
+# the same environment, e.g. after a change) until Ctrl-C.
+running=("${pids[@]}")
+while [ ${#running[@]} -gt 0 ]; do
+  gone=""
+  wait -n -p gone "${running[@]}" || true
+  [ -n "$gone" ] || break
+  echo "pid $gone exited; see $LOGS" >&2
+  for i in "${!running[@]}"; do [ "${running[$i]}" = "$gone" ] && unset 'running[i]'; done
+  running=("${running[@]}")
+done
