@@ -33,8 +33,13 @@ lint: venv
 proto: venv
 	PY=$(BIN)/python ./scripts/gen-proto.sh
 
+# Its own virtualenv under $(PREFIX)/lib/mainflux, commands linked into $(PREFIX)/bin.
 install: all
-	$(BIN)/python -m pip install --quiet --upgrade --prefix $(PREFIX) build/*.whl
+	python3 -m venv $(PREFIX)/lib/mainflux
+	$(PREFIX)/lib/mainflux/bin/python -m pip install --quiet --upgrade build/mainflux-*.whl
+	@mkdir -p $(PREFIX)/bin
+	@for cmd in mainflux $(addprefix mainflux-,$(SERVICES)); do \
+		ln -sf $(PREFIX)/lib/mainflux/bin/$$cmd $(PREFIX)/bin/$$cmd; done
 	@echo "installed mainflux and mainflux-<service> into $(PREFIX)/bin"
 
 run: venv
