@@ -24,10 +24,12 @@ services:
 
 test: venv services
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src/mainflux
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src/mainflux
 	$(BIN)/ruff format --check src tests benchmarks
 
 proto: venv

@@ -282,7 +282,7 @@ def _compare(column: sa.ColumnElement[Any], comparator: str, value: float) -> An
     return column == value
 
 
-def _view(row: sa.Row[Any]) -> dict[str, Any]:
+def _view(row: sa.Row[Any] | Any) -> dict[str, Any]:
     """A stored record in the readers' JSON shape; empty fields are left out."""
     out: dict[str, Any] = {}
     for key in ("channel", "subtopic", "publisher", "protocol", "name", "unit"):

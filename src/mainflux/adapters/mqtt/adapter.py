@@ -36,7 +36,7 @@ class AdapterHooks:
 
     def published(self, principal: Any, message: Publish) -> asyncio.Future[None] | None:
         """Hand the message to the bus bridge."""
-        return self._bridge.outbound(principal, message)  # type: ignore[union-attr]
+        return self._bridge.outbound(principal, message)  # type: ignore[union-attr,return-value]
 
     def _no_bridge(self, principal: Any, message: Publish) -> None:
         return None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 from collections.abc import Awaitable
@@ -35,6 +36,7 @@ log = logging.getLogger("mainflux.mqtt")
 
 PROTOCOL: Final = "mqtt"
 _MEMO_LIMIT: Final = 10_000
+_UNSEEN: Final[Any] = object()  # a topic not parsed yet (None means "not a channel topic")
 _OWN_LIMIT: Final = 65_536
 _ECHO_WAIT: Final = 1.0
 _DEFAULT_QUEUED: Final = 4096
@@ -106,8 +108,8 @@ class Bridge:
         back from the bus yet."""
         topic = message.topic
         subjects = self._subjects
-        parsed = subjects.get(topic, 0)
-        if parsed == 0:
+        parsed = subjects.get(topic, _UNSEEN)
+        if parsed is _UNSEEN:
             parsed = _parse(topic)
             if len(subjects) >= _MEMO_LIMIT:
                 subjects.clear()
@@ -187,7 +189,7 @@ class Bridge:
                 if not done.done():
                     done.set_result(None)
             else:
-                step.add_done_callback(lambda _, done=done: _settle(done))
+                step.add_done_callback(functools.partial(_settle_when_done, done))
         timer = self._timer
         if timer is not None and not deferred:
             timer.cancel()
@@ -229,3 +231,8 @@ def _parse(topic: str) -> tuple[str, str] | None:
 def _settle(done: asyncio.Future[None]) -> None:
     if not done.done():
         done.set_result(None)
+
+
+def _settle_when_done(done: asyncio.Future[None], _step: object) -> None:
+    """Done-callback form of :func:`_settle`."""
+    _settle(done)

@@ -278,7 +278,8 @@ class Decoder:
         if pos >= size:
             return None
         if size - pos < 2:
-            return self._partial(data, pos, 2)
+            self._partial(data, pos, 2)
+            return None
         first = data[pos]
         byte = data[pos + 1]
         if byte < 0x80:
@@ -290,7 +291,8 @@ class Decoder:
             index = pos + 2
             while True:
                 if index >= size:
-                    return self._partial(data, pos, 0)
+                    self._partial(data, pos, 0)
+                    return None
                 byte = data[index]
                 index += 1
                 length |= (byte & 0x7F) << shift
@@ -306,7 +308,8 @@ class Decoder:
             )
         end = body + length
         if end > size:
-            return self._partial(data, pos, end - pos)
+            self._partial(data, pos, end - pos)
+            return None
         if end == size:
             self._data = b""
             self._pos = 0
@@ -323,7 +326,6 @@ class Decoder:
         self._data = b""
         self._pos = 0
         self._need = need
-        return None
 
 
 def _publish(data: bytes, first: int, start: int, body: int, end: int) -> Publish:

@@ -72,7 +72,6 @@ class Listeners:
             timeout_graceful_shutdown=2,
         )
         server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._http.append(server)
         self._tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
         for _ in range(200):
