@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 
+from redis.exceptions import RedisError
+
 from mainflux import settings as allinone_settings
 from mainflux.core.config import ConfigError
 from mainflux.core.db import create_engine, sqlite_url
@@ -43,7 +45,7 @@ async def print_stream(stream: str, *, follow: bool, overrides: Mapping[str, str
                 return 0
     except KeyboardInterrupt:
         return 0
-    except OSError as exc:
+    except (OSError, RedisError) as exc:
         print(f"mainflux: cannot read {stream}: {exc}", file=sys.stderr)
         return 1
     finally:
