@@ -83,15 +83,20 @@ class NatsBus:
         safe = redact(url)
         holder: list[Client] = []
 
+        outage = [False]  # while reconnecting, each failed attempt is not logged again
+
         async def on_error(exc: Exception) -> None:
-            log.warning("NATS %s: %s", safe, exc)
+            if not outage[0]:
+                log.warning("NATS %s: %s", safe, exc)
 
         async def on_disconnect() -> None:
             if holder and (holder[0].is_closed or holder[0].is_draining):
                 return  # our own close
+            outage[0] = True
             log.warning("NATS %s: disconnected, reconnecting", safe)
 
         async def on_reconnect() -> None:
+            outage[0] = False
             log.info("NATS %s: reconnected", safe)
 
         try:
