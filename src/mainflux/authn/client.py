@@ -9,6 +9,7 @@ import grpc
 
 from mainflux.core.auth import UserAuth
 from mainflux.core.errors import ServiceUnavailable, Unauthorized
+from mainflux.core.tls import ClientTLS, grpc_channel
 from mainflux.proto import authn_pb2, authn_pb2_grpc
 
 _REFUSED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT)
@@ -18,18 +19,20 @@ class GrpcUserAuth:
     """Calls ``mainflux.AuthNService`` at ``url`` (``host:port``) with a per-call timeout.
 
     Raises ``Unauthorized`` when authn refuses the token or issuer and
-    ``ServiceUnavailable`` when it cannot be reached in time or fails. The channel is
-    opened on first use; call :meth:`close` when done."""
+    ``ServiceUnavailable`` when it cannot be reached in time or fails (also when the TLS
+    handshake fails). The channel, over TLS when ``tls`` is given, is opened on first
+    use; call :meth:`close` when done."""
 
-    def __init__(self, url: str, timeout: float = 1.0) -> None:
+    def __init__(self, url: str, timeout: float = 1.0, *, tls: ClientTLS | None = None) -> None:
         self._url = url
         self._timeout = timeout
+        self._tls = tls
         self._channel: grpc.aio.Channel | None = None
         self._stub: authn_pb2_grpc.AuthNServiceStub | None = None
 
     def _client(self) -> authn_pb2_grpc.AuthNServiceStub:
         if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(self._url)
+            self._channel = grpc_channel(self._url, self._tls)
             self._stub = authn_pb2_grpc.AuthNServiceStub(self._channel)
         return self._stub
 

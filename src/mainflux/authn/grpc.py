@@ -14,6 +14,7 @@ import grpc
 from mainflux.authn.service import AuthnService
 from mainflux.core.errors import MainfluxError, MalformedEntity, Unauthorized
 from mainflux.core.runner import StartupError, bind_socket
+from mainflux.core.tls import ServerTLS, add_port
 from mainflux.proto import authn_pb2, authn_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -74,18 +75,19 @@ async def start_grpc_server(
     port: int = 8181,
     *,
     setting: str = "MF_AUTHN_GRPC_PORT",
+    tls: ServerTLS | None = None,
 ) -> GrpcServer:
     """Start serving ``mainflux.AuthNService`` on ``host:port`` (0 picks a free port).
 
-    Raises :class:`~mainflux.core.runner.StartupError` naming ``setting`` when the
-    port is taken."""
+    Serves over TLS when ``tls`` is given. Raises
+    :class:`~mainflux.core.runner.StartupError` naming ``setting`` when the port is taken."""
     if port != 0:
         bind_socket(host, port, setting).close()  # fail with one clear line when busy
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     authn_pb2_grpc.add_AuthNServiceServicer_to_server(AuthnServicer(service), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        bound = server.add_insecure_port(address)
+        bound = add_port(server, address, tls)
     except RuntimeError:
         raise StartupError(f"{setting}: cannot listen on {host}:{port}") from None
     await server.start()

@@ -2,7 +2,8 @@
 
 Configured by Mainflux's variables: ``MF_AUTHN_HTTP_PORT`` (8189), ``MF_AUTHN_GRPC_PORT``
 (8181), ``MF_AUTHN_SECRET`` (``authn``), ``MF_AUTHN_DB_*`` (PostgreSQL database
-``authn``), ``MF_AUTHN_LOG_LEVEL``. The schema is migrated at start."""
+``authn``), ``MF_AUTHN_LOG_LEVEL``, and ``MF_AUTHN_SERVER_CERT``/``MF_AUTHN_SERVER_KEY``
+(PEM files: both faces speak TLS when set). The schema is migrated at start."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from mainflux.core.runner import (
     serve_http,
     until_stopped,
 )
+from mainflux.core.tls import ServerTLS, server_tls
 
 log = logging.getLogger("mainflux.authn")
 
@@ -39,6 +41,7 @@ class Settings:
     grpc_port: int
     db_url: str = field(repr=False)
     secret: str = field(repr=False)
+    tls: ServerTLS | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -48,6 +51,7 @@ class Settings:
             grpc_port=env_port("MF_AUTHN_GRPC_PORT", 8181, environ),
             db_url=postgres_url("AUTHN", "authn", environ),
             secret=env("MF_AUTHN_SECRET", "authn", environ),
+            tls=server_tls("AUTHN", environ),
         )
 
 
@@ -75,15 +79,20 @@ async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -
             reason = first_line(exc)
             raise StartupError(f"MF_AUTHN_DB_HOST: cannot use the database: {reason}") from None
         grpc_server = await start_grpc_server(
-            service, "0.0.0.0", settings.grpc_port, setting="MF_AUTHN_GRPC_PORT"
+            service, "0.0.0.0", settings.grpc_port, setting="MF_AUTHN_GRPC_PORT", tls=settings.tls
         )
         log.info(
-            "authn listening: HTTP on port %d, gRPC on port %d",
+            "authn listening: HTTP%s on port %d, gRPC%s on port %d",
+            "S" if settings.tls else "",
             settings.http_port,
+            " over TLS" if settings.tls else "",
             grpc_server.port,
         )
+        ssl = settings.tls.ssl_context() if settings.tls else None
         try:
-            http = asyncio.create_task(serve_http(create_app(service), http_sock, name="authn"))
+            http = asyncio.create_task(
+                serve_http(create_app(service), http_sock, name="authn", ssl=ssl)
+            )
             await until_stopped(stop, http)
         finally:
             await grpc_server.stop()

@@ -3,7 +3,9 @@
 Settings: ``MF_POSTGRES_READER_PORT`` (9204), ``MF_POSTGRES_READER_DB_*``,
 ``MF_THINGS_AUTH_GRPC_URL`` (``localhost:8183``) and ``MF_THINGS_AUTH_GRPC_TIMEOUT``
 (seconds, 1) for thing keys, ``MF_THINGS_URL`` (``http://localhost:8182``) for the
-owner's user-token check."""
+owner's user-token check. TLS: ``MF_POSTGRES_READER_SERVER_CERT``/``_SERVER_KEY``
+(HTTPS), ``MF_POSTGRES_READER_CLIENT_TLS``/``_CA_CERTS`` (the things gRPC client; the CA
+bundle is also trusted for an ``https`` ``MF_THINGS_URL``)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from mainflux.consumers.store import MessageRepository
 from mainflux.core.config import env, env_float, env_port, env_url, postgres_url
 from mainflux.core.db import create_engine
 from mainflux.core.runner import bind_socket, run, serve_http, until_stopped
+from mainflux.core.tls import client_tls, server_tls
 
 log = logging.getLogger("mainflux.reader")
 
@@ -32,15 +35,20 @@ async def serve(stop: asyncio.Event) -> None:
     timeout = env_float("MF_THINGS_AUTH_GRPC_TIMEOUT", 1.0, minimum=0.001)
     things_url = env_url("MF_THINGS_URL", "http://localhost:8182", ("http", "https"))
     db_url = postgres_url("POSTGRES_READER", "messages")
+    tls = server_tls("POSTGRES_READER")
+    things_tls = client_tls("POSTGRES_READER")
     sock = bind_socket("0.0.0.0", port, f"{PREFIX}_PORT")
     engine = create_engine(db_url)
-    access = GrpcThingAccess(grpc_url, timeout)
-    owner = HttpChannelOwner(things_url)
+    access = GrpcThingAccess(grpc_url, timeout, tls=things_tls)
+    owner = HttpChannelOwner(
+        things_url, verify=things_tls.ssl_context() if things_tls is not None else True
+    )
     try:
         if not await migrate_when_reachable(engine, stop):
             return
         app = create_app(MessageRepository(engine), access, owner)
-        await until_stopped(stop, asyncio.create_task(serve_http(app, sock, name=SERVICE)))
+        ssl = tls.ssl_context() if tls is not None else None
+        await until_stopped(stop, asyncio.create_task(serve_http(app, sock, name=SERVICE, ssl=ssl)))
     finally:
         for client in (access, owner):
             close = getattr(client, "close", None)

@@ -9,7 +9,8 @@ Settings: ``MF_NATS_URL``, ``MF_POSTGRES_WRITER_DB_*``, ``MF_POSTGRES_WRITER_CON
 ``_SUBJECTS_CONFIG``, ``_BATCH_SIZE``, ``_BATCH_TIMEOUT``, ``_STREAM`` (JetStream
 stream created when none captures ``channels.>``; default ``MAINFLUX_MESSAGES``),
 ``_STREAM_MAX_AGE`` (seconds an unconsumed message is kept, 0 = forever),
-``_DURABLE`` (consumer name, default ``postgres-writer``), ``_ACK_WAIT`` (seconds)."""
+``_DURABLE`` (consumer name, default ``postgres-writer``), ``_ACK_WAIT`` (seconds),
+``_SERVER_CERT``/``_SERVER_KEY`` (PEM files: both set = HTTPS)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from mainflux.core.runner import (
     serve_http,
     tune_garbage_collector,
 )
+from mainflux.core.tls import ServerTLS, server_tls
 from mainflux.messaging.jetstream import DEFAULT_STREAM, ConsumerSettings
 
 log = logging.getLogger("mainflux.writer")
@@ -51,6 +53,7 @@ class Config:
     stream_max_age: float
     consumer: ConsumerSettings
     writer: WriterSettings
+    tls: ServerTLS | None = None
 
     @classmethod
     def from_env(cls) -> Config:
@@ -76,6 +79,7 @@ class Config:
                 ack_wait=env_float(f"{PREFIX}_ACK_WAIT", 30.0, minimum=1.0),
             ),
             writer=writer,
+            tls=server_tls("POSTGRES_WRITER"),
         )
 
 
@@ -88,7 +92,8 @@ async def serve(stop: asyncio.Event) -> None:
 
     config = Config.from_env()
     sock = bind_socket("0.0.0.0", config.port, f"{PREFIX}_PORT")
-    http = asyncio.create_task(serve_http(create_app(SERVICE, []), sock, name=SERVICE))
+    ssl = config.tls.ssl_context() if config.tls is not None else None
+    http = asyncio.create_task(serve_http(create_app(SERVICE, []), sock, name=SERVICE, ssl=ssl))
     engine = create_engine(config.db_url)
     bus: NatsBus | None = None
     try:

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import ssl as _ssl
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -85,8 +86,11 @@ def bind_socket(
     return sock
 
 
-async def serve_http(app: ASGIApp, sock: socket.socket, *, name: str = "http") -> None:
-    """Serve ``app`` on an already bound socket until cancelled."""
+async def serve_http(
+    app: ASGIApp, sock: socket.socket, *, name: str = "http", ssl: _ssl.SSLContext | None = None
+) -> None:
+    """Serve ``app`` on an already bound socket until cancelled; HTTPS when ``ssl`` (a
+    server-side context, see :mod:`mainflux.core.tls`) is given."""
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -97,6 +101,7 @@ async def serve_http(app: ASGIApp, sock: socket.socket, *, name: str = "http") -
         ws="websockets-sansio",
         ws_max_size=int(env("MF_WS_MAX_FRAME", str(1 << 20))),
         timeout_graceful_shutdown=5,
+        ssl_context_factory=None if ssl is None else (lambda _config, _default: ssl),
     )
     # uvicorn turns SIGINT/SIGTERM into a graceful exit while it serves; ``run``'s own
     # handlers take over again once it returns.

@@ -7,6 +7,7 @@ refused credential, ``ServiceUnavailable`` when the service cannot answer."""
 
 from __future__ import annotations
 
+import ssl
 from urllib.parse import quote
 
 import grpc
@@ -14,6 +15,7 @@ import httpx
 
 from mainflux.core.auth import ChannelOwner, ThingAccess
 from mainflux.core.errors import NotFound, ServiceUnavailable, Unauthorized
+from mainflux.core.tls import ClientTLS, grpc_channel
 from mainflux.proto import authn_pb2, authn_pb2_grpc
 
 _REFUSED = frozenset(
@@ -28,17 +30,19 @@ _REFUSED = frozenset(
 
 class GrpcThingAccess:
     """A :class:`ThingAccess` over gRPC to ``url`` (``host:port``), each call bounded
-    by ``timeout`` seconds. The channel opens on first use."""
+    by ``timeout`` seconds. The channel opens on first use, over TLS when ``tls`` is
+    given (a failed handshake is ``ServiceUnavailable``)."""
 
-    def __init__(self, url: str, timeout: float) -> None:
+    def __init__(self, url: str, timeout: float, *, tls: ClientTLS | None = None) -> None:
         self._url = url
         self._timeout = timeout
+        self._tls = tls
         self._channel: grpc.aio.Channel | None = None
         self._stub: authn_pb2_grpc.ThingsServiceStub | None = None
 
     def _get_stub(self) -> authn_pb2_grpc.ThingsServiceStub:
         if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(self._url)
+            self._channel = grpc_channel(self._url, self._tls)
             self._stub = authn_pb2_grpc.ThingsServiceStub(self._channel)
         return self._stub
 
@@ -85,7 +89,9 @@ def _error(exc: grpc.aio.AioRpcError) -> Exception:
 
 class HttpChannelOwner:
     """A :class:`ChannelOwner` that asks ``GET <things_url>/channels/<id>`` with the
-    user's token. ``transport`` replaces the network (e.g. an in-process app)."""
+    user's token. ``transport`` replaces the network (e.g. an in-process app);
+    ``verify`` is what an ``https`` URL's certificate is checked against (default: the
+    system roots)."""
 
     def __init__(
         self,
@@ -93,10 +99,12 @@ class HttpChannelOwner:
         *,
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self._base = things_url.rstrip("/")
         self._timeout = timeout
         self._transport = transport
+        self._verify = verify
         self._client: httpx.AsyncClient | None = None
 
     async def authorize_owner(self, token: str, channel_id: str) -> None:
@@ -106,7 +114,9 @@ class HttpChannelOwner:
         if not token:
             raise Unauthorized()
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
+            self._client = httpx.AsyncClient(
+                timeout=self._timeout, transport=self._transport, verify=self._verify
+            )
         url = f"{self._base}/channels/{quote(channel_id, safe='')}"
         try:
             response = await self._client.get(url, headers={"Authorization": token})

@@ -16,6 +16,7 @@ from google.protobuf import empty_pb2
 from mainflux.core.auth import ThingAccess
 from mainflux.core.errors import MalformedEntity, NotFound, ServiceUnavailable, Unauthorized
 from mainflux.core.runner import StartupError, bind_socket
+from mainflux.core.tls import ServerTLS, add_port
 from mainflux.proto import authn_pb2, authn_pb2_grpc
 
 PORT_SETTING: Final = "MF_THINGS_AUTH_GRPC_PORT"
@@ -81,19 +82,25 @@ class ThingsServicer(authn_pb2_grpc.ThingsServiceServicer):
 
 
 async def start_grpc_server(
-    access: ThingAccess, port: int, host: str = "0.0.0.0", *, setting: str = PORT_SETTING
+    access: ThingAccess,
+    port: int,
+    host: str = "0.0.0.0",
+    *,
+    setting: str = PORT_SETTING,
+    tls: ServerTLS | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Start serving ``mainflux.ThingsService``; return the server and its port.
 
-    Port 0 picks a free port. Raises :class:`StartupError` naming ``setting`` when the
-    port cannot be bound (the port is not shared with another process)."""
+    Port 0 picks a free port; ``tls`` makes it serve over TLS. Raises
+    :class:`StartupError` naming ``setting`` when the port cannot be bound (the port is
+    not shared with another process)."""
     if port != 0:
         bind_socket(host, port, setting).close()  # a busy port fails here, cleanly
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     authn_pb2_grpc.add_ThingsServiceServicer_to_server(ThingsServicer(access), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        bound = server.add_insecure_port(address)
+        bound = add_port(server, address, tls)
     except RuntimeError:
         bound = 0
     if bound == 0:

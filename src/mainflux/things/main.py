@@ -2,8 +2,11 @@
 
 Configured by Mainflux's ``MF_THINGS_*`` variables; stores in PostgreSQL, caches access
 answers in Redis, appends events to Redis Streams and identifies users through the
-authn service over gRPC (or a single fixed user). :func:`build_service` is the part the
-all-in-one process reuses."""
+authn service over gRPC (or a single fixed user). With ``MF_THINGS_SERVER_CERT`` and
+``MF_THINGS_SERVER_KEY`` set, all three faces speak TLS; ``MF_THINGS_CLIENT_TLS``/
+``MF_THINGS_CA_CERTS`` (or, when unset, ``MF_AUTHN_CLIENT_TLS``/``MF_AUTHN_CA_CERTS``)
+make the authn client use TLS. :func:`build_service` is the part the all-in-one process
+reuses."""
 
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from mainflux.core.config import (
 from mainflux.core.db import create_engine, migrate
 from mainflux.core.errors import ServiceUnavailable
 from mainflux.core.runner import StartupError, bind_socket, run, serve_http, until_stopped
+from mainflux.core.tls import ClientTLS, ServerTLS, client_tls, server_tls
 from mainflux.events.stream import EventStream
 from mainflux.things.api import create_app
 from mainflux.things.authapi import create_auth_app
@@ -59,6 +63,8 @@ class Settings:
     authn_timeout: float
     single_user_email: str
     single_user_token: str
+    tls: ServerTLS | None = None
+    authn_tls: ClientTLS | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -79,6 +85,8 @@ class Settings:
             authn_timeout=env_float("MF_AUTHN_GRPC_TIMEOUT", 1.0, minimum=0.001, environ=environ),
             single_user_email=email,
             single_user_token=token,
+            tls=server_tls("THINGS", environ),
+            authn_tls=client_tls("THINGS", "AUTHN", environ=environ),
         )
 
 
@@ -104,7 +112,7 @@ def _user_auth(settings: Settings) -> UserAuth:
         return SingleUserAuth(settings.single_user_email, settings.single_user_token)
     from mainflux.authn.client import GrpcUserAuth
 
-    return GrpcUserAuth(settings.authn_url, settings.authn_timeout)
+    return GrpcUserAuth(settings.authn_url, settings.authn_timeout, tls=settings.authn_tls)
 
 
 async def _close(resource: Any) -> None:
@@ -148,18 +156,24 @@ async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -
                 f"MF_THINGS_DB_HOST: cannot use the things database at {where}: "
                 f"{type(exc).__name__}"
             ) from None
-        grpc_server, grpc_port = await start_grpc_server(service, settings.auth_grpc_port, HOST)
+        grpc_server, grpc_port = await start_grpc_server(
+            service, settings.auth_grpc_port, HOST, tls=settings.tls
+        )
+        ssl = settings.tls.ssl_context() if settings.tls else None
         log.info(
-            "things HTTP on port %d, auth HTTP on port %d, gRPC on port %d",
+            "things HTTP on port %d, auth HTTP on port %d, gRPC on port %d%s",
             settings.http_port,
             settings.auth_http_port,
             grpc_port,
+            " (TLS)" if settings.tls else "",
         )
         await until_stopped(
             stop,
-            asyncio.create_task(serve_http(create_app(service), sockets[0], name="things")),
             asyncio.create_task(
-                serve_http(create_auth_app(service), sockets[1], name="things-auth")
+                serve_http(create_app(service), sockets[0], name="things", ssl=ssl)
+            ),
+            asyncio.create_task(
+                serve_http(create_auth_app(service), sockets[1], name="things-auth", ssl=ssl)
             ),
         )
     finally:

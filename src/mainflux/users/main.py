@@ -4,7 +4,9 @@ Configured by Mainflux's variables: ``MF_USERS_HTTP_PORT`` (8180), ``MF_USERS_DB
 (PostgreSQL database ``users``), ``MF_AUTHN_GRPC_URL`` (``localhost:8181``),
 ``MF_AUTHN_GRPC_TIMEOUT`` (1 s), ``MF_TOKEN_RESET_ENDPOINT`` (``/reset-request``),
 ``MF_EMAIL_*`` (SMTP, used when ``MF_EMAIL_HOST`` is set) and ``MF_USERS_MAIL_DIR``
-(``./data/mail``, where reset mails are written when there is no SMTP server)."""
+(``./data/mail``, where reset mails are written when there is no SMTP server). TLS:
+``MF_USERS_SERVER_CERT``/``MF_USERS_SERVER_KEY`` (HTTPS) and ``MF_AUTHN_CLIENT_TLS``/
+``MF_AUTHN_CA_CERTS`` (the authn gRPC client)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from mainflux.core.runner import (
     serve_http,
     until_stopped,
 )
+from mainflux.core.tls import ClientTLS, ServerTLS, client_tls, server_tls
 from mainflux.users.api import create_app
 from mainflux.users.email import OutboxEmailer, SmtpEmailer
 from mainflux.users.hasher import BcryptHasher
@@ -75,6 +78,8 @@ class Settings:
     reset_endpoint: str
     mail_dir: str
     email: EmailSettings | None
+    tls: ServerTLS | None = None
+    authn_tls: ClientTLS | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +98,8 @@ class Settings:
             reset_endpoint=env("MF_TOKEN_RESET_ENDPOINT", DEFAULT_RESET_ENDPOINT, environ),
             mail_dir=env("MF_USERS_MAIL_DIR", "./data/mail", environ),
             email=EmailSettings.from_env(environ),
+            tls=server_tls("USERS", environ),
+            authn_tls=client_tls("AUTHN", environ=environ),
         )
 
 
@@ -124,7 +131,7 @@ async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -
     settings = Settings.from_env(environ)
     http_sock = bind_socket("0.0.0.0", settings.http_port, "MF_USERS_HTTP_PORT")
     engine = create_engine(settings.db_url)
-    auth = GrpcUserAuth(settings.authn_url, settings.authn_timeout)
+    auth = GrpcUserAuth(settings.authn_url, settings.authn_timeout, tls=settings.authn_tls)
     try:
         try:
             service = await build_service(
@@ -134,9 +141,15 @@ async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -
             reason = first_line(exc)
             raise StartupError(f"MF_USERS_DB_HOST: cannot use the database: {reason}") from None
         log.info(
-            "users listening: HTTP on port %d (authn at %s)", settings.http_port, settings.authn_url
+            "users listening: HTTP%s on port %d (authn at %s)",
+            "S" if settings.tls else "",
+            settings.http_port,
+            settings.authn_url,
         )
-        http = asyncio.create_task(serve_http(create_app(service), http_sock, name="users"))
+        ssl = settings.tls.ssl_context() if settings.tls else None
+        http = asyncio.create_task(
+            serve_http(create_app(service), http_sock, name="users", ssl=ssl)
+        )
         await until_stopped(stop, http)
     finally:
         http_sock.close()

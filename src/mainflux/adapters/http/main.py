@@ -17,6 +17,10 @@ Settings (Mainflux's names, the docker defaults):
                                                          (``SO_REUSEPORT``)
 ``MF_HTTP_ADAPTER_CACHE_MAX_AGE`` 1                      seconds an access answer is reused
 ``MF_HTTP_ADAPTER_LOG_LEVEL``   info                     debug, info, warn, error
+``MF_HTTP_ADAPTER_CLIENT_TLS``  false                    TLS to things' gRPC service
+``MF_HTTP_ADAPTER_CA_CERTS``    (unset: system roots)    PEM bundle trusted for it
+``MF_HTTP_ADAPTER_SERVER_CERT`` (unset)                  PEM certificate chain and key:
+``MF_HTTP_ADAPTER_SERVER_KEY``                           both set = HTTPS
 ==============================  =======================  ==================================="""
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from mainflux.adapters.http.api import DEFAULT_MAX_BODY, create_app
 from mainflux.core import runner
 from mainflux.core.config import ConfigError, env, env_float, env_int, env_port, redis_url
 from mainflux.core.errors import ServiceUnavailable
+from mainflux.core.tls import ClientTLS, ServerTLS, client_tls, server_tls
 from mainflux.events.redis import RedisEventStream
 from mainflux.messaging.nats import NatsBus
 
@@ -51,15 +56,18 @@ class AccessSettings:
     grpc_timeout: float
     es_url: str  # "" = no event stream
     max_age: float
+    tls: ClientTLS | None = None
 
     @classmethod
-    def from_env(cls, cache_var: str) -> AccessSettings:
-        """Read ``MF_THINGS_AUTH_GRPC_*``, ``MF_THINGS_ES_*`` and ``cache_var``."""
+    def from_env(cls, cache_var: str, tls_prefix: str = "HTTP_ADAPTER") -> AccessSettings:
+        """Read ``MF_THINGS_AUTH_GRPC_*``, ``MF_THINGS_ES_*``, ``cache_var`` and
+        ``MF_<tls_prefix>_CLIENT_TLS``/``_CA_CERTS``."""
         return cls(
             grpc_url=env("MF_THINGS_AUTH_GRPC_URL", "localhost:8183"),
             grpc_timeout=env_float("MF_THINGS_AUTH_GRPC_TIMEOUT", 1.0, minimum=0.001),
             es_url=redis_url("MF_THINGS_ES") if env("MF_THINGS_ES_URL") else "",
             max_age=env_float(cache_var, 1.0),
+            tls=client_tls(tls_prefix),
         )
 
 
@@ -73,6 +81,7 @@ class Settings:
     access: AccessSettings
     max_body: int
     workers: int
+    tls: ServerTLS | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -84,6 +93,7 @@ class Settings:
             access=AccessSettings.from_env("MF_HTTP_ADAPTER_CACHE_MAX_AGE"),
             max_body=env_int("MF_HTTP_ADAPTER_MAX_BODY", DEFAULT_MAX_BODY, minimum=0),
             workers=env_int("MF_HTTP_ADAPTER_WORKERS", 1, minimum=1, maximum=64),
+            tls=server_tls("HTTP_ADAPTER"),
         )
 
 
@@ -100,7 +110,7 @@ async def open_access(settings: AccessSettings) -> AsyncIterator[CachedThingAcce
     """The cached gRPC thing access, with its invalidation task running."""
     from mainflux.things.client import GrpcThingAccess  # the things service's client
 
-    inner = GrpcThingAccess(settings.grpc_url, settings.grpc_timeout)
+    inner = GrpcThingAccess(settings.grpc_url, settings.grpc_timeout, tls=settings.tls)
     events = RedisEventStream(settings.es_url) if settings.es_url else None
     access = CachedThingAccess(inner, events, max_age=settings.max_age)
     tail = asyncio.create_task(access.run(), name="access-cache")
@@ -143,7 +153,8 @@ async def serve(settings: Settings, stop: asyncio.Event, *, shared: bool = False
     try:
         async with open_access(settings.access) as access:
             app = create_app(access, bus, max_body=settings.max_body)
-            server = asyncio.create_task(runner.serve_http(app, sock, name="http"))
+            ssl = settings.tls.ssl_context() if settings.tls else None
+            server = asyncio.create_task(runner.serve_http(app, sock, name="http", ssl=ssl))
             runner.tune_garbage_collector()
             runner.log.info("http adapter listening on %s:%d", settings.host, settings.port)
             await runner.until_stopped(stop, server)

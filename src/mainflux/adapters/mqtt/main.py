@@ -43,7 +43,7 @@ async def _service(stop: asyncio.Event) -> None:
         raise StartupError(f"MF_NATS_URL: cannot connect to {service.nats_url}: {exc}") from None
     events = RedisEventStream(service.es_url, maxlen=1000)
     things_events = RedisEventStream(service.things_es_url)
-    access = GrpcThingAccess(service.things_url, service.things_timeout)
+    access = GrpcThingAccess(service.things_url, service.things_timeout, tls=service.things_tls)
     adapter = build_adapter(access, bus, events, settings, things_events=things_events)
     try:
         await _serve(adapter, stop)

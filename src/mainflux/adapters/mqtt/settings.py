@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from mainflux.adapters.mqtt.limits import BrokerLimits
 from mainflux.core.config import ConfigError, env, env_port, env_url, redis_url
+from mainflux.core.tls import ClientTLS, client_tls
 
 _P = "MF_MQTT_ADAPTER_"
 
@@ -55,13 +56,15 @@ class MqttSettings:
 
 @dataclass(frozen=True, slots=True)
 class ServiceSettings:
-    """What ``mainflux-mqtt`` connects to besides its listeners (MAINFLUX §7.1)."""
+    """What ``mainflux-mqtt`` connects to besides its listeners (MAINFLUX §7.1);
+    ``MF_MQTT_ADAPTER_CLIENT_TLS``/``_CA_CERTS`` put the things gRPC client on TLS."""
 
     nats_url: str
     things_url: str
     things_timeout: float
     es_url: str
     things_es_url: str
+    things_tls: ClientTLS | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -75,6 +78,7 @@ class ServiceSettings:
             things_timeout=_seconds(timeout) if timeout else 1.0,
             es_url=redis_url(_P + "ES", environ=environ),
             things_es_url=redis_url("MF_THINGS_ES", environ=environ),
+            things_tls=client_tls("MQTT_ADAPTER", environ=environ),
         )
 
 

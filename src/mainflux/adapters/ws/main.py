@@ -4,7 +4,9 @@ Settings: ``MF_WS_ADAPTER_PORT`` (8186), ``MF_WS_ADAPTER_HOST`` (0.0.0.0),
 ``MF_NATS_URL`` (nats://localhost:4222), ``MF_THINGS_AUTH_GRPC_URL`` (localhost:8183),
 ``MF_THINGS_AUTH_GRPC_TIMEOUT`` (1 s), ``MF_THINGS_ES_URL`` (unset: no event stream,
 the access cache relies on its max age), ``MF_WS_ADAPTER_CACHE_MAX_AGE`` (1 s),
-``MF_WS_ADAPTER_LOG_LEVEL``; the largest frame is ``MF_WS_MAX_FRAME`` (1 MiB)."""
+``MF_WS_ADAPTER_LOG_LEVEL``; the largest frame is ``MF_WS_MAX_FRAME`` (1 MiB). TLS:
+``MF_WS_ADAPTER_CLIENT_TLS``/``MF_WS_ADAPTER_CA_CERTS`` for the things gRPC client,
+``MF_WS_ADAPTER_SERVER_CERT``/``MF_WS_ADAPTER_SERVER_KEY`` to serve ``wss://``."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from mainflux.adapters.http.main import AccessSettings, connect_bus, open_access
 from mainflux.adapters.ws import create_app
 from mainflux.core import runner
 from mainflux.core.config import ConfigError, env, env_port
+from mainflux.core.tls import ServerTLS, server_tls
 
 LOG_LEVEL = "MF_WS_ADAPTER_LOG_LEVEL"
 
@@ -29,6 +32,7 @@ class Settings:
     port: int
     nats_url: str
     access: AccessSettings
+    tls: ServerTLS | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -37,7 +41,8 @@ class Settings:
             host=env("MF_WS_ADAPTER_HOST", "0.0.0.0"),
             port=env_port("MF_WS_ADAPTER_PORT", 8186),
             nats_url=env("MF_NATS_URL", "nats://localhost:4222"),
-            access=AccessSettings.from_env("MF_WS_ADAPTER_CACHE_MAX_AGE"),
+            access=AccessSettings.from_env("MF_WS_ADAPTER_CACHE_MAX_AGE", "WS_ADAPTER"),
+            tls=server_tls("WS_ADAPTER"),
         )
 
 
@@ -48,7 +53,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     try:
         async with open_access(settings.access) as access:
             app = create_app(access, bus)
-            server = asyncio.create_task(runner.serve_http(app, sock, name="ws"))
+            ssl = settings.tls.ssl_context() if settings.tls else None
+            server = asyncio.create_task(runner.serve_http(app, sock, name="ws", ssl=ssl))
             runner.log.info("ws adapter listening on %s:%d", settings.host, settings.port)
             await runner.until_stopped(stop, server)
     finally:
