@@ -132,7 +132,10 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
         )
         runner.tune_garbage_collector()
         _announce(settings)
-        server = asyncio.create_task(runner.serve_http(gateway, gateway_sock, name="gateway"))
+        tls = settings.gateway_tls.ssl_context() if settings.gateway_tls else None
+        server = asyncio.create_task(
+            runner.serve_http(gateway, gateway_sock, name="gateway", ssl=tls)
+        )
         await runner.until_stopped(stop, server)
         log.info("stopping: %d messages pending in the writer", writer.pending)
 
@@ -165,15 +168,16 @@ def _where(url: str, engine: str, default: str) -> str:
 
 def _announce(settings: config.AllInOneSettings) -> None:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    base = f"http://{host}:{settings.gateway_port}"
+    secure = "s" if settings.gateway_tls else ""
+    base = f"http{secure}://{host}:{settings.gateway_port}"
     storage = _where(settings.db_url, "PostgreSQL", f"SQLite {settings.sqlite_path}")
     lines = [
         "Mainflux is running (all-in-one). Interfaces:",
         f"  HTTP API     {base}  (/users /tokens /password /keys /things /channels /connect)",
         f"  HTTP publish {base}/http/channels/<id>/messages",
-        f"  WebSocket    ws://{host}:{settings.gateway_port}/ws/channels/<id>/messages",
+        f"  WebSocket    ws{secure}://{host}:{settings.gateway_port}/ws/channels/<id>/messages",
         f"  MQTT         mqtt://{host}:{settings.mqtt_port}  (over WebSocket: "
-        f"ws://{host}:{settings.gateway_port}/mqtt)",
+        f"ws{secure}://{host}:{settings.gateway_port}/mqtt)",
         f"  Messages     {base}/channels/<id>/messages (GET)",
         f"  Storage      {storage}",
         f"  Events       {_where(settings.redis_url, 'Redis', 'embedded log')}",

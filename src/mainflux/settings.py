@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mainflux.core.config import ConfigError, env, env_port, env_url
+from mainflux.core.tls import ServerTLS, server_tls
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class AllInOneSettings:
     redis_url: str
     nats_url: str
     authn_secret: str
+    gateway_tls: ServerTLS | None = None
 
     @property
     def sqlite_path(self) -> Path:
@@ -59,6 +61,7 @@ def load(
         redis_url=env_url("MF_REDIS_URL", "", ("redis", "rediss", "unix"), merged),
         nats_url=env_url("MF_NATS_URL", "", ("nats", "tls"), merged),
         authn_secret=env("MF_AUTHN_SECRET", "", merged),
+        gateway_tls=server_tls("GATEWAY", merged),
     )
 
 

@@ -17,7 +17,7 @@ from mainflux.core.errors import ServiceUnavailable
 from mainflux.core.tls import client_tls
 from tests.integration.test_authn_main import COMMAND as AUTHN_COMMAND
 from tests.integration.test_authn_main import clean_env, db_env
-from tests.integration.test_tls import Pki, make_pki
+from tests.pki import Pki, make_pki
 from tests.servers import free_port, wait_for_port
 
 
