@@ -1,5 +1,8 @@
 """MQTT 3.1.1 packets: an incremental decoder and the encoders.
 
+(MQTT 5 packets are in :mod:`~mainflux.adapters.mqtt.codec5`; a CONNECT of protocol
+level 5 is handed to it, so the connection learns its version from the first packet.)
+
 The decoder is fed whatever one socket read returned and hands back every complete
 packet in it at once. The maximum packet size is enforced as soon as a fixed header's
 remaining length is known, before any of the body is buffered. Anything that is not
@@ -48,8 +51,24 @@ DISCONNECT_BYTES: Final = b"\xe0\x00"
 _FLAGS_TWO: Final = frozenset((PUBREL, SUBSCRIBE, UNSUBSCRIBE))
 
 
+# MQTT 5 reason codes of the errors below (3.1.1 connections just close).
+MALFORMED: Final = 0x81
+PROTOCOL_VIOLATION: Final = 0x82
+PACKET_TOO_LARGE: Final = 0x95
+
+
 class ProtocolError(Exception):
-    """The bytes are not valid MQTT 3.1.1; the sender's connection must be closed."""
+    """The bytes are not valid MQTT; the sender's connection must be closed.
+
+    ``code`` is the MQTT 5 reason code to tell a version 5 client (malformed packet
+    unless said otherwise); ``level`` is 5 when the offending packet is a version 5
+    CONNECT, so the refusal can be a version 5 CONNACK."""
+
+    level = 0
+
+    def __init__(self, message: str, code: int = MALFORMED) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Will:
@@ -303,9 +322,7 @@ class Decoder:
                     raise ProtocolError("remaining length longer than four bytes")
             body = index
         if length > self.max_packet_size:
-            raise ProtocolError(
-                f"packet of {length} bytes exceeds the limit of {self.max_packet_size}"
-            )
+            raise _too_large(data, first, body, size, length, self.max_packet_size)
         end = body + length
         if end > size:
             self._partial(data, pos, end - pos)
@@ -326,6 +343,18 @@ class Decoder:
         self._data = b""
         self._pos = 0
         self._need = need
+
+
+def _too_large(
+    data: bytes, first: int, body: int, size: int, length: int, limit: int
+) -> ProtocolError:
+    """The error for an oversized packet, noting when it is a version 5 CONNECT."""
+    error = ProtocolError(
+        f"packet of {length} bytes exceeds the limit of {limit}", PACKET_TOO_LARGE
+    )
+    if first >> 4 == CONNECT and size > body + 6 and data[body : body + 6] == b"\x00\x04MQTT":
+        error.level = data[body + 6]
+    return error
 
 
 def _publish(data: bytes, first: int, start: int, body: int, end: int) -> Publish:
@@ -459,6 +488,17 @@ def _connect(reader: _Reader) -> Connect:
     if flags & 0x01:
         raise ProtocolError("reserved CONNECT flag set")
     keepalive = reader.uint16()
+    if level > 5 and name == "MQTT":  # a later version: refused by level, body unread
+        reader.pos = reader.end
+        return Connect("", protocol_name=name, protocol_level=level)
+    if level == 5 and name == "MQTT":
+        from mainflux.adapters.mqtt import codec5
+
+        try:
+            return codec5.connect_rest(reader, flags, keepalive)
+        except ProtocolError as exc:
+            exc.level = 5
+            raise
     client_id = reader.string()
     will = None
     will_qos = (flags >> 3) & 0x03

@@ -8,7 +8,11 @@ connection stops reading, finishes that step (a future: by a done callback; anyt
 else: in a task) and then carries on with the packets that were behind it, so order is
 always kept.
 
-Writes are gathered per connection and handed to the transport once per loop turn."""
+Writes are gathered per connection and handed to the transport once per loop turn.
+
+A CONNECT of protocol level 5 turns the connection (and its decoder) into their
+version 5 subclasses (:mod:`~mainflux.adapters.mqtt.connection5`), once; a 3.1.1
+connection runs exactly this code."""
 
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ from mainflux.adapters.mqtt.codec import (
     encode_suback,
     publish_header,
 )
+from mainflux.adapters.mqtt.session import Session as _Session
 from mainflux.adapters.mqtt.topics import valid_filter
 
 if TYPE_CHECKING:
@@ -67,6 +72,7 @@ class Connection(asyncio.Protocol):
         "decoder",
         "keepalive",
         "last_seen",
+        "max_send",
         "opened",
         "principal",
         "session",
@@ -149,7 +155,11 @@ class Connection(asyncio.Protocol):
             try:
                 packet = take()
             except ProtocolError as exc:
-                self.fail(str(exc))
+                if exc.level >= 5 and not (self.connected or self._connecting):
+                    from mainflux.adapters.mqtt.codec5 import encode_connack as connack5
+
+                    self.write(connack5(False, exc.code))
+                self.fail(str(exc), exc.code)
                 return
             if packet is None:
                 return
@@ -224,9 +234,20 @@ class Connection(asyncio.Protocol):
     def _on_connect(self, packet: Connect) -> Step:
         if self.connected or self._connecting:
             return self.fail("second CONNECT")
+        level = packet.protocol_level
+        if level >= 5 and packet.protocol_name == "MQTT":
+            from mainflux.adapters.mqtt import codec5, connection5
+
+            if level == 5:
+                self.__class__ = connection5.Connection5
+                self.decoder.__class__ = codec5.Decoder5
+                return self._on_connect(packet)
+            self.write(codec5.encode_connack(False, codec5.UNSUPPORTED_PROTOCOL_VERSION))
+            self.close()
+            return _STOP
         self._connecting = True
         expected = 4 if packet.protocol_name == "MQTT" else 3
-        if packet.protocol_level != expected:
+        if level != expected:
             self.write(encode_connack(False, codec.UNACCEPTABLE_PROTOCOL))
             self.close()
             return _STOP
@@ -250,19 +271,36 @@ class Connection(asyncio.Protocol):
         if self.closed:
             return
         if isinstance(result, int):
-            self.write(encode_connack(False, result))
-            self.close()
+            self._refuse(result)
             return
         self.principal = result
         self.client_id = packet.client_id
         self.keepalive = packet.keepalive
         self.will = packet.will
         self.connected = True
-        present = broker.attach(self, packet.clean_session)
-        self.write(encode_connack(present, codec.ACCEPTED))
+        present = broker.attach(self, packet.clean_session, self._session_expiry(packet))
+        self._accept(packet, present)
         broker.connected(self)
         assert self.session is not None
         self.session.resume()
+
+    def _session_expiry(self, packet: Connect) -> int | None:
+        """How long the session outlives this connection: 3.1.1 says by clean session."""
+        return 0 if packet.clean_session else None
+
+    def _refuse(self, code: int) -> None:
+        """Answer a refused CONNECT and close."""
+        self.write(encode_connack(False, code))
+        self.close()
+
+    def _accept(self, packet: Connect, present: bool) -> None:
+        """Answer an accepted CONNECT (the session is attached)."""
+        session = self.session
+        assert session is not None
+        if session.__class__ is not _Session:  # last used by a version 5 client
+            session.__class__ = _Session
+            session.max_inflight = self.broker.limits.max_inflight
+        self.write(encode_connack(present, codec.ACCEPTED))
 
     def _on_publish(self, packet: Publish) -> Step:
         topic = packet.topic
@@ -404,12 +442,18 @@ class Connection(asyncio.Protocol):
         if not self.blocked:
             self.blocked_since = 0
 
-    def fail(self, reason: str) -> Any:
-        """Close the connection because the client broke the protocol."""
+    def fail(self, reason: str, code: int = codec.MALFORMED) -> Any:
+        """Close the connection because the client broke the protocol (``code``: the
+        MQTT 5 reason code, for a version 5 client)."""
         log.info("mqtt: closing client %s: %s", self.client_id or "(not connected)", reason)
         self.broker.stats.protocol_errors += 1
-        self.close()
+        self.shutdown(code)
         return _STOP
+
+    def shutdown(self, code: int) -> None:
+        """Close on the server's initiative (``code``: the MQTT 5 reason code, for a
+        version 5 client's DISCONNECT; a 3.1.1 client is just closed)."""
+        self.close()
 
     def close(self) -> None:
         """Flush what is queued and close the socket."""

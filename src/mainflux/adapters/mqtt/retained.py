@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from mainflux.adapters.mqtt.codec import Publish
+from mainflux.adapters.mqtt.codec5 import Publish5
 from mainflux.adapters.mqtt.topics import has_wildcard, matches
 
 
@@ -12,7 +14,8 @@ class RetainedStore:
     """The last retained message of each topic.
 
     A new topic beyond ``max_count`` messages or ``max_bytes`` of payload is refused
-    (and counted in :attr:`refused`); replacing or clearing a topic always works."""
+    (and counted in :attr:`refused`); replacing or clearing a topic always works. A
+    version 5 message keeps its properties, and is dropped once its expiry passed."""
 
     def __init__(self, max_count: int, max_bytes: int) -> None:
         self.max_count = max_count
@@ -39,18 +42,31 @@ class RetainedStore:
         if count > self.max_count or self.size - freed + added > self.max_bytes:
             self.refused += 1
             return False
-        stored = Publish(topic, bytes(message.payload), message.qos, True)
+        if message.__class__ is Publish5:
+            stored: Publish = message.retained_copy()  # type: ignore[attr-defined]
+        else:
+            stored = Publish(topic, bytes(message.payload), message.qos, True)
         self._messages[topic] = stored
         self.size += added - freed
         return True
 
     def matching(self, topic_filter: str) -> Iterator[Publish]:
         """Retained messages whose topic matches ``topic_filter``."""
+        now = time.monotonic()
         if not has_wildcard(topic_filter):
             message = self._messages.get(topic_filter)
-            if message is not None:
+            if message is not None and not self._expired(message, now):
                 yield message
             return
         for topic, message in list(self._messages.items()):
-            if matches(topic_filter, topic):
+            if matches(topic_filter, topic) and not self._expired(message, now):
                 yield message
+
+    def _expired(self, message: Publish, now: float) -> bool:
+        """Whether ``message`` expired (it is then forgotten)."""
+        if message.__class__ is not Publish5 or not message.expired(now):  # type: ignore[attr-defined]
+            return False
+        if self._messages.get(message.topic) is message:
+            del self._messages[message.topic]
+            self.size -= len(message.payload)
+        return True

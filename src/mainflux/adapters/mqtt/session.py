@@ -3,14 +3,21 @@
 A session outlives its connection when the client asked for a persistent one
 (clean session 0): its subscriptions keep matching, and QoS 1/2 messages wait in a
 bounded queue until the client comes back. Messages in flight (sent, not yet
-acknowledged) are sent again, flagged DUP, on reconnect."""
+acknowledged) are sent again, flagged DUP, on reconnect.
+
+A version 5 client's session is a :class:`Session5`: the same state, plus the
+subscription options (no local, retain as published) and its maximum packet size
+applied on delivery. A queued message whose expiry interval passed is dropped."""
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import TYPE_CHECKING
 
 from mainflux.adapters.mqtt.codec import PUBACK, PUBCOMP, PUBREC, PUBREL, Publish, encode_ack
+from mainflux.adapters.mqtt.codec5 import Publish5, with_subscription_ids
+from mainflux.adapters.mqtt.topics import matches
 
 if TYPE_CHECKING:
     from mainflux.adapters.mqtt.connection import Connection
@@ -38,9 +45,12 @@ class Session:
         "client_id",
         "conn",
         "dropped",
+        "expires_at",
+        "expiry",
         "inflight",
         "max_inflight",
         "max_queue",
+        "options",
         "pending",
         "subscriptions",
     )
@@ -57,6 +67,9 @@ class Session:
         self.max_queue = max_queue
         self.dropped = 0
         self._next_id = 0
+        self.expiry: int | None = 0 if clean else None  # seconds kept when away; None: ever
+        self.expires_at = 0.0  # time.monotonic() when an absent session ends; 0: never
+        self.options: dict[str, int] | None = None  # version 5 options by filter
 
     def deliver(self, message: Publish, qos: int, retain: bool = False) -> None:
         """Send ``message`` at ``qos`` now, or queue it (QoS 1/2) when it cannot go yet."""
@@ -118,7 +131,7 @@ class Session:
         conn = self.conn
         if conn is None:
             return
-        for packet_id, out in self.inflight.items():
+        for packet_id, out in list(self.inflight.items()):
             if out.released:
                 conn.write(encode_ack(PUBREL, packet_id))
             else:
@@ -131,8 +144,51 @@ class Session:
         pending = self.pending
         if conn is None or not pending:
             return
+        now = 0.0
         while pending and len(self.inflight) < self.max_inflight and not conn.blocked:
             message, qos, retain = pending.popleft()
+            if message.__class__ is Publish5:
+                now = now or time.monotonic()
+                if message.expired(now):  # type: ignore[attr-defined]
+                    continue
             self._send_new(conn, message, qos, retain)
         if not pending:
             self.pending = None
+
+
+NO_LOCAL = 0x04
+RETAIN_AS_PUBLISHED = 0x08
+
+
+class Session5(Session):
+    """The session of a version 5 client (``session.__class__`` is switched on attach).
+
+    Deliveries routed to it honour the subscription options of its matching filters:
+    *no local* (not back to the publishing client), *retain as published*, and the
+    subscription identifiers (``options`` value bits 8 and up)."""
+
+    __slots__ = ()
+
+    def deliver(self, message: Publish, qos: int, retain: bool = False) -> None:
+        """As :meth:`Session.deliver`, after applying the subscription options."""
+        options = self.options
+        if options and not retain:
+            own = message.__class__ is Publish5 and message.origin == self.client_id  # type: ignore[attr-defined]
+            granted = -1
+            topic = message.topic
+            ids: list[int] = []
+            for topic_filter, filter_qos in self.subscriptions.items():
+                flags = options.get(topic_filter, 0)
+                if (own and flags & NO_LOCAL) or not matches(topic_filter, topic):
+                    continue
+                granted = max(granted, filter_qos)
+                if flags & RETAIN_AS_PUBLISHED:
+                    retain = message.retain
+                if flags >> 8:
+                    ids.append(flags >> 8)
+            if granted < 0:
+                return
+            qos = min(qos, granted, message.qos)
+            if ids:
+                message = with_subscription_ids(message, ids)
+        Session.deliver(self, message, qos, retain)
