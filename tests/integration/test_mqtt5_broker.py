@@ -11,7 +11,13 @@ from paho.mqtt.packettypes import PacketTypes
 from mainflux.adapters.mqtt import codec, codec5
 from mainflux.adapters.mqtt.limits import BrokerLimits
 from tests.integration.test_mqtt5_support import Client5, Raw5, properties
-from tests.integration.test_mqtt_support import Client, RunningAdapter, raw_connect, standalone
+from tests.integration.test_mqtt_support import (
+    Client,
+    RunningAdapter,
+    eventually,
+    raw_connect,
+    standalone,
+)
 
 
 @pytest.fixture
@@ -75,6 +81,17 @@ def test_properties_reach_v5_subscribers_and_v3_subscribers_get_the_plain_messag
         client.close()
 
 
+def test_mqtt5_over_websocket(broker: RunningAdapter) -> None:
+    port = broker.adapter.ports["ws"]
+    client = Client5(port, transport="websockets")
+    assert client.subscribe("ws5/#", 1) == [1]
+    props = properties(PacketTypes.PUBLISH, ContentType="text/plain")
+    client.publish("ws5/a", b"over ws", 1, props=props)
+    got = client.receive()
+    assert (got.payload, got.properties.ContentType) == (b"over ws", "text/plain")
+    client.close()
+
+
 def test_session_expiry_keeps_the_session_only_for_the_interval(broker: RunningAdapter) -> None:
     client = Client5(broker.port, "keeper", session_expiry=2)
     client.subscribe("kept/#", 1)
@@ -86,7 +103,8 @@ def test_session_expiry_keeps_the_session_only_for_the_interval(broker: RunningA
     assert (rc, present) == (0, True)
     assert back.receive().payload == b"while away"
     back.close()
-    time.sleep(2.2)
+    sessions = broker.adapter.broker.sessions
+    assert eventually(lambda: "keeper" not in sessions, timeout=4)  # swept after 1 s
     late = Client5(broker.port, "keeper", clean_start=False, session_expiry=1, connect=False)
     rc, present, _ = late.connect()
     assert (rc, present) == (0, False)

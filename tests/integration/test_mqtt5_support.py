@@ -39,6 +39,7 @@ class Client5:
         password: str | None = None,
         will: tuple[str, bytes, int, bool, Properties | None] | None = None,
         connect: bool = True,
+        transport: str = "tcp",
         **connect_props: Any,
     ) -> None:
         self.client_id = client_id if client_id is not None else f"c5-{uuid.uuid4().hex[:8]}"
@@ -58,8 +59,11 @@ class Client5:
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=mqtt.MQTTv5,
+            transport=transport,  # type: ignore[arg-type]
             reconnect_on_failure=False,
         )
+        if transport == "websockets":
+            client.ws_set_options(path="/mqtt")
         if username is not None:
             client.username_pw_set(username, password)
         if will is not None:
