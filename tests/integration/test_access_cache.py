@@ -107,7 +107,7 @@ INVALIDATING: list[tuple[str, object]] = [
         lambda t, c: {"operation": "thing.disconnect", "chan_id": c, "thing_id": t},
     ),
     ("channel.remove", lambda t, c: {"operation": "channel.remove", "id": c}),
-    ("thing.update_key", lambda t, c: {"operation": "thing.update_key", "id": t}),
+    ("thing.update (key)", lambda t, c: {"operation": "thing.update", "id": t}),
 ]
 
 
@@ -249,7 +249,7 @@ async def test_by_id_and_identify_are_cached_and_invalidated() -> None:
     things.links.clear()
     things.keys.clear()
     cache.invalidate({"operation": "thing.disconnect", "chan_id": "chan-1", "thing_id": "thing-1"})
-    cache.invalidate({"operation": "thing.update_key", "id": "thing-1"})
+    cache.invalidate({"operation": "thing.update", "id": "thing-1"})
     with pytest.raises(Unauthorized):
         await cache.can_access_by_id("chan-1", "thing-1")
     with pytest.raises(Unauthorized):

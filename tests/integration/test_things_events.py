@@ -97,7 +97,7 @@ async def test_every_change_appends_mainflux_fields(svc: Service, tail: Tail) ->
     assert await tail.new() == [{"operation": "channel.update", "id": c1.id, "name": "c-one"}]
 
     await svc.update_key(TOKEN, t1.id, "secret-2")
-    assert await tail.new() == [{"operation": "thing.update_key", "id": t1.id}]
+    assert await tail.new() == [{"operation": "thing.update", "id": t1.id}]
 
     await svc.connect(TOKEN, [c1.id, c2.id], [t1.id, t2.id])
     assert await tail.new() == [

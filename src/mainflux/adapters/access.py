@@ -17,14 +17,23 @@ And every entry expires after ``max_age`` seconds (refusals after
 second even when an event is lost or no stream is configured. A hot key thus costs one
 call per second per process. Concurrent misses for the same question share one call,
 and an answer that was in flight while an invalidation arrived is not cached.
-``ServiceUnavailable`` is never cached."""
+``ServiceUnavailable`` is never cached.
+
+Live connections follow the same events: :meth:`CachedThingAccess.watch` registers a
+listener that is told, as a :class:`Revocation`, of every event that may take a right
+away (a thing removed, its key changed, a thing disconnected, a channel removed), after
+the cache has dropped what the event made stale. Adapters use it to close connections
+and drop subscriptions that are no longer allowed."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
 from typing import Final, TypeVar
 
 from mainflux.core.auth import ThingAccess
@@ -36,6 +45,27 @@ log = logging.getLogger("mainflux.access")
 T = TypeVar("T")
 THINGS_STREAM: Final = "mainflux.things"
 _MAX_ENTRIES: Final = 100_000
+
+
+class Revoked(Enum):
+    """What a things event took away."""
+
+    THING = "thing"  # the thing was removed: its key and every connection are gone
+    KEY = "key"  # the thing's key may have changed: a held key must be checked again
+    CONNECTION = "connection"  # the thing was disconnected from the channel
+    CHANNEL = "channel"  # the channel was removed: every thing on it lost it
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """One right that live connections may have lost (ids are empty when not part of it)."""
+
+    what: Revoked
+    thing_id: str = ""
+    channel_id: str = ""
+
+
+RevocationListener = Callable[[Revocation], None]
 
 
 class _Expiring(dict[T, float]):
@@ -89,6 +119,7 @@ class CachedThingAccess:
         self._max_entries = max_entries
         self._generation = 0
         self._inflight: dict[tuple[str, str, str], asyncio.Future[str]] = {}
+        self._listeners: list[RevocationListener] = []
         self.calls = 0  # calls that reached ``inner``: for tests and benchmarks
         self.events_seen = 0  # stream entries handled by :meth:`run`
 
@@ -203,25 +234,58 @@ class CachedThingAccess:
 
     # -- invalidation --------------------------------------------------------------------
 
+    def watch(self, listener: RevocationListener) -> Callable[[], None]:
+        """Tell ``listener`` of every :class:`Revocation`; returns a function that stops it.
+
+        Listeners run synchronously inside :meth:`invalidate`, after the cache has been
+        updated, so an access check they start gets a fresh answer. They must not block;
+        one that raises is logged and the others still run."""
+        self._listeners.append(listener)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return stop
+
     def invalidate(self, fields: Mapping[str, str]) -> None:
         """Drop what one things event makes stale (unknown operations are ignored)."""
         op = fields.get("operation", "")
+        revocation: Revocation | None = None
         if op == "thing.remove":
-            self._drop_thing_keys(fields.get("id", ""))
-            self._drop_links(lambda c, t: t == fields.get("id"))
-        elif op == "thing.update_key":
-            self._drop_thing_keys(fields.get("id", ""))
+            thing_id = fields.get("id", "")
+            self._drop_thing_keys(thing_id)
+            self._drop_links(lambda c, t: t == thing_id)
+            revocation = Revocation(Revoked.THING, thing_id=thing_id)
+        elif op in ("thing.update", "thing.update_key"):
+            # A key change appears as ``thing.update`` with nothing but the id.
+            thing_id = fields.get("id", "")
+            self._drop_thing_keys(thing_id)
             self._denied.clear()
+            revocation = Revocation(Revoked.KEY, thing_id=thing_id)
         elif op == "thing.disconnect":
             self._bump()
-            self._links.pop((fields.get("chan_id", ""), fields.get("thing_id", "")), None)
+            channel_id, thing_id = fields.get("chan_id", ""), fields.get("thing_id", "")
+            self._links.pop((channel_id, thing_id), None)
+            revocation = Revocation(Revoked.CONNECTION, thing_id=thing_id, channel_id=channel_id)
         elif op == "channel.remove":
-            self._drop_links(lambda c, t: c == fields.get("id"))
+            channel_id = fields.get("id", "")
+            self._drop_links(lambda c, t: c == channel_id)
+            revocation = Revocation(Revoked.CHANNEL, channel_id=channel_id)
         elif op == "thing.connect":
             self._bump()
             channel = fields.get("chan_id", "")
             for entry in [e for e in self._denied if e[0] == channel]:
                 self._denied.pop(entry, None)
+        if revocation is not None:
+            self._revoke(revocation)
+
+    def _revoke(self, revocation: Revocation) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(revocation)
+            except Exception:
+                log.exception("a revocation listener failed on %s", revocation)
 
     def clear(self) -> None:
         """Forget everything (used when events may have been missed)."""

@@ -2,9 +2,9 @@
 
 After each successful change the decorator appends one entry with Mainflux's
 operation names and flat string fields (metadata as a JSON string, never a key). Bulk
-creates give one entry per entity and connects one per pair. A key change appends the
-extra operation ``thing.update_key`` with only ``id``, so caches elsewhere can drop
-the old key (Mainflux's consumers ignore operations they do not know).
+creates give one entry per entity and connects one per pair. A key change appends
+``thing.update`` with only ``id`` (no field the seed lists changed), so caches elsewhere
+drop the old key while consumers meet only the seed's operations.
 
 A failed append never fails the client's request; it is logged and counted in
 ``mainflux_event_append_failures_total``."""
@@ -73,7 +73,7 @@ class EventingThingsService:
 
     async def update_key(self, token: str, thing_id: str, key: str) -> None:
         await self._inner.update_key(token, thing_id, key)
-        await self._append({"operation": "thing.update_key", "id": thing_id.lower()})
+        await self._append({"operation": "thing.update", "id": thing_id.lower()})
 
     async def view_thing(self, token: str, thing_id: str) -> Thing:
         return await self._inner.view_thing(token, thing_id)
