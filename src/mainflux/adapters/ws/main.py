@@ -3,7 +3,8 @@
 Settings: ``MF_WS_ADAPTER_PORT`` (8186), ``MF_WS_ADAPTER_HOST`` (0.0.0.0),
 ``MF_NATS_URL`` (nats://localhost:4222), ``MF_THINGS_AUTH_GRPC_URL`` (localhost:8183),
 ``MF_THINGS_AUTH_GRPC_TIMEOUT`` (1 s), ``MF_THINGS_ES_URL`` (unset: no event stream,
-the access cache relies on its max age), ``MF_WS_ADAPTER_CACHE_MAX_AGE`` (1 s),
+the access cache relies on its max age and open sockets are never closed on
+revocation), ``MF_WS_ADAPTER_CACHE_MAX_AGE`` (1 s),
 ``MF_WS_ADAPTER_LOG_LEVEL``; the largest frame is ``MF_WS_MAX_FRAME`` (1 MiB). Caps:
 ``MF_WS_ADAPTER_MAX_CONNECTIONS`` (10000 sockets, handshakes included; 503 above) and
 ``MF_WS_ADAPTER_MAX_CONNECTIONS_PER_THING`` (100; 429 above). TLS:
