@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import AsyncIterator
 
@@ -64,7 +65,9 @@ async def serving(app: ASGIApp) -> AsyncIterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", http="httptools")
+    config = uvicorn.Config(
+        app, log_level="warning", log_config=None, lifespan="on", http="httptools"
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -321,3 +324,28 @@ async def test_a_steady_stream_through_the_cache_costs_one_access_call(
         assert wrong.status_code == 403
     assert things.calls == 2, "one call for the good key, one for the wrong one"
     assert [(await inbox.get()).payload for _ in range(25)] == [str(i).encode() for i in range(25)]
+
+
+async def test_refusals_are_logged_once_per_cause_and_never_as_errors(
+    client: httpx.AsyncClient, things: Things, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    path = f"/channels/{CH}/messages"
+    for _ in range(3):
+        wrong = await client.post(path, content=b"x", headers={"Authorization": "wrong-secret"})
+        assert wrong.status_code == 403
+        assert (await client.post(path, content=b"x")).status_code == 403
+    things.down = True
+    for _ in range(2):
+        down = await client.post(path, content=b"x", headers={"Authorization": KEY})
+        assert down.status_code == 503
+    ours = [r for r in caplog.records if r.name == "mainflux.http"]
+    infos = [r.getMessage() for r in ours if r.levelno == logging.INFO]
+    assert len(infos) == 3, infos
+    assert any("403 wrong key" in m for m in infos)
+    assert any("403 no key" in m for m in infos)
+    assert any("503 things service unavailable" in m for m in infos)
+    assert len([r for r in ours if r.levelno == logging.DEBUG]) == 5
+    server = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    assert not [r for r in server if r.levelno >= logging.WARNING or r.exc_info]
+    assert not [r for r in server if "wrong-secret" in r.getMessage()]

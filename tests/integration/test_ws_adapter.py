@@ -80,7 +80,12 @@ async def serving(app: ASGIApp) -> AsyncIterator[int]:
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", ws="websockets-sansio", ws_max_size=MAX_FRAME
+        app,
+        log_level="warning",
+        log_config=None,  # the server's records reach pytest's log capture
+        lifespan="on",
+        ws="websockets-sansio",
+        ws_max_size=MAX_FRAME,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -287,26 +292,47 @@ async def handshake(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWrit
     return reader, writer
 
 
+MALFORMED_FRAMES = [
+    ("reserved-opcode", b"\x83\x80\x00\x00\x00\x00", 1002),
+    ("unmasked", b"\x81\x05hello", 1002),
+    ("bad-utf8", b"\x81\x82\x00\x00\x00\x00\xff\xfe", 1007),
+    ("bad-utf8-fragmented", b"\x01\x81\x00\x00\x00\x00\xc3\x80\x81\x00\x00\x00\x00\xff", 1007),
+    ("rsv-bits", b"\xf1\x80\x00\x00\x00\x00", 1002),
+    ("lone-continuation", b"\x80\x81\x00\x00\x00\x00a", 1002),
+    ("long-ping", b"\x89\xfe\x00\x80\x00\x00\x00\x00" + b"a" * 128, 1002),
+    ("fragmented-ping", b"\x09\x80\x00\x00\x00\x00", 1002),
+    ("bad-close-code", b"\x88\x82\x00\x00\x00\x00\x00\x05", 1002),
+    ("absurd-length", b"\x82\xff\x7f\xff\xff\xff\xff\xff\xff\xff\x00\x00\x00\x00", 1009),
+]
+
+
 @pytest.mark.parametrize(
-    "frame",
-    [
-        b"\x83\x80\x00\x00\x00\x00",  # reserved opcode
-        b"\x81\x05hello",  # unmasked client frame
-        b"\x81\x82\x00\x00\x00\x00\xff\xfe",  # text frame that is not UTF-8
-        b"\xf1\x80\x00\x00\x00\x00",  # reserved bits set
-    ],
-    ids=["reserved-opcode", "unmasked", "bad-utf8", "rsv-bits"],
+    ("frame", "code"), [c[1:] for c in MALFORMED_FRAMES], ids=[c[0] for c in MALFORMED_FRAMES]
 )
-async def test_malformed_frames_close_cleanly_and_the_server_lives(port: int, frame: bytes) -> None:
+async def test_malformed_frames_are_closed_with_their_code_and_the_server_lives(
+    port: int, frame: bytes, code: int
+) -> None:
     reader, writer = await handshake(port)
     writer.write(frame)
     await writer.drain()
     answer = await asyncio.wait_for(reader.read(), 5)  # read until the server hangs up
     writer.close()
-    assert answer == b"" or answer[0] == 0x88, "a close frame or a plain hang-up"
+    assert answer[0] == 0x88, "a close frame"
+    assert int.from_bytes(answer[2:4]) == code, answer
     async with open_ws(ws_url(port, "/after")) as ws:
         await ws.send("alive")
         assert await asyncio.wait_for(ws.recv(), 5) == "alive"
+
+
+async def test_an_oversized_message_in_small_fragments_is_closed_with_1009(port: int) -> None:
+    async with open_ws(ws_url(port, "/big")) as bystander:
+        async with open_ws(ws_url(port, "/big")) as ws:
+            await ws.send(["x" * 1000 for _ in range(MAX_FRAME // 1000 + 1)])
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        await bystander.send("still here")
+        assert await asyncio.wait_for(bystander.recv(), 5) == "still here"
 
 
 async def test_malformed_handshakes_are_refused(port: int) -> None:

@@ -6,7 +6,9 @@ parse the path, read the body up to ``max_body``, check the thing key (cached, s
 answers with a status and no body: 202 once the message is on the bus; 400 for a path
 or subtopic that breaks the rules; 403 for a missing or wrong key, an unknown channel or
 a thing not connected to it; 405 for another method; 413 for a body over ``max_body``;
-503 when the things service or the bus cannot be reached. Every other path (``/version``,
+503 when the things service or the bus cannot be reached. A refused key (403) or an
+unreachable service (503) is logged at INFO once per cause, then at DEBUG, never with a
+traceback (:mod:`mainflux.adapters.http.refusals`). Every other path (``/version``,
 ``/health``, ``/metrics``, unknown routes) goes to the shared service app."""
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Final
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mainflux.adapters.http.asgi import header, request_path, respond
+from mainflux.adapters.http.refusals import RefusalLog
 from mainflux.core.auth import ThingAccess
 from mainflux.core.errors import (
     MalformedEntity,
@@ -53,6 +56,7 @@ class MessageApp:
         self.publisher = publisher
         self.max_body = max_body
         self.fallback = fallback
+        self.refusals = RefusalLog(log, "HTTP message")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,19 +90,23 @@ class MessageApp:
             return body
         key = header(scope, b"authorization")
         if not key:
+            self.refusals.note("403 no key", scope)
             return 403
         try:
             thing = await self.access.can_access_by_key(channel, key.decode("latin-1"))
         except (Unauthorized, NotFound):
+            self.refusals.note("403 wrong key or not connected", scope)
             return 403
         except MalformedEntity:
             return 400
         except ServiceUnavailable:
+            self.refusals.note("503 things service unavailable", scope)
             return 503
         message = Message(channel, subtopic, thing, PROTOCOL, body, time.time_ns())
         try:
             await self.publisher.publish(message)
         except ServiceUnavailable:
+            self.refusals.note("503 message bus unavailable", scope)
             return 503
         except PayloadTooLarge:
             return 413

@@ -13,7 +13,12 @@
   ``application/senml+cbor`` (``Content-Type`` header or ``?content-type=``).
 
 Refused handshakes answer 400 (bad path or subtopic), 403 (missing or wrong key, not
-connected) or 503 (things service or bus unreachable). A client that reads too slowly
+connected), 429 (the thing already holds ``max_connections_per_thing`` sockets) or 503
+(the adapter holds ``max_connections`` sockets, or the things service or bus is
+unreachable); each is logged at INFO once per cause, then at DEBUG (see
+:mod:`mainflux.adapters.http.refusals`). An open socket whose right is revoked (thing
+removed or disconnected, key changed, channel removed; see
+:mod:`mainflux.adapters.ws.live`) is closed with 1008. A client that reads too slowly
 loses messages (its outbox holds ``max_outbox`` frames) instead of slowing the bus.
 A publish failure because the bus is down closes the socket with 1011."""
 
@@ -29,6 +34,14 @@ from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mainflux.adapters.http.asgi import header, query_param, request_path
+from mainflux.adapters.http.refusals import RefusalLog
+from mainflux.adapters.ws import serverlog
+from mainflux.adapters.ws.live import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_THING,
+    LiveSocket,
+    LiveSockets,
+)
 from mainflux.core.auth import ThingAccess
 from mainflux.core.errors import (
     MalformedEntity,
@@ -48,28 +61,48 @@ CBOR: Final = "application/senml+cbor"
 POLICY_VIOLATION: Final = 1008
 TOO_BIG: Final = 1009
 INTERNAL_ERROR: Final = 1011
+TRY_AGAIN_LATER: Final = 1013
 
 SLOW_CLIENT_DROPS: Final = Counter(
     "mainflux_ws_dropped_total",
     "Messages not sent to a WebSocket client because its outbox was full.",
 )
+REFUSED: Final = Counter(
+    "mainflux_ws_refused_total", "WebSocket handshakes refused, by status.", ["status"]
+)
+REVOKED_SOCKETS: Final = Counter(
+    "mainflux_ws_revoked_total", "WebSockets closed because their access was revoked."
+)
 
 
 class _Refused(Exception):
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, cause: str) -> None:
         self.status = status
+        self.cause = cause
 
 
 class WsApp:
     """The raw ASGI app of the WebSocket adapter (see the module doc)."""
 
     def __init__(
-        self, access: ThingAccess, bus: Bus, fallback: ASGIApp, *, max_outbox: int = 1024
+        self,
+        access: ThingAccess,
+        bus: Bus,
+        fallback: ASGIApp,
+        *,
+        max_outbox: int = 1024,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_connections_per_thing: int = DEFAULT_MAX_CONNECTIONS_PER_THING,
     ) -> None:
         self.access = access
         self.bus = bus
         self.fallback = fallback
         self.max_outbox = max_outbox
+        self.live = LiveSockets(
+            access, max_connections=max_connections, max_per_thing=max_connections_per_thing
+        )
+        self.refusals = RefusalLog(log, "WebSocket handshake")
+        serverlog.install()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
@@ -77,6 +110,41 @@ class WsApp:
             return
         if (await receive())["type"] != "websocket.connect":
             return
+        if not self.live.reserve():
+            await self._refuse(scope, send, _Refused(503, "adapter full"))
+            return
+        try:
+            await self._handshake(scope, receive, send)
+        finally:
+            self.live.release()
+
+    async def _handshake(self, scope: Scope, receive: Receive, send: Send) -> None:
+        heard = self.live.revocations
+        try:
+            channel, subtopic, thing, key = await self._authorize(scope)
+        except _Refused as refused:
+            await self._refuse(scope, send, refused)
+            return
+        socket = LiveSocket(thing, channel, key)
+        if not self.live.add(socket):
+            await self._refuse(scope, send, _Refused(429, "too many connections for the thing"))
+            return
+        try:
+            if self.live.revocations != heard:
+                # A revocation arrived while the key was being checked: the answer may
+                # predate it, so ask again (the socket is indexed now and hears the rest).
+                try:
+                    await self._check(channel, key)
+                except _Refused as refused:
+                    await self._refuse(scope, send, refused)
+                    return
+            await self._serve(scope, receive, send, socket, subtopic)
+        finally:
+            self.live.discard(socket)
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, socket: LiveSocket, subtopic: str
+    ) -> None:
         outbox: asyncio.Queue[bytes] = asyncio.Queue(self.max_outbox)
 
         async def deliver(message: Message) -> None:
@@ -86,48 +154,67 @@ class WsApp:
                 SLOW_CLIENT_DROPS.inc()
 
         try:
-            channel, subtopic, thing = await self._authorize(scope)
-            try:
-                sub = await self.bus.subscribe(subject_of(channel, subtopic), deliver)
-            except ServiceUnavailable:
-                raise _Refused(503) from None
-        except _Refused as refused:
-            await _refuse(scope, send, refused.status)
+            sub = await self.bus.subscribe(subject_of(socket.channel, subtopic), deliver)
+        except ServiceUnavailable:
+            await self._refuse(scope, send, _Refused(503, "message bus unavailable"))
             return
         try:
+            if socket.revoked.done():
+                await self._refuse(scope, send, _Refused(403, "access revoked"))
+                return
             await send({"type": "websocket.accept"})
             binary = _content_type(scope) == CBOR
             sender = asyncio.create_task(_pump(outbox, send, binary))
+            reader = asyncio.create_task(
+                self._read_frames(receive, send, socket.channel, subtopic, socket.thing)
+            )
             try:
-                await self._read_frames(receive, send, channel, subtopic, thing)
+                await asyncio.wait((reader, socket.revoked), return_when=asyncio.FIRST_COMPLETED)
             finally:
-                sender.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sender
+                for task in (reader, sender):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            if socket.revoked.done() and reader.cancelled():
+                REVOKED_SOCKETS.inc()
+                log.debug(
+                    "WebSocket of thing %s on %s closed: access revoked",
+                    socket.thing,
+                    socket.channel,
+                )
+                await _close(send, POLICY_VIOLATION, "access revoked")
         finally:
             await sub.unsubscribe()
 
-    async def _authorize(self, scope: Scope) -> tuple[str, str, str]:
+    async def _authorize(self, scope: Scope) -> tuple[str, str, str, str]:
         path, escaped = request_path(scope)
         try:
             channel, subtopic = parse_topic(path, unescape=escaped)
         except MalformedEntity:
-            raise _Refused(400) from None
+            raise _Refused(400, "bad path or subtopic") from None
         raw_key = header(scope, b"authorization")
         key = raw_key.decode("latin-1") if raw_key else ""
         if not key:
             key = query_param(scope.get("query_string", b""), "authorization") or ""
         if not key:
-            raise _Refused(403)
+            raise _Refused(403, "no key")
+        thing = await self._check(channel, key)
+        return channel, subtopic, thing, key
+
+    async def _check(self, channel: str, key: str) -> str:
         try:
-            thing = await self.access.can_access_by_key(channel, key)
+            return await self.access.can_access_by_key(channel, key)
         except (Unauthorized, NotFound):
-            raise _Refused(403) from None
+            raise _Refused(403, "wrong key or not connected") from None
         except MalformedEntity:
-            raise _Refused(400) from None
+            raise _Refused(400, "malformed channel or key") from None
         except ServiceUnavailable:
-            raise _Refused(503) from None
-        return channel, subtopic, thing
+            raise _Refused(503, "things service unavailable") from None
+
+    async def _refuse(self, scope: Scope, send: Send, refused: _Refused) -> None:
+        REFUSED.labels(str(refused.status)).inc()
+        self.refusals.note(f"{refused.status} {refused.cause}", scope)
+        await _refuse(scope, send, refused.status)
 
     async def _read_frames(
         self, receive: Receive, send: Send, channel: str, subtopic: str, thing: str
@@ -188,8 +275,10 @@ async def _refuse(scope: Scope, send: Send, status: int) -> None:
             }
         )
         await send({"type": "websocket.http.response.body", "body": b""})
+        serverlog.mark_denied()
     else:
-        await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+        code = TRY_AGAIN_LATER if status in (429, 503) else POLICY_VIOLATION
+        await send({"type": "websocket.close", "code": code})
 
 
 def _content_type(scope: Scope) -> str:
