@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from mainflux.authn.main import build_service as build_authn
 from mainflux.consumers.models import PageQuery
 from mainflux.consumers.store import MessageRepository, record_ids
-from mainflux.core.db import SchemaError, create_engine, migrate
+from mainflux.core.db import SchemaError, create_engine, migrate, migration_lock_id
 from mainflux.core.errors import Conflict, Unauthorized
 from mainflux.messaging.envelope import Message
 from mainflux.things.api import create_app as create_things_app
@@ -164,6 +164,41 @@ async def test_a_go_schema_is_adopted_into_exactly_ours_and_a_second_migrate_cha
     await migrated(pg, service)
     assert await schema_of(pg) == adopted
     assert await go_records(pg) == go_ids, "Go's record is left as it was"
+
+
+async def test_go_databases_merged_into_one_are_adopted_service_by_service(
+    pg: str, other_pg: str
+) -> None:
+    await make_go_database(pg, "users", "authn", "things", "messages")
+    for service in ALL_SERVICES:
+        await migrated(pg, service)
+        await migrated(other_pg, service)
+    assert await schema_of(pg) == await schema_of(other_pg)
+
+
+async def test_a_migration_waits_while_another_process_migrates_the_service(pg: str) -> None:
+    """The writer and the reader starting together on Go's ``messages``: one adopts it,
+    the other waits and then finds the record (without the lock, one of them fails)."""
+    await make_go_database(pg, "messages")
+    holder = await asyncpg.connect(dsn(pg))
+    watcher = await asyncpg.connect(dsn(pg))
+    try:
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute("SELECT pg_advisory_xact_lock($1)", migration_lock_id("consumers"))
+        waiting = asyncio.create_task(migrated(pg, "consumers"))
+        async with asyncio.timeout(10):
+            while not await watcher.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ):
+                await asyncio.wait({waiting}, timeout=0.05)
+        assert not waiting.done()
+        await transaction.commit()
+        await asyncio.wait_for(waiting, 10)
+    finally:
+        await holder.close()
+        await watcher.close()
+    assert ("alembic_version_consumers", "0002") in (await schema_of(pg))["versions"]
 
 
 # users ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,7 +216,16 @@ def _go_revision(connection: Connection, service: str) -> str | None:
     return go.revision
 
 
+def migration_lock_id(service: str) -> int:
+    """The PostgreSQL advisory lock that :func:`migrate` holds for ``service`` while it
+    runs, so that processes starting together migrate one after the other."""
+    return zlib.crc32(f"mainflux.migrate.{service}".encode())
+
+
 def _upgrade(connection: Connection, service: str) -> None:
+    if connection.dialect.name == "postgresql":
+        lock = sa.text("SELECT pg_advisory_xact_lock(:id)")
+        connection.execute(lock, {"id": migration_lock_id(service)})
     config = _alembic_config(service, connection)
     stamp = _go_revision(connection, service)
     if stamp is not None:
@@ -224,7 +234,8 @@ def _upgrade(connection: Connection, service: str) -> None:
 
 
 async def migrate(engine: AsyncEngine, service: str) -> None:
-    """Apply every pending migration of ``service`` (e.g. ``things``), in one transaction.
+    """Apply every pending migration of ``service`` (e.g. ``things``), in one transaction
+    (on PostgreSQL under :func:`migration_lock_id`).
 
     A database that Go Mainflux 0.11 made for the service (see :class:`GoSchema`) is
     adopted first: its revision is stamped, then the later revisions run. Raises
