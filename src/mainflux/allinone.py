@@ -155,6 +155,7 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
             if settings.redis_url
             else InMemoryAccessCache()
         )
+        stack.push_async_callback(cache.close)
         things = await things_main.build_service(engine, authn, events, cache)
         bus = await _bus(settings, stack)
         access = CachedThingAccess(things, events)

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -58,9 +58,9 @@ class Settings:
     http_port: int
     auth_http_port: int
     auth_grpc_port: int
-    db_url: str
-    cache_url: str
-    es_url: str
+    db_url: str = field(repr=False)  # the URLs carry passwords
+    cache_url: str = field(repr=False)
+    es_url: str = field(repr=False)
     authn_url: str
     authn_timeout: float
     single_user_email: str
