@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Runs every service as its own local process (like the Go binaries), against local
 # PostgreSQL, Redis and NATS; scripts/services.sh installs and starts those when missing.
-# Ctrl-C stops them all. Logs go to $MF_RUNDEV_LOGS (default ./build/rundev-logs).
+# Ctrl-C stops them all. Logs go to $MF_RUNDEV_LOGS (default ./build/rundev-logs); the
+# signing secret is kept in $MF_RUNDEV_DATA (default ./build/rundev), readable by you only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/services.sh >/dev/null
 BIN=.venv/bin
 LOGS=${MF_RUNDEV_LOGS:-build/rundev-logs}
-mkdir -p "$LOGS"
+DATA=${MF_RUNDEV_DATA:-build/rundev}
+umask 077
+mkdir -p "$LOGS" "$DATA"
 
 # One database per service, as Mainflux has them.
 for db in users authn things messages; do
@@ -16,7 +19,22 @@ for db in users authn things messages; do
     PGPASSWORD=mainflux psql -qtAX -h 127.0.0.1 -U mainflux -d postgres -c "CREATE DATABASE $db"
 done
 
-export MF_AUTHN_SECRET=${MF_AUTHN_SECRET:-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')}
+# authn signs tokens with MF_AUTHN_SECRET (32 bytes at least, no default). Unless it is
+# set, 32 random bytes are generated once into $DATA/authn.secret (mode 0600), so tokens
+# stay valid across runs.
+SECRET_FILE=$DATA/authn.secret
+if [ -z "${MF_AUTHN_SECRET:-}" ]; then
+  if [ ! -s "$SECRET_FILE" ]; then
+    head -c 32 /dev/urandom | base64 -w0 >"$SECRET_FILE.tmp"
+    mv "$SECRET_FILE.tmp" "$SECRET_FILE"
+  fi
+  chmod 600 "$SECRET_FILE"
+  MF_AUTHN_SECRET=$(cat "$SECRET_FILE")
+  SECRET_FROM="$SECRET_FILE"
+else
+  SECRET_FROM="MF_AUTHN_SECRET"
+fi
+export MF_AUTHN_SECRET
 export MF_NATS_URL=${MF_NATS_URL:-nats://localhost:4222}
 export MF_LOG_LEVEL=${MF_LOG_LEVEL:-info}
 export MF_AUTHN_GRPC_URL=${MF_AUTHN_GRPC_URL:-localhost:8181}
@@ -55,7 +73,7 @@ start postgres-writer
 start postgres-reader
 
 cat <<MSG
-Mainflux services (MF_AUTHN_SECRET is in this shell's environment):
+Mainflux services (authn signing secret from $SECRET_FROM):
   users   http://localhost:8180      authn   http://localhost:8189 (gRPC 8181)
   things  http://localhost:8182      things auth http://localhost:8989 (gRPC 8183)
   http    http://localhost:8185      ws      ws://localhost:8186

@@ -11,8 +11,12 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
+from typing import Final
+
+import sqlalchemy as sa
 
 from mainflux import settings as config
 from mainflux.adapters.access import CachedThingAccess
@@ -28,7 +32,15 @@ from mainflux.consumers.store import MessageRepository
 from mainflux.consumers.writer import build_writer
 from mainflux.core import runner
 from mainflux.core.config import env
+from mainflux.core.datadir import (
+    DIR_MODE,
+    DataDirError,
+    DataDirLock,
+    create_private,
+    make_private,
+)
 from mainflux.core.db import create_engine, migrate, sqlite_url
+from mainflux.core.redact import redact_text
 from mainflux.events.redis import RedisEventStream
 from mainflux.events.sql import SqlEventStream
 from mainflux.events.stream import EventStream
@@ -44,6 +56,35 @@ from mainflux.users.email import OutboxEmailer
 
 log = logging.getLogger("mainflux")
 
+#: The process's umask: what it creates (database, secret, mails) is its owner's only.
+UMASK: Final = 0o077
+
+
+def _claim_data_dir(settings: config.AllInOneSettings) -> DataDirLock:
+    """Make the data directory private (repairing modes, with a notice) and lock it, so
+    a second ``mainflux run`` on it stops; the caller releases the lock."""
+    try:
+        changed = make_private(settings.data_dir)
+        lock = DataDirLock(settings.data_dir)
+        lock.acquire()
+    except DataDirError as exc:
+        raise runner.StartupError(f"MF_DATA_DIR: {exc}") from None
+    if changed:
+        log.warning(
+            "MF_DATA_DIR: %s: took group and other access away from %d path(s) "
+            "(directories are now 0700, files 0600)",
+            settings.data_dir,
+            len(changed),
+        )
+    try:
+        settings.mail_dir.mkdir(mode=DIR_MODE, exist_ok=True)
+        if not settings.db_url:
+            create_private(settings.sqlite_path)  # SQLite gives -wal/-shm the same mode
+    except OSError as exc:
+        lock.release()
+        raise runner.StartupError(f"MF_DATA_DIR: {settings.data_dir}: {exc.strerror}") from None
+    return lock
+
 
 async def _event_stream(
     settings: config.AllInOneSettings, stack: AsyncExitStack, engine
@@ -54,7 +95,8 @@ async def _event_stream(
         try:
             await redis.ping()
         except Exception as exc:
-            raise runner.StartupError(f"MF_REDIS_URL: cannot reach Redis: {exc}") from None
+            reason = redact_text(runner.first_line(exc))
+            raise runner.StartupError(f"MF_REDIS_URL: cannot reach Redis: {reason}") from None
         return redis
     sql = SqlEventStream(engine)
     await sql.create_schema()
@@ -70,7 +112,8 @@ async def _bus(settings: config.AllInOneSettings, stack: AsyncExitStack) -> Bus:
         try:
             bus = await NatsBus.connect(settings.nats_url, name="mainflux-allinone")
         except Exception as exc:
-            raise runner.StartupError(f"MF_NATS_URL: cannot reach NATS: {exc}") from None
+            reason = redact_text(runner.first_line(exc))
+            raise runner.StartupError(f"MF_NATS_URL: cannot reach NATS: {reason}") from None
     return bus
 
 
@@ -86,25 +129,33 @@ async def _task(coro, name: str) -> AsyncIterator[asyncio.Task]:  # type: ignore
 
 
 async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
-    """Run every service until ``stop`` is set."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    gateway_sock = runner.bind_socket(settings.host, settings.gateway_port, "MF_GATEWAY_PORT")
-    secret = config.ensure_secret(settings)
+    """Run every service until ``stop`` is set.
+
+    The data directory is made private and locked first (see :func:`_claim_data_dir`)."""
     async with AsyncExitStack() as stack:
+        stack.callback(_claim_data_dir(settings).release)
+        secret = config.ensure_secret(settings)
+        gateway_sock = runner.bind_socket(settings.host, settings.gateway_port, "MF_GATEWAY_PORT")
         stack.callback(gateway_sock.close)
-        engine = create_engine(settings.db_url or sqlite_url(settings.sqlite_path))
+        try:
+            engine = create_engine(settings.db_url or sqlite_url(settings.sqlite_path))
+        except (ValueError, sa.exc.ArgumentError) as exc:
+            reason = redact_text(runner.first_line(exc))
+            raise runner.StartupError(f"MF_DB_URL: cannot use the URL: {reason}") from None
         stack.push_async_callback(engine.dispose)
         try:
             authn = await authn_main.build_service(engine, secret)
-        except OSError as exc:
-            raise runner.StartupError(f"MF_DB_URL: cannot use the database: {exc}") from None
+        except (OSError, sa.exc.SQLAlchemyError) as exc:
+            reason = redact_text(runner.first_line(exc))
+            raise runner.StartupError(f"MF_DB_URL: cannot use the database: {reason}") from None
         events = await _event_stream(settings, stack, engine)
-        users = await users_main.build_service(
-            engine, authn, OutboxEmailer(str(settings.data_dir / "mail"))
-        )
+        users = await users_main.build_service(engine, authn, OutboxEmailer(str(settings.mail_dir)))
         cache = (
-            RedisAccessCache(settings.redis_url) if settings.redis_url else InMemoryAccessCache()
+            RedisAccessCache(settings.redis_url, ttl=settings.cache_ttl)
+            if settings.redis_url
+            else InMemoryAccessCache()
         )
+        stack.push_async_callback(cache.close)
         things = await things_main.build_service(engine, authn, events, cache)
         bus = await _bus(settings, stack)
         access = CachedThingAccess(things, events)
@@ -193,4 +244,5 @@ def main(overrides: Mapping[str, str | int | None] | None = None) -> None:
     async def _run(stop: asyncio.Event) -> None:
         await serve(stop, config.load(overrides))
 
+    os.umask(UMASK)
     runner.run(_run)

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
-from mainflux.core.config import ConfigError, env, env_port, env_url
+from mainflux.core.config import ConfigError, check_secret, env, env_int, env_port, env_url
+from mainflux.core.datadir import write_private
 from mainflux.core.tls import ServerTLS, server_tls
+from mainflux.things.cache import DEFAULT_TTL
+
+#: The file in the data directory that keeps the generated signing secret.
+SECRET_FILE: Final = "authn.secret"
+#: Random bytes in a generated secret (it is stored base64url-encoded: 43 characters).
+SECRET_RANDOM_BYTES: Final = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +34,24 @@ class AllInOneSettings:
     db_url: str
     redis_url: str
     nats_url: str
-    authn_secret: str
+    authn_secret: str = field(repr=False)
     gateway_tls: ServerTLS | None = None
+    cache_ttl: int = DEFAULT_TTL
 
     @property
     def sqlite_path(self) -> Path:
         """The SQLite file used when no ``MF_DB_URL`` is set."""
         return self.data_dir / "mainflux.db"
+
+    @property
+    def secret_path(self) -> Path:
+        """The file keeping the generated signing secret when ``MF_AUTHN_SECRET`` is unset."""
+        return self.data_dir / SECRET_FILE
+
+    @property
+    def mail_dir(self) -> Path:
+        """The outbox of password-reset mails."""
+        return self.data_dir / "mail"
 
 
 def load(
@@ -62,18 +81,32 @@ def load(
         nats_url=env_url("MF_NATS_URL", "", ("nats", "tls"), merged),
         authn_secret=env("MF_AUTHN_SECRET", "", merged),
         gateway_tls=server_tls("GATEWAY", merged),
+        cache_ttl=env_int("MF_THINGS_CACHE_TTL", DEFAULT_TTL, minimum=1, environ=merged),
     )
 
 
 def ensure_secret(settings: AllInOneSettings) -> str:
-    """The signing secret: ``MF_AUTHN_SECRET``, else one generated once and kept in the
-    data directory (mode 0600), so tokens survive restarts and no default secret is used."""
+    """The signing secret: ``MF_AUTHN_SECRET``, else the one kept in the data directory's
+    ``authn.secret`` (generated from 32 random bytes on first start, mode 0600), so tokens
+    survive restarts and no default secret is ever used.
+
+    Raises ``ConfigError`` naming ``MF_AUTHN_SECRET`` or the file when the secret is empty
+    or shorter than 32 bytes, or when the file cannot be read."""
     if settings.authn_secret:
-        return settings.authn_secret
-    path = settings.data_dir / "authn.secret"
-    if path.exists():
-        return path.read_text().strip()
-    secret = secrets.token_urlsafe(32)
-    path.touch(mode=0o600)
-    path.write_text(secret)
-    return secret
+        return check_secret("MF_AUTHN_SECRET", settings.authn_secret)
+    path = settings.secret_path
+    try:
+        write_private(path, secrets.token_urlsafe(SECRET_RANDOM_BYTES))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the signing secret: {exc.strerror}") from None
+    try:
+        secret = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not text"
+        raise ConfigError(f"{path}: cannot read the signing secret: {reason}") from None
+    try:
+        return check_secret(str(path), secret)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (remove the file to generate a new one)") from None

@@ -18,11 +18,15 @@ from mainflux.proto import authn_pb2, authn_pb2_grpc
 from tests.servers import free_port, wait_for_port
 
 COMMAND = [sys.executable, "-c", "from mainflux.authn.main import main; main()"]
+#: A signing secret long enough for ``mainflux-authn`` (which has no default one).
+SECRET = "process-secret-of-at-least-32-bytes"
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
-    """The current environment without any MF_* variable, plus ``overrides``."""
+    """The current environment without any MF_* variable but a usable
+    ``MF_AUTHN_SECRET``, plus ``overrides``."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("MF_")}
+    environ["MF_AUTHN_SECRET"] = SECRET
     environ.update(overrides)
     return environ
 
@@ -64,6 +68,27 @@ def test_a_bad_setting_stops_start_up_with_one_line(name: str, value: str) -> No
     assert name in line
 
 
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        (None, "not set"),
+        ("", "not set"),
+        ("authn", "too short (5 bytes)"),
+        ("x" * 31, "too short (31 bytes)"),
+    ],
+    ids=["unset", "empty", "mainflux-default", "31-bytes"],
+)
+def test_no_or_a_short_secret_stops_start_up_with_one_line(secret: str | None, reason: str) -> None:
+    environ = clean_env(MF_AUTHN_HTTP_PORT=str(free_port()), MF_AUTHN_GRPC_PORT=str(free_port()))
+    if secret is None:
+        del environ["MF_AUTHN_SECRET"]
+    else:
+        environ["MF_AUTHN_SECRET"] = secret
+    line = run_failing(environ)
+    assert line.startswith("mainflux: MF_AUTHN_SECRET: " + reason), line
+    assert "32 bytes" in line
+
+
 @pytest.mark.parametrize("setting", ["MF_AUTHN_HTTP_PORT", "MF_AUTHN_GRPC_PORT"])
 def test_a_busy_port_stops_start_up_with_one_line(setting: str) -> None:
     with socket.socket() as busy:
@@ -93,7 +118,6 @@ def authn_process(postgres_url: str) -> Iterator[tuple[int, int, subprocess.Pope
     environ = clean_env(
         MF_AUTHN_HTTP_PORT=str(http_port),
         MF_AUTHN_GRPC_PORT=str(grpc_port),
-        MF_AUTHN_SECRET="process-secret",
         MF_AUTHN_LOG_LEVEL="debug",
         **db_env(postgres_url),
     )
@@ -132,5 +156,5 @@ async def test_the_service_runs_on_postgres_and_stops_cleanly(
     _, stderr = proc.communicate(timeout=15)
     assert proc.returncode == 0, stderr
     assert "authn listening" in stderr
-    for secret in ("process-secret", login, api_key):
+    for secret in (SECRET, login, api_key):
         assert secret not in stderr

@@ -54,8 +54,9 @@ def _id() -> str:
 async def test_entries_use_mainflux_keys(cache: RedisAccessCache, redis: aioredis.Redis) -> None:
     key, thing_id, channel_id = _id(), _id(), _id()
     assert await cache.thing_id(key) is None
-    await cache.save_thing(key, thing_id)
-    await cache.connect(channel_id, thing_id)
+    generation = await cache.generation()
+    await cache.save_thing(key, thing_id, generation)
+    await cache.connect(channel_id, thing_id, generation)
     assert await redis.get(f"thing_key:{key}") == thing_id
     assert await redis.get(f"thing:{thing_id}") == key
     assert await redis.sismember(f"channel:{channel_id}", thing_id)
@@ -67,16 +68,16 @@ async def test_forgetting_drops_keys_and_memberships(
     cache: RedisAccessCache, redis: aioredis.Redis
 ) -> None:
     key, thing_id, c1, c2 = _id(), _id(), _id(), _id()
-    await cache.save_thing(key, thing_id)
-    await cache.connect(c1, thing_id)
-    await cache.connect(c2, thing_id)
+    await cache.save_thing(key, thing_id, await cache.generation())
+    await cache.connect(c1, thing_id, await cache.generation())
+    await cache.connect(c2, thing_id, await cache.generation())
     await cache.forget_thing(thing_id, "some-other-key", [c1])
     assert await redis.exists(f"thing_key:{key}", f"thing:{thing_id}") == 0
     assert not await redis.sismember(f"channel:{c1}", thing_id)
     assert await redis.sismember(f"channel:{c2}", thing_id)
     await cache.disconnect(c2, thing_id)
     assert not await cache.is_connected(c2, thing_id)
-    await cache.connect(c1, thing_id)
+    await cache.connect(c1, thing_id, await cache.generation())
     await cache.forget_channel(c1)
     assert await redis.exists(f"channel:{c1}") == 0
 
@@ -124,3 +125,47 @@ async def test_the_service_fills_and_invalidates_redis(svc: Service, redis: aior
     with pytest.raises(Unauthorized):
         await svc.can_access_by_key(c2.id, k3)
     assert await svc.can_access_by_key(c1.id, "renewed-" + k1) == t1.id
+
+
+async def test_every_invalidation_moves_the_generation_on(cache: RedisAccessCache) -> None:
+    thing_id, channel_id = _id(), _id()
+    seen = [await cache.generation()]
+    await cache.forget_thing(thing_id, _id(), [channel_id])
+    seen.append(await cache.generation())
+    await cache.disconnect(channel_id, thing_id)
+    seen.append(await cache.generation())
+    await cache.forget_channel(channel_id)
+    seen.append(await cache.generation())
+    assert seen == sorted(set(seen)), seen
+
+
+async def test_a_fill_with_an_old_generation_stores_nothing(
+    cache: RedisAccessCache, redis: aioredis.Redis
+) -> None:
+    key, thing_id, channel_id = _id(), _id(), _id()
+    before = await cache.generation()
+    await cache.disconnect(_id(), _id())  # any invalidation in between
+    await cache.save_thing(key, thing_id, before)
+    await cache.connect(channel_id, thing_id, before)
+    assert await redis.exists(f"thing_key:{key}", f"thing:{thing_id}", f"channel:{channel_id}") == 0
+
+
+async def test_entries_expire_after_the_ttl(redis_url: str, redis: aioredis.Redis) -> None:
+    cache = RedisAccessCache(redis_url, ttl=120)
+    key, thing_id, channel_id = _id(), _id(), _id()
+    try:
+        await cache.save_thing(key, thing_id, await cache.generation())
+        await cache.connect(channel_id, thing_id, await cache.generation())
+        for name in (f"thing_key:{key}", f"thing:{thing_id}", f"channel:{channel_id}"):
+            assert 0 < await redis.ttl(name) <= 120, name
+        # A set keeps the expiry of its first fill: re-adding members does not extend it.
+        await redis.expire(f"channel:{channel_id}", 50)
+        await cache.connect(channel_id, _id(), await cache.generation())
+        assert 0 < await redis.ttl(f"channel:{channel_id}") <= 50
+    finally:
+        await cache.close()
+
+
+def test_a_ttl_below_one_second_is_refused(redis_url: str) -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        RedisAccessCache(redis_url, ttl=0)

@@ -42,6 +42,7 @@ def _fails(env: dict[str, str]) -> str:
         ({"MF_THINGS_AUTH_GRPC_PORT": "70000"}, "MF_THINGS_AUTH_GRPC_PORT"),
         ({"MF_THINGS_DB_PORT": "x"}, "MF_THINGS_DB_PORT"),
         ({"MF_THINGS_CACHE_DB": "-1"}, "MF_THINGS_CACHE_DB"),
+        ({"MF_THINGS_CACHE_TTL": "0"}, "MF_THINGS_CACHE_TTL"),
         ({"MF_AUTHN_GRPC_TIMEOUT": "soon"}, "MF_AUTHN_GRPC_TIMEOUT"),
         ({"MF_THINGS_SINGLE_USER_EMAIL": "a@b.c"}, "MF_THINGS_SINGLE_USER_TOKEN"),
         ({"MF_THINGS_LOG_LEVEL": "loud"}, "MF_THINGS_LOG_LEVEL"),
@@ -90,6 +91,7 @@ def settings(postgres_url: str, redis_url: str) -> dict[str, str]:
         "MF_THINGS_HTTP_PORT": str(free_port()),
         "MF_THINGS_AUTH_HTTP_PORT": str(free_port()),
         "MF_THINGS_AUTH_GRPC_PORT": str(free_port()),
+        "MF_THINGS_CACHE_TTL": "77",
     }
 
 
@@ -140,6 +142,7 @@ def test_the_process_serves_three_faces_and_stops_cleanly(
         assert stub.Identify(authn_pb2.Token(value="proc-key"), timeout=5).value == thing_id
     store = redis.Redis.from_url(redis_url, decode_responses=True)
     assert store.get("thing_key:proc-key") == thing_id
+    assert 0 < store.ttl("thing_key:proc-key") <= 77  # MF_THINGS_CACHE_TTL
     assert store.sismember(f"channel:{channel_id}", thing_id)
     operations = [fields["operation"] for _, fields in store.xrange("mainflux.things")]
     assert {"thing.create", "channel.create", "thing.connect"} <= set(operations)

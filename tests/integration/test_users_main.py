@@ -120,7 +120,6 @@ def microservices(
             clean_env(
                 MF_AUTHN_HTTP_PORT=str(authn_http),
                 MF_AUTHN_GRPC_PORT=str(authn_grpc),
-                MF_AUTHN_SECRET="process-secret",
                 **authn_db,
             ),
             authn_http,

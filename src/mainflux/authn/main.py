@@ -1,9 +1,10 @@
 """``mainflux-authn``: the authn microservice (HTTP key API and gRPC ``AuthNService``).
 
 Configured by Mainflux's variables: ``MF_AUTHN_HTTP_PORT`` (8189), ``MF_AUTHN_GRPC_PORT``
-(8181), ``MF_AUTHN_SECRET`` (``authn``), ``MF_AUTHN_DB_*`` (PostgreSQL database
-``authn``), ``MF_AUTHN_LOG_LEVEL``, and ``MF_AUTHN_SERVER_CERT``/``MF_AUTHN_SERVER_KEY``
-(PEM files: both faces speak TLS when set). The schema is migrated at start."""
+(8181), ``MF_AUTHN_SECRET`` (required, at least 32 bytes: unlike Go Mainflux there is no
+default signing secret), ``MF_AUTHN_DB_*`` (PostgreSQL database ``authn``),
+``MF_AUTHN_LOG_LEVEL``, and ``MF_AUTHN_SERVER_CERT``/``MF_AUTHN_SERVER_KEY`` (PEM files:
+both faces speak TLS when set). The schema is migrated at start."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from mainflux.authn.api import create_app
 from mainflux.authn.grpc import start_grpc_server
 from mainflux.authn.service import AuthnService
 from mainflux.authn.store import SqlKeyRepository
-from mainflux.core.config import env, env_port, postgres_url
+from mainflux.core.config import env_port, env_secret, postgres_url
 from mainflux.core.db import create_engine, migrate
 from mainflux.core.runner import (
     StartupError,
@@ -45,12 +46,13 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``MF_AUTHN_*``; raises ``ConfigError`` naming a bad variable."""
+        """Read ``MF_AUTHN_*``; raises ``ConfigError`` naming a bad variable, also when
+        ``MF_AUTHN_SECRET`` is unset or shorter than 32 bytes."""
         return cls(
             http_port=env_port("MF_AUTHN_HTTP_PORT", 8189, environ),
             grpc_port=env_port("MF_AUTHN_GRPC_PORT", 8181, environ),
             db_url=postgres_url("AUTHN", "authn", environ),
-            secret=env("MF_AUTHN_SECRET", "authn", environ),
+            secret=env_secret("MF_AUTHN_SECRET", environ),
             tls=server_tls("AUTHN", environ),
         )
 

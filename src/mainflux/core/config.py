@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Final
 from urllib.parse import quote
+
+from mainflux.core.redact import redact_url
+
+#: The shortest signing secret accepted (bytes of its UTF-8 text): 256 bits for HS256.
+MIN_SECRET_BYTES: Final = 32
 
 
 class ConfigError(Exception):
@@ -82,8 +88,38 @@ def env_url(
     """Return the variable as a URL whose scheme is one of ``schemes``."""
     value = env(name, default, environ)
     if value and not value.startswith(tuple(f"{s}://" for s in schemes)):
-        raise ConfigError(f"{name}: expected a {'/'.join(schemes)} URL, got {value!r}")
+        shown = redact_url(value)
+        raise ConfigError(f"{name}: expected a {'/'.join(schemes)} URL, got {shown!r}")
     return value
+
+
+def check_secret(name: str, value: str) -> str:
+    """Return ``value`` when it is a usable signing secret (at least
+    :data:`MIN_SECRET_BYTES` bytes); else raise ``ConfigError`` naming ``name``, which
+    may be a variable or a file."""
+    if not value:
+        raise ConfigError(
+            f"{name}: empty; a signing secret of at least {MIN_SECRET_BYTES} bytes is needed"
+        )
+    size = len(value.encode())
+    if size < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"{name}: too short ({size} bytes); a signing secret needs at least "
+            f"{MIN_SECRET_BYTES} bytes"
+        )
+    return value
+
+
+def env_secret(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """Return the variable as a signing secret; unset, empty or shorter than
+    :data:`MIN_SECRET_BYTES` bytes is a ``ConfigError`` (there is no default secret)."""
+    value = env(name, "", environ)
+    if not value:
+        raise ConfigError(
+            f"{name}: not set; give it a random value of at least {MIN_SECRET_BYTES} bytes "
+            "(e.g. `openssl rand -base64 32`)"
+        )
+    return check_secret(name, value)
 
 
 def postgres_url(prefix: str, database: str, environ: Mapping[str, str] | None = None) -> str:

@@ -21,6 +21,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from mainflux.core.config import ConfigError, env
+from mainflux.core.redact import install_log_redaction, redact_text
 
 log = logging.getLogger("mainflux")
 
@@ -61,6 +62,7 @@ def setup_logging(level_var: str = "MF_LOG_LEVEL", default: str = "info") -> Non
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    install_log_redaction()  # no URL password or token reaches a log line
     # Migrations say what they apply at INFO; keep start-up quiet unless debugging.
     logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
 
@@ -152,7 +154,7 @@ async def _guarded(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
     try:
         await main(stop)
     except (ConfigError, StartupError) as exc:
-        print(f"mainflux: {exc}", file=sys.stderr)
+        print(f"mainflux: {redact_text(str(exc))}", file=sys.stderr)
         return 2
     log.info("stopped (pid %d)", os.getpid())
     return 0

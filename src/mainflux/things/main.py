@@ -1,12 +1,12 @@
 """The ``mainflux-things`` process: management HTTP, auth HTTP and gRPC faces.
 
 Configured by Mainflux's ``MF_THINGS_*`` variables; stores in PostgreSQL, caches access
-answers in Redis, appends events to Redis Streams and identifies users through the
-authn service over gRPC (or a single fixed user). With ``MF_THINGS_SERVER_CERT`` and
-``MF_THINGS_SERVER_KEY`` set, all three faces speak TLS; ``MF_THINGS_CLIENT_TLS``/
-``MF_THINGS_CA_CERTS`` (or, when unset, ``MF_AUTHN_CLIENT_TLS``/``MF_AUTHN_CA_CERTS``)
-make the authn client use TLS. :func:`build_service` is the part the all-in-one process
-reuses."""
+answers in Redis (entries expire after ``MF_THINGS_CACHE_TTL`` seconds, 300), appends
+events to Redis Streams and identifies users through the authn service over gRPC (or a
+single fixed user). With ``MF_THINGS_SERVER_CERT`` and ``MF_THINGS_SERVER_KEY`` set, all
+three faces speak TLS; ``MF_THINGS_CLIENT_TLS``/``MF_THINGS_CA_CERTS`` (or, when unset,
+``MF_AUTHN_CLIENT_TLS``/``MF_AUTHN_CA_CERTS``) make the authn client use TLS.
+:func:`build_service` is the part the all-in-one process reuses."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -27,6 +27,7 @@ from mainflux.core.config import (
     ConfigError,
     env,
     env_float,
+    env_int,
     env_port,
     postgres_url,
     redis_url,
@@ -38,6 +39,7 @@ from mainflux.core.tls import ClientTLS, ServerTLS, client_tls, server_tls
 from mainflux.events.stream import EventStream
 from mainflux.things.api import create_app
 from mainflux.things.authapi import create_auth_app
+from mainflux.things.cache import DEFAULT_TTL
 from mainflux.things.events import EventingThingsService
 from mainflux.things.grpc import start_grpc_server
 from mainflux.things.ports import AccessCache
@@ -56,15 +58,16 @@ class Settings:
     http_port: int
     auth_http_port: int
     auth_grpc_port: int
-    db_url: str
-    cache_url: str
-    es_url: str
+    db_url: str = field(repr=False)  # the URLs carry passwords
+    cache_url: str = field(repr=False)
+    es_url: str = field(repr=False)
     authn_url: str
     authn_timeout: float
     single_user_email: str
     single_user_token: str
     tls: ServerTLS | None = None
     authn_tls: ClientTLS | None = None
+    cache_ttl: int = DEFAULT_TTL
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -87,6 +90,7 @@ class Settings:
             single_user_token=token,
             tls=server_tls("THINGS", environ),
             authn_tls=client_tls("THINGS", "AUTHN", environ=environ),
+            cache_ttl=env_int("MF_THINGS_CACHE_TTL", DEFAULT_TTL, minimum=1, environ=environ),
         )
 
 
@@ -133,7 +137,7 @@ async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -
         bind_socket(HOST, settings.auth_http_port, "MF_THINGS_AUTH_HTTP_PORT"),
     ]
     engine = create_engine(settings.db_url)
-    cache = RedisAccessCache(settings.cache_url)
+    cache = RedisAccessCache(settings.cache_url, ttl=settings.cache_ttl)
     events = RedisEventStream(settings.es_url)
     auth = _user_auth(settings)
     grpc_server = None

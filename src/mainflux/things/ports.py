@@ -109,14 +109,24 @@ class AccessCache(Protocol):
 
     Mainflux's Redis layout: ``thing_key:<key>`` -> id, ``thing:<id>`` -> key and the
     set ``channel:<id>`` of connected thing ids. Entries are filled lazily by the
-    service and dropped by it on every change that could make them wrong."""
+    service and dropped by it on every change that could make them wrong.
+
+    A fill must not bring back what was dropped while the service was reading the
+    repository: the service reads :meth:`generation` before the repository and hands it
+    to :meth:`save_thing`/:meth:`connect`, which store nothing when an invalidation
+    (:meth:`forget_thing`, :meth:`disconnect`, :meth:`forget_channel`) came in between."""
+
+    async def generation(self) -> int:
+        """The invalidation counter: every invalidation moves it on."""
+        ...
 
     async def thing_id(self, key: str) -> str | None:
         """The cached id of the thing with ``key``, or ``None``."""
         ...
 
-    async def save_thing(self, key: str, thing_id: str) -> None:
-        """Remember that ``key`` belongs to ``thing_id``."""
+    async def save_thing(self, key: str, thing_id: str, generation: int) -> None:
+        """Remember that ``key`` belongs to ``thing_id``, unless :meth:`generation` has
+        moved on from ``generation``."""
         ...
 
     async def forget_thing(self, thing_id: str, key: str, channel_ids: Iterable[str] = ()) -> None:
@@ -128,8 +138,9 @@ class AccessCache(Protocol):
         """Whether the connection is cached."""
         ...
 
-    async def connect(self, channel_id: str, thing_id: str) -> None:
-        """Remember the connection."""
+    async def connect(self, channel_id: str, thing_id: str, generation: int) -> None:
+        """Remember the connection, unless :meth:`generation` has moved on from
+        ``generation``."""
         ...
 
     async def disconnect(self, channel_id: str, thing_id: str) -> None:

@@ -358,11 +358,12 @@ class ThingsService:
         thing_id = await self._cache.thing_id(key)
         if thing_id is not None:
             return thing_id
+        generation = await self._cache.generation()
         try:
             thing_id = await self._repo.thing_id_by_key(key)
         except NotFound:
             raise Unauthorized() from None
-        await self._cache.save_thing(key, thing_id)
+        await self._cache.save_thing(key, thing_id, generation)
         return thing_id
 
     async def can_access_by_key(self, channel_id: str, key: str) -> str:
@@ -382,9 +383,10 @@ class ThingsService:
         channel_id, thing_id = channel_id.lower(), thing_id.lower()
         if await self._cache.is_connected(channel_id, thing_id):
             return
+        generation = await self._cache.generation()
         if not await self._repo.has_connection(channel_id, thing_id):
             raise Unauthorized()
-        await self._cache.connect(channel_id, thing_id)
+        await self._cache.connect(channel_id, thing_id, generation)
 
     async def authorize_owner(self, token: str, channel_id: str) -> None:
         """Return when the token's owner owns the channel; else ``Unauthorized`` (bad
