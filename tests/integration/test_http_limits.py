@@ -328,9 +328,12 @@ def test_start_up_raises_the_open_files_limit_to_the_hard_one() -> None:
         "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
         "from mainflux.core.runner import raise_open_files_limit\n"
-        "print(raise_open_files_limit() == hard, resource.getrlimit(resource.RLIMIT_NOFILE)[0] == hard)\n"
+        "raised = raise_open_files_limit()\n"
+        "print(raised == hard, resource.getrlimit(resource.RLIMIT_NOFILE)[0] == hard)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
     assert done.stdout.split() == ["True", "True"], done.stderr
 
 
@@ -344,5 +347,7 @@ def test_the_connection_cap_leaves_file_descriptors_free() -> None:
         "print(connection_cap(HttpLimits(max_connections=5000)) == 1000 - FD_HEADROOM,\n"
         "      connection_cap(HttpLimits(max_connections=10)) == 10)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
     assert done.stdout.split() == ["True", "True"], done.stderr
