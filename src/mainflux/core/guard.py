@@ -54,10 +54,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.timeout_keep_alive = self.limits.idle_timeout  # type: ignore[assignment]
         self._deadline: asyncio.TimerHandle | None = None
+        self._reading = False  # a request (or the first one) is due or arriving
+        self._started = 0.0  # when it became due
         self._in_head = False
-        self._head_bytes = 0  # of the current head, as the parser reports it
-        self._head_chunks = 0  # bytes received while the current head is incomplete
-        self._head_fields = 0
+        self._chunk = 0  # size of the chunk being parsed
+        self._head_chunks = 0  # bytes of earlier chunks holding the current head
         self._oversized = False
         self._refused = False
 
@@ -72,91 +73,104 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         super().connection_made(transport)
         self.waiting[self] = None
-        self._deadline = self.loop.call_later(self.limits.request_timeout, self._expired)
+        self._reading = True
+        self._started = self.loop.time()
+        self._deadline = self.loop.call_at(
+            self._started + self.limits.request_timeout, self._check_deadline
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._refused:
             return
-        self._stop_waiting()
+        self._forget()
         super().connection_lost(exc)
+
+    def _forget(self) -> None:
+        self.waiting.pop(self, None)
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
 
     def _evict_one(self) -> bool:
         """Close the connection that has waited longest for its request, if any."""
         victim = next(iter(self.waiting), None)
         if victim is None:
             return False
-        victim._stop_waiting()
+        victim._forget()
         victim.connections.discard(victim)
         victim.transport.abort()
         return True
 
-    def _stop_waiting(self) -> None:
-        self.waiting.pop(self, None)
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _expired(self) -> None:
+    def _check_deadline(self) -> None:
+        """One timer per connection, re-armed when it fires rather than per request."""
         self._deadline = None
-        self.waiting.pop(self, None)
         if self.transport.is_closing():
             return
-        if self.cycle is None or not self.cycle.response_started or self.cycle.response_complete:
+        due = self.loop.time() + self.limits.request_timeout
+        if self._reading:
+            due = self._started + self.limits.request_timeout
+            if due <= self.loop.time():
+                self._expire()
+                return
+        self._deadline = self.loop.call_at(due, self._check_deadline)
+
+    def _expire(self) -> None:
+        self.waiting.pop(self, None)
+        cycle = self.cycle
+        if cycle is None or not cycle.response_started or cycle.response_complete:
             self.transport.write(_TIMEOUT)
         self.transport.abort()
 
     # request parsing
 
     def data_received(self, data: bytes) -> None:
+        self._chunk = len(data)
         super().data_received(data)
         if self._in_head and not self.transport.is_closing():
             # The parser buffers an unfinished header itself: count what it holds.
-            self._head_chunks += len(data)
+            self._head_chunks += self._chunk
             if self._head_chunks > self.limits.max_header_bytes:
                 self._reject_oversized()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
-        self._head_bytes = self._head_chunks = self._head_fields = 0
-        self.waiting.pop(self, None)  # a request is arriving: no longer idle, but
-        if self._deadline is None:  # still bounded in time
-            self._deadline = self.loop.call_later(self.limits.request_timeout, self._expired)
-
-    def on_url(self, url: bytes) -> None:
-        self._count_head(len(url))
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_fields += 1
-        if self._head_fields > self.limits.max_headers:
-            self._oversized = True
-            raise _HeadersTooLarge()
-        self._count_head(len(name) + len(value) + 4)
-        super().on_header(name, value)
-
-    def _count_head(self, size: int) -> None:
-        self._head_bytes += size
-        if self._head_bytes > self.limits.max_header_bytes:
-            self._oversized = True
-            raise _HeadersTooLarge()
+        self._head_chunks = 0
+        if not self._reading:
+            self._reading = True
+            self._started = self.loop.time()
+        self.waiting.pop(self, None)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        limits = self.limits
+        if len(self.headers) > limits.max_headers or (
+            # The chunks that held the head bound its size; add up only when they are big.
+            self._head_chunks + self._chunk > limits.max_header_bytes
+            and len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
+            > limits.max_header_bytes
+        ):
+            self._oversized = True
+            raise _HeadersTooLarge()  # the parser stops; see send_400_response
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._stop_waiting()
+        self._reading = False
         super().on_message_complete()
+        cycle = self.cycle
         if (
-            self.cycle is not None
-            and self.cycle.response_complete
+            cycle is not None
+            and cycle.response_complete
             and not self.transport.is_closing()
             and not (self.parser.should_upgrade() and self._should_upgrade())
         ):
             # Answered before its body had arrived (e.g. 413): idle from now on, which
             # uvicorn does not time (its keep-alive timer was stopped by the body).
-            self._idle()
+            self.waiting[self] = None
+            self._unset_keepalive_if_required()
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
 
     def send_400_response(self, msg: str) -> None:
         if self._oversized:
@@ -165,29 +179,22 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             super().send_400_response(msg)
 
     def _reject_oversized(self) -> None:
-        self._stop_waiting()
+        self._forget()
         self.transport.write(_TOO_LARGE)
         self.transport.abort()  # never wait on a client that does not read
 
     # after a request
 
     def handle_websocket_upgrade(self) -> None:
-        self._stop_waiting()
+        self._forget()
         self._unset_keepalive_if_required()
         super().handle_websocket_upgrade()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing() and self.timeout_keep_alive_task is not None:
+        if self.timeout_keep_alive_task is not None and not self.transport.is_closing():
             # Idle until the next request; uvicorn's keep-alive timer bounds the wait.
             self.waiting[self] = None
-
-    def _idle(self) -> None:
-        self.waiting[self] = None
-        self._unset_keepalive_if_required()
-        self.timeout_keep_alive_task = self.loop.call_later(
-            self.timeout_keep_alive, self.timeout_keep_alive_handler
-        )
 
 
 def guarded_protocol(limits: HttpLimits) -> type[GuardedHttpToolsProtocol]:
