@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import Platform
+from tests.servers import free_port
 
 MAX_BODY = 4096
 SETTINGS = {
@@ -147,3 +152,33 @@ async def test_the_reader_checks_the_caller_then_the_query(
         assert response.status_code == 400
         assert "limit" in response.json()["error"]
     await version_answers(gateway)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MF_HTTP_MAX_CONNECTIONS", "many"),
+        ("MF_HTTP_REQUEST_TIMEOUT", "0"),
+        ("MF_HTTP_MAX_BODY", "1MB"),
+        ("MF_THINGS_MAX_BULK", "0"),
+    ],
+)
+def test_a_bad_limit_stops_start_up_with_one_line(tmp_path: Path, name: str, value: str) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MF_")}
+    environ.update(
+        MF_DATA_DIR=str(tmp_path),
+        MF_GATEWAY_HOST="127.0.0.1",
+        MF_GATEWAY_PORT=str(free_port()),
+        MF_MQTT_ADAPTER_MQTT_PORT=str(free_port()),
+        **{name: value},
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mainflux.cli", "run"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"mainflux: {name}: " in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

@@ -1,5 +1,6 @@
 """``mainflux-postgres-reader`` as a process: without ``MF_THINGS_URL`` it checks thing
-keys only, so a wrong key is 403 (not a 503 from an owner check nobody configured)."""
+keys only, so a wrong key is 403 (not a 503 from an owner check nobody configured); its
+port has the ``MF_HTTP_*`` bounds of every service."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def reader_env(db_url: str, port: int, grpc_url: str) -> dict[str, str]:
         MF_POSTGRES_READER_DB_PASS=parsed.password or "",
         MF_POSTGRES_READER_DB=parsed.database or "",
         MF_THINGS_AUTH_GRPC_URL=grpc_url,
+        MF_HTTP_MAX_HEADERS="30",
     )
 
 
@@ -82,6 +84,13 @@ async def test_without_things_url_a_wrong_key_is_403(postgres_url: str, things: 
             right = await client.get(path, headers={"Authorization": KEY})
             assert right.status_code == 200, right.text
             assert right.json()["total"] == 0
+            assert (await client.get(f"http://127.0.0.1:{port}/version")).status_code == 200
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            fields = b"".join(b"X-F%d: v\r\n" % i for i in range(31))
+            writer.write(b"GET /version HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
+            answer = await asyncio.wait_for(reader.read(), 10)
+            writer.close()
+            assert answer.startswith(b"HTTP/1.1 431"), answer
             assert (await client.get(f"http://127.0.0.1:{port}/version")).status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)

@@ -119,23 +119,23 @@ def connection_cap(limits: HttpLimits) -> int:
 
 def http_config(app: ASGIApp, limits: HttpLimits, **options: Any) -> uvicorn.Config:
     """A uvicorn configuration bounded by ``limits`` (see :mod:`mainflux.core.guard`);
-    ``options`` are further ``uvicorn.Config`` arguments."""
+    ``options`` are further ``uvicorn.Config`` arguments, or replace the defaults here."""
     cap = connection_cap(limits)
     if cap < limits.max_connections:
         log.warning(
             "MF_HTTP_MAX_CONNECTIONS lowered to %d by the open files limit (ulimit -n)", cap
         )
         limits = dataclasses.replace(limits, max_connections=cap)
-    return uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        loop="none",
-        http=guarded_protocol(limits),
-        ws="websockets-sansio",
-        ws_max_size=limits.ws_max_size,
+    settings: dict[str, Any] = {
+        "log_level": "warning",
+        "access_log": False,
+        "loop": "none",
+        "ws": "websockets-sansio",
+        "ws_max_size": limits.ws_max_size,
         **options,
-    )
+        "http": guarded_protocol(limits),
+    }
+    return uvicorn.Config(app, **settings)
 
 
 async def serve_http(
