@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mainflux.consumers.models import Page, PageQuery
 from mainflux.consumers.reader import create_app
 from mainflux.consumers.store import MessageRepository, record_ids
 from mainflux.core import errors
@@ -150,6 +151,12 @@ BAD_QUERIES = [
     ("to not a number", "?to=1e"),
     ("to is NaN", "?to=nan"),
     ("from after to", "?from=10&to=5"),
+    ("superscript limit", "?limit=%C2%B2"),
+    ("arabic-indic offset", "?offset=%D9%A3"),
+    ("5000-digit offset", "?offset=" + "9" * 5000),
+    ("offset past int64", "?offset=9223372036854775808"),
+    ("arabic-indic v", "?v=%D9%A3"),
+    ("5000-digit from", "?from=" + "1" * 5000),
 ]
 
 
@@ -208,3 +215,62 @@ async def test_database_down_is_503_and_recovers(postgres_url: str, things: Fake
         assert (await get(c)).status_code == 200
     await admin.close()
     await engine.dispose()
+
+
+class CountingReads:
+    """A message store that only counts how often it is asked."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def read(self, channel: str, query: PageQuery) -> Page:
+        self.reads += 1
+        return Page(total=0, offset=query.offset, limit=query.limit)
+
+
+@pytest.fixture
+def reads() -> CountingReads:
+    return CountingReads()
+
+
+@pytest.fixture
+async def counted(reads: CountingReads, things: FakeThings) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(reads, things, things))
+    async with httpx.AsyncClient(transport=transport, base_url="http://reader") as c:
+        yield c
+
+
+@pytest.mark.parametrize("query", [q[1] for q in BAD_QUERIES], ids=[q[0] for q in BAD_QUERIES])
+async def test_a_bad_query_never_reaches_the_store(
+    counted: httpx.AsyncClient, reads: CountingReads, query: str
+) -> None:
+    assert (await get(counted, query)).status_code == 400
+    assert reads.reads == 0
+    assert (await get(counted)).status_code == 200, "the next good request is served"
+    assert reads.reads == 1
+
+
+@pytest.mark.parametrize("auth", ["", "wrong"], ids=["no key", "wrong key"])
+@pytest.mark.parametrize(
+    "query",
+    ["?limit=%C2%B2", "?offset=" + "9" * 5000, "?v=abc"],
+    ids=["superscript limit", "5000-digit offset", "v not a number"],
+)
+async def test_the_caller_is_checked_before_the_query(
+    counted: httpx.AsyncClient, reads: CountingReads, auth: str, query: str
+) -> None:
+    response = await get(counted, query, auth=auth)
+    assert response.status_code == 403
+    assert reads.reads == 0
+
+
+async def test_without_an_owner_check_only_thing_keys_read(
+    reads: CountingReads, things: FakeThings
+) -> None:
+    transport = httpx.ASGITransport(app=create_app(reads, things, None))
+    async with httpx.AsyncClient(transport=transport, base_url="http://reader") as c:
+        assert (await get(c, auth=KEY)).status_code == 200
+        assert (await get(c, auth=TOKEN)).status_code == 403
+        assert (await get(c, auth="wrong")).status_code == 403
+        things.down = True
+        assert (await get(c, auth=KEY)).status_code == 503

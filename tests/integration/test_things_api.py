@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import httpx
+import orjson
 import pytest
 
 from mainflux.core.db import create_engine
@@ -137,20 +138,28 @@ async def test_lists_filter_page_and_count(client: httpx.AsyncClient) -> None:
     assert body["total"] == 1 and body["channels"][0]["name"] == "Chan"
 
 
+BAD_LIST_QUERIES = [
+    ("limit zero", "limit=0"),
+    ("limit over 100", "limit=101"),
+    ("limit not a number", "limit=abc"),
+    ("negative offset", "offset=-1"),
+    ("superscript digit", "limit=%C2%B2"),
+    ("arabic-indic digit", "offset=%D9%A3"),
+    ("5000 digits", "offset=" + "9" * 5000),
+    ("offset past int64", "offset=9223372036854775808"),
+    ("repeated limit", "limit=1&limit=2"),
+    ("repeated name", "name=a&name=b"),
+    ("long name", "name=" + "n" * 1025),
+    ("broken metadata", "metadata=%7Bbroken"),
+    ("metadata array", "metadata=%5B1%5D"),
+    ("metadata number", "metadata=5"),
+    ("metadata 33 deep", "metadata=" + "%7B%22a%22%3A" * 33 + "1" + "%7D" * 33),
+    ("metadata 900 deep", "metadata=%7B%22a%22%3A" + "%5B" * 900 + "%5D" * 900 + "%7D"),
+]
+
+
 @pytest.mark.parametrize(
-    "query",
-    [
-        "limit=0",
-        "limit=101",
-        "limit=abc",
-        "offset=-1",
-        "limit=1&limit=2",
-        "name=a&name=b",
-        "name=" + "n" * 1025,
-        "metadata=%7Bbroken",
-        "metadata=%5B1%5D",
-        "metadata=5",
-    ],
+    "query", [q for _, q in BAD_LIST_QUERIES], ids=[n for n, _ in BAD_LIST_QUERIES]
 )
 @pytest.mark.parametrize("path", ["/things", "/channels"])
 async def test_bad_list_queries_are_400(client: httpx.AsyncClient, path: str, query: str) -> None:
@@ -345,3 +354,94 @@ async def test_service_routes_and_unknown_paths(client: httpx.AsyncClient) -> No
     assert (await client.get("/metrics")).status_code == 200
     response = await client.get("/nowhere")
     assert response.status_code == 404 and response.text.startswith("404 page not found")
+
+
+# bounds on what one request may ask for
+
+
+def _deep(depth: int) -> str:
+    """A metadata object whose nesting is ``depth`` levels, as raw JSON."""
+    return '{"a":' * (depth - 1) + "{}" + "}" * (depth - 1)
+
+
+async def _still_serves(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/things", headers=_h())).status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["things", "channels"])
+async def test_bulk_creates_are_capped_per_request(client: httpx.AsyncClient, kind: str) -> None:
+    response = await client.post(f"/{kind}/bulk", json=[{}] * 101, headers=_h())
+    assert response.status_code == 400
+    assert response.json()["error"] == f"at most 100 {kind} per request"
+    response = await client.post(f"/{kind}/bulk", json=[{}] * 100, headers=_h())
+    assert response.status_code == 201 and len(response.json()[kind]) == 100
+
+
+@pytest.mark.parametrize("field", ["channel_ids", "thing_ids"])
+async def test_connect_lists_are_capped_per_request(client: httpx.AsyncClient, field: str) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(101)]
+    body = {"channel_ids": [ids[0]], "thing_ids": [ids[0]], field: ids}
+    response = await client.post("/connect", json=body, headers=_h())
+    assert response.status_code == 400
+    assert response.json()["error"] == f"at most 100 {field} per request"
+    await _still_serves(client)
+
+
+async def test_the_bulk_cap_is_configurable(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MF_THINGS_MAX_BULK", "3")
+    engine = create_engine(sqlite_url)
+    service = await build_service(engine, TwoUsers(), None, InMemoryAccessCache())
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://things") as client:
+        response = await client.post("/things/bulk", json=[{}] * 4, headers=_h())
+        assert response.json()["error"] == "at most 3 things per request"
+        connect = {"channel_ids": ["a"] * 4, "thing_ids": ["b"]}
+        response = await client.post("/connect", json=connect, headers=_h())
+        assert response.json()["error"] == "at most 3 channel_ids per request"
+        assert (await client.post("/things/bulk", json=[{}] * 3, headers=_h())).status_code == 201
+    await engine.dispose()
+
+
+DEEP_BODIES = [
+    ("POST", "/things", '{"metadata":%s}'),
+    ("POST", "/channels", '{"metadata":%s}'),
+    ("POST", "/things/bulk", '[{"name":"ok"},{"metadata":%s}]'),
+    ("POST", "/channels/bulk", '[{"metadata":%s}]'),
+    ("PUT", "/things/{thing}", '{"name":"n","metadata":%s}'),
+    ("PUT", "/channels/{channel}", '{"name":"n","metadata":%s}'),
+]
+
+
+@pytest.mark.parametrize("depth", [33, 900], ids=["just over", "near the parser's own limit"])
+@pytest.mark.parametrize(
+    ("method", "path", "template"), DEEP_BODIES, ids=[f"{m} {p}" for m, p, _ in DEEP_BODIES]
+)
+async def test_deep_metadata_is_400_never_500(
+    client: httpx.AsyncClient, method: str, path: str, template: str, depth: int
+) -> None:
+    thing = await _create(client, "things", {"name": "t"})
+    channel = await _create(client, "channels", {"name": "c"})
+    url = path.format(thing=thing, channel=channel)
+    response = await client.request(method, url, content=template % _deep(depth), headers=_h())
+    assert response.status_code == 400
+    assert response.json()["error"] == "metadata nests deeper than 32 levels"
+    await _still_serves(client)
+
+
+async def test_metadata_at_the_depth_bound_is_kept(client: httpx.AsyncClient) -> None:
+    response = await client.post("/things", content=f'{{"metadata":{_deep(32)}}}', headers=_h())
+    assert response.status_code == 201
+    view = (await client.get(response.headers["location"], headers=_h())).json()
+    assert view["metadata"] == orjson.loads(_deep(32))
+    listed = await client.get("/things", params={"metadata": _deep(32)}, headers=_h())
+    assert listed.status_code == 200 and listed.json()["total"] == 1
+
+
+async def test_a_body_over_the_bound_is_413_json(client: httpx.AsyncClient) -> None:
+    body = b'[{"name":"' + b"n" * (1 << 20) + b'"}]'
+    response = await client.post("/things/bulk", content=body, headers=_h())
+    assert response.status_code == 413
+    assert response.json()["error"] == "request body larger than 1048576 bytes"
+    await _still_serves(client)

@@ -2,10 +2,11 @@
 
 Settings: ``MF_POSTGRES_READER_PORT`` (9204), ``MF_POSTGRES_READER_DB_*``,
 ``MF_THINGS_AUTH_GRPC_URL`` (``localhost:8183``) and ``MF_THINGS_AUTH_GRPC_TIMEOUT``
-(seconds, 1) for thing keys, ``MF_THINGS_URL`` (``http://localhost:8182``) for the
-owner's user-token check. TLS: ``MF_POSTGRES_READER_SERVER_CERT``/``_SERVER_KEY``
-(HTTPS), ``MF_POSTGRES_READER_CLIENT_TLS``/``_CA_CERTS`` (the things gRPC client; the CA
-bundle is also trusted for an ``https`` ``MF_THINGS_URL``)."""
+(seconds, 1) for thing keys, ``MF_THINGS_URL`` (e.g. ``http://localhost:8182``; unset:
+thing keys only, like Mainflux's readers) for the owner's user-token check. TLS:
+``MF_POSTGRES_READER_SERVER_CERT``/``_SERVER_KEY`` (HTTPS),
+``MF_POSTGRES_READER_CLIENT_TLS``/``_CA_CERTS`` (the things gRPC client; the CA bundle
+is also trusted for an ``https`` ``MF_THINGS_URL``)."""
 
 from __future__ import annotations
 
@@ -33,15 +34,19 @@ async def serve(stop: asyncio.Event) -> None:
     port = env_port(f"{PREFIX}_PORT", 9204)
     grpc_url = env("MF_THINGS_AUTH_GRPC_URL", "localhost:8183")
     timeout = env_float("MF_THINGS_AUTH_GRPC_TIMEOUT", 1.0, minimum=0.001)
-    things_url = env_url("MF_THINGS_URL", "http://localhost:8182", ("http", "https"))
+    things_url = env_url("MF_THINGS_URL", "", ("http", "https"))
     db_url = postgres_url("POSTGRES_READER", "messages")
     tls = server_tls("POSTGRES_READER")
     things_tls = client_tls("POSTGRES_READER")
     sock = bind_socket("0.0.0.0", port, f"{PREFIX}_PORT")
     engine = create_engine(db_url)
     access = GrpcThingAccess(grpc_url, timeout, tls=things_tls)
-    owner = HttpChannelOwner(
-        things_url, verify=things_tls.ssl_context() if things_tls is not None else True
+    owner = (
+        HttpChannelOwner(
+            things_url, verify=things_tls.ssl_context() if things_tls is not None else True
+        )
+        if things_url
+        else None
     )
     try:
         if not await migrate_when_reachable(engine, stop):

@@ -2,7 +2,9 @@
 
 Every service builds its Starlette app with :func:`create_app`, which adds
 ``/version``, ``/health`` and ``/metrics``, maps domain errors to status codes in one
-table, and answers unknown routes with Go Mainflux's plain-text 404."""
+table, answers a request body over ``MF_HTTP_MAX_BODY`` with 413, and answers unknown
+routes with Go Mainflux's plain-text 404. Query parameters are read with
+:mod:`mainflux.core.query`."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mainflux import __version__
 from mainflux.core import errors
+from mainflux.core.limits import max_body_from_env
 from mainflux.core.metrics import LATENCY, REQUESTS, exposition
 
 JSON = "application/json"
@@ -78,24 +81,6 @@ async def read_json_object(request: Request, *, check_content_type: bool = True)
     return data
 
 
-def query_value(request: Request, key: str) -> str | None:
-    """Return the single value of query key ``key``; a repeated key is malformed."""
-    values = request.query_params.getlist(key)
-    if len(values) > 1:
-        raise errors.MalformedEntity(f"query parameter {key!r} given more than once")
-    return values[0] if values else None
-
-
-def query_uint(request: Request, key: str, default: int) -> int:
-    """Return query key ``key`` as a non-negative integer, or ``default`` when absent."""
-    raw = query_value(request, key)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit():
-        raise errors.MalformedEntity(f"query parameter {key!r} must be a non-negative integer")
-    return int(raw)
-
-
 def auth_header(request: Request) -> str:
     """The raw ``Authorization`` value (Mainflux uses no ``Bearer`` prefix)."""
     return request.headers.get("authorization", "")
@@ -117,6 +102,39 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         return PlainTextResponse("404 page not found\n", 404)
     return PlainTextResponse(exc.detail or "", exc.status_code, headers=exc.headers)
+
+
+class BodyLimitMiddleware:
+    """Answers 413 (JSON error body) to a request body over ``max_body`` bytes: at once
+    when ``Content-Length`` says so, else as soon as the streamed body grows past it."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = errors.PayloadTooLarge(f"request body larger than {self.max_body} bytes")
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
+                response = error_response(too_large, 413)
+                response.headers["connection"] = "close"
+                await response(scope, receive, send)
+                return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise too_large
+            return message
+
+        await self.app(scope, limited, send)
 
 
 class MetricsMiddleware:
@@ -173,8 +191,12 @@ def create_app(
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
     error_status: Mapping[type[errors.MainfluxError], int] | None = None,
     with_service_routes: bool = True,
+    max_body: int | None = None,
 ) -> Starlette:
-    """Build a service's Starlette app with the shared routes and error table."""
+    """Build a service's Starlette app with the shared routes and error table.
+
+    ``max_body`` bounds request bodies (default: ``MF_HTTP_MAX_BODY``, 1 MiB); reading
+    it raises ``ConfigError`` for a bad value."""
     table = dict(ERROR_STATUS)
     table.update(error_status or {})
     all_routes = [*routes, *(service_routes(service) if with_service_routes else [])]
@@ -186,5 +208,8 @@ def create_app(
             HTTPException: _http_exception,
         },
     )
-    app.add_middleware(MetricsMiddleware, service=service)
+    app.add_middleware(
+        BodyLimitMiddleware, max_body=max_body if max_body is not None else max_body_from_env()
+    )
+    app.add_middleware(MetricsMiddleware, service=service)  # outermost: counts 413s too
     return app

@@ -7,20 +7,24 @@ traceback, and Ctrl-C or SIGTERM stops the process cleanly."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import os
+import resource
 import signal
 import socket
 import ssl as _ssl
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Any, Final
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from mainflux.core.config import ConfigError, env
+from mainflux.core.guard import guarded_protocol
+from mainflux.core.limits import HttpLimits
 from mainflux.core.redact import install_log_redaction, redact_text
 
 log = logging.getLogger("mainflux")
@@ -88,20 +92,69 @@ def bind_socket(
     return sock
 
 
+#: File descriptors kept free of HTTP connections (databases, buses, log files, MQTT).
+FD_HEADROOM: Final = 256
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft ``RLIMIT_NOFILE`` to the hard limit and return the new soft limit,
+    so the connection caps, not the operating system's default, bound a process."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            log.warning("cannot raise the open files limit above %d", soft)
+    return soft
+
+
+def connection_cap(limits: HttpLimits) -> int:
+    """``limits.max_connections``, lowered so connections leave :data:`FD_HEADROOM`
+    descriptors of the soft ``RLIMIT_NOFILE`` for everything else."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return limits.max_connections
+    return max(1, min(limits.max_connections, soft - FD_HEADROOM))
+
+
+def http_config(app: ASGIApp, limits: HttpLimits, **options: Any) -> uvicorn.Config:
+    """A uvicorn configuration bounded by ``limits`` (see :mod:`mainflux.core.guard`);
+    ``options`` are further ``uvicorn.Config`` arguments, or replace the defaults here."""
+    cap = connection_cap(limits)
+    if cap < limits.max_connections:
+        log.warning(
+            "MF_HTTP_MAX_CONNECTIONS lowered to %d by the open files limit (ulimit -n)", cap
+        )
+        limits = dataclasses.replace(limits, max_connections=cap)
+    settings: dict[str, Any] = {
+        "log_level": "warning",
+        "access_log": False,
+        "loop": "none",
+        "ws": "websockets-sansio",
+        "ws_max_size": limits.ws_max_size,
+        **options,
+        "http": guarded_protocol(limits),
+    }
+    return uvicorn.Config(app, **settings)
+
+
 async def serve_http(
-    app: ASGIApp, sock: socket.socket, *, name: str = "http", ssl: _ssl.SSLContext | None = None
+    app: ASGIApp,
+    sock: socket.socket,
+    *,
+    name: str = "http",
+    ssl: _ssl.SSLContext | None = None,
+    limits: HttpLimits | None = None,
 ) -> None:
     """Serve ``app`` on an already bound socket until cancelled; HTTPS when ``ssl`` (a
-    server-side context, see :mod:`mainflux.core.tls`) is given."""
-    config = uvicorn.Config(
+    server-side context, see :mod:`mainflux.core.tls`) is given. ``limits`` default to
+    the ``MF_HTTP_*`` variables (see :class:`HttpLimits`)."""
+    config = http_config(
         app,
-        log_level="warning",
-        access_log=False,
+        limits if limits is not None else HttpLimits.from_env(),
         lifespan="on",
-        loop="none",
-        http="httptools",
-        ws="websockets-sansio",
-        ws_max_size=int(env("MF_WS_MAX_FRAME", str(1 << 20))),
         timeout_graceful_shutdown=5,
         ssl_context_factory=None if ssl is None else (lambda _config, _default: ssl),
     )
@@ -132,6 +185,7 @@ def run(
     except ConfigError as exc:
         print(f"mainflux: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    raise_open_files_limit()
     with asyncio.Runner(loop_factory=_loop_factory()) as loop_runner:
         code = loop_runner.run(_guarded(main))
     raise SystemExit(code)

@@ -2,7 +2,10 @@
 
 Transport only: decode and validate the request, call the service, encode the answer.
 Statuses follow Mainflux 0.11 (conflicts are 422) with its bugs fixed: an invalid
-metadata filter or a non-UUID id never gives 500."""
+metadata filter or a non-UUID id never gives 500. Bounds, each a 400 naming it: at most
+``MF_THINGS_MAX_BULK`` (100) entities per bulk create and ids per list of ``POST
+/connect``, metadata (and the metadata filter) nested at most 32 levels, and paging
+parameters read by :mod:`mainflux.core.query`."""
 
 from __future__ import annotations
 
@@ -15,7 +18,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mainflux.core import http
+from mainflux.core.config import env_int
 from mainflux.core.errors import MalformedEntity, Unauthorized
+from mainflux.core.limits import check_json_depth
+from mainflux.core.query import query_page, query_value
 from mainflux.things.models import Channel, Metadata, Page, Thing
 from mainflux.things.service import DEFAULT_LIMIT, MAX_LIMIT, MAX_NAME, Service
 
@@ -23,6 +29,10 @@ DEPRECATED_CREATE: Final = (
     "This endpoint will be deprecated in v1.0.0. "
     "It will be replaced with the bulk endpoint found at {bulk}."
 )
+#: Entities per bulk create and ids per ``POST /connect`` list, unless configured.
+DEFAULT_MAX_BULK: Final = 100
+MAX_BULK_VAR: Final = "MF_THINGS_MAX_BULK"
+
 DEPRECATED_CONNECT: Final = (
     "This endpoint will be deprecated in v1.0.0. "
     "It will be replaced with the bulk endpoint found at /connect."
@@ -79,6 +89,7 @@ def _metadata(data: dict[str, Any]) -> Metadata | None:
     value = data.get("metadata")
     if value is not None and not isinstance(value, dict):
         raise MalformedEntity("metadata must be a JSON object")
+    check_json_depth(value)
     return value
 
 
@@ -101,23 +112,22 @@ def _channel_spec(data: Any) -> Channel:
     return Channel(name=_name(data), metadata=_metadata(data))
 
 
-async def _bulk(request: Request) -> list[Any]:
+async def _bulk(request: Request, kind: str, max_bulk: int) -> list[Any]:
     data = await http.read_json(request)
     if not isinstance(data, list) or not data:
         raise MalformedEntity("expected a non-empty JSON array")
+    if len(data) > max_bulk:
+        raise MalformedEntity(f"at most {max_bulk} {kind} per request")
     return data
 
 
 def _list_query(request: Request) -> tuple[int, int, str, Metadata | None]:
     """``offset``, ``limit``, ``name`` and ``metadata`` of a list request."""
-    offset = http.query_uint(request, "offset", 0)
-    limit = http.query_uint(request, "limit", DEFAULT_LIMIT)
-    if not 1 <= limit <= MAX_LIMIT:
-        raise MalformedEntity(f"limit must be between 1 and {MAX_LIMIT}")
-    name = http.query_value(request, "name") or ""
+    offset, limit = _paging(request)
+    name = query_value(request, "name") or ""
     if len(name) > MAX_NAME:
         raise MalformedEntity(f"name longer than {MAX_NAME} characters")
-    raw = http.query_value(request, "metadata") or ""
+    raw = query_value(request, "metadata") or ""
     metadata = None
     if raw:
         try:
@@ -126,16 +136,20 @@ def _list_query(request: Request) -> tuple[int, int, str, Metadata | None]:
             raise MalformedEntity("metadata filter is not valid JSON") from None
         if not isinstance(metadata, dict):
             raise MalformedEntity("metadata filter must be a JSON object")
+        check_json_depth(metadata, "metadata filter")
     return offset, limit, name, metadata
 
 
 def _paging(request: Request) -> tuple[int, int]:
-    offset, limit, _, _ = _list_query(request)
-    return offset, limit
+    return query_page(request, DEFAULT_LIMIT, MAX_LIMIT)
 
 
-def create_app(service: Service) -> Starlette:
-    """The things management app (service name ``things``) over ``service``."""
+def create_app(service: Service, *, max_bulk: int | None = None) -> Starlette:
+    """The things management app (service name ``things``) over ``service``.
+
+    ``max_bulk`` caps bulk creates and ``POST /connect`` lists (default:
+    ``MF_THINGS_MAX_BULK``, 100); reading it raises ``ConfigError`` for a bad value."""
+    cap = max_bulk if max_bulk is not None else env_int(MAX_BULK_VAR, DEFAULT_MAX_BULK, minimum=1)
 
     async def create_thing(request: Request) -> Response:
         data = await http.read_json(request)
@@ -148,7 +162,7 @@ def create_app(service: Service) -> Starlette:
         return http.empty_response(201, headers)
 
     async def create_things(request: Request) -> Response:
-        data = await _bulk(request)
+        data = await _bulk(request, "things", cap)
         token = _token(request)
         things = await service.create_things(token, [_thing_spec(item) for item in data])
         return http.json_response({"things": [thing_view(t) for t in things]}, 201)
@@ -200,7 +214,7 @@ def create_app(service: Service) -> Starlette:
         return http.empty_response(201, headers)
 
     async def create_channels(request: Request) -> Response:
-        data = await _bulk(request)
+        data = await _bulk(request, "channels", cap)
         token = _token(request)
         channels = await service.create_channels(token, [_channel_spec(c) for c in data])
         return http.json_response({"channels": [channel_view(c) for c in channels]}, 201)
@@ -245,8 +259,8 @@ def create_app(service: Service) -> Starlette:
     async def connect_many(request: Request) -> Response:
         data = await http.read_json_object(request)
         token = _token(request)
-        channel_ids = _id_list(data, "channel_ids")
-        thing_ids = _id_list(data, "thing_ids")
+        channel_ids = _id_list(data, "channel_ids", cap)
+        thing_ids = _id_list(data, "thing_ids", cap)
         await service.connect(token, channel_ids, thing_ids)
         return http.empty_response(200)
 
@@ -273,7 +287,7 @@ def create_app(service: Service) -> Starlette:
     return http.create_app("things", routes)
 
 
-def _id_list(data: dict[str, Any], field: str) -> list[str]:
+def _id_list(data: dict[str, Any], field: str, cap: int) -> list[str]:
     value = data.get(field)
     if (
         not isinstance(value, list)
@@ -281,4 +295,6 @@ def _id_list(data: dict[str, Any], field: str) -> list[str]:
         or not all(isinstance(item, str) and item for item in value)
     ):
         raise MalformedEntity(f"{field} must be a non-empty array of non-empty strings")
+    if len(value) > cap:
+        raise MalformedEntity(f"at most {cap} {field} per request")
     return value
