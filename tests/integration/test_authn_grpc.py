@@ -1,4 +1,5 @@
-"""``mainflux.AuthNService`` over a real port: the servicer's status codes and the client."""
+"""``mainflux.AuthNService`` and ``mainflux.AuthNAccountsService`` over a real port (on
+SQLite; PostgreSQL too for revocation): the servicers' status codes and the client."""
 
 from __future__ import annotations
 
@@ -15,15 +16,16 @@ from mainflux.authn.service import AuthnService
 from mainflux.core.db import create_engine
 from mainflux.core.errors import ServiceUnavailable, Unauthorized
 from mainflux.core.runner import StartupError
-from mainflux.proto import authn_pb2, authn_pb2_grpc
+from mainflux.proto import authn_accounts_pb2_grpc, authn_pb2, authn_pb2_grpc
+from tests.integration.test_authn_api import ON_BOTH, database_fixture  # noqa: F401
 from tests.servers import free_port
 
 EMAIL = "alice@example.com"
 
 
 @pytest.fixture
-async def service(sqlite_url: str) -> AsyncIterator[AuthnService]:
-    engine = create_engine(sqlite_url)
+async def service(database: str) -> AsyncIterator[AuthnService]:
+    engine = create_engine(database)
     yield await build_service(engine, "secret")
     await engine.dispose()
 
@@ -39,6 +41,14 @@ async def server(service: AuthnService) -> AsyncIterator[GrpcServer]:
 async def stub(server: GrpcServer) -> AsyncIterator[authn_pb2_grpc.AuthNServiceStub]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         yield authn_pb2_grpc.AuthNServiceStub(channel)
+
+
+@pytest.fixture
+async def accounts(
+    server: GrpcServer,
+) -> AsyncIterator[authn_accounts_pb2_grpc.AuthNAccountsServiceStub]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield authn_accounts_pb2_grpc.AuthNAccountsServiceStub(channel)
 
 
 @pytest.fixture
@@ -107,7 +117,82 @@ async def test_the_client_is_a_user_auth(client: GrpcUserAuth) -> None:
     token = await client.issue(EMAIL, 0)
     assert await client.identify(token) == EMAIL
     recovery = await client.issue(EMAIL, 1)
-    assert await client.identify(recovery) == EMAIL
+    assert await client.identify_recovery(recovery) == EMAIL
+
+
+@ON_BOTH
+async def test_identify_refuses_a_recovery_token(
+    stub: authn_pb2_grpc.AuthNServiceStub, client: GrpcUserAuth
+) -> None:
+    recovery = await stub.Issue(authn_pb2.IssueReq(issuer=EMAIL, type=1))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Identify(recovery)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(Unauthorized):
+        await client.identify(recovery.value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"),
+    [
+        ("empty", grpc.StatusCode.INVALID_ARGUMENT),
+        ("garbage", grpc.StatusCode.UNAUTHENTICATED),
+        ("login", grpc.StatusCode.UNAUTHENTICATED),
+        ("api key", grpc.StatusCode.UNAUTHENTICATED),
+    ],
+    ids=["empty", "garbage", "login", "api key"],
+)
+async def test_identify_recovery_refuses_every_other_token(
+    accounts: authn_accounts_pb2_grpc.AuthNAccountsServiceStub,
+    client: GrpcUserAuth,
+    service: AuthnService,
+    kind: str,
+    code: grpc.StatusCode,
+) -> None:
+    login = await service.issue(EMAIL, 0)
+    token = {
+        "empty": "",
+        "garbage": "garbage",
+        "login": login,
+        "api key": (await service.issue_api_key(login))[1],
+    }[kind]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await accounts.IdentifyRecovery(authn_pb2.Token(value=token))
+    assert caught.value.code() == code
+    with pytest.raises(Unauthorized):
+        await client.identify_recovery(token)
+
+
+@ON_BOTH
+async def test_revoke_all_keys_voids_earlier_tokens_on_both_services(
+    stub: authn_pb2_grpc.AuthNServiceStub,
+    accounts: authn_accounts_pb2_grpc.AuthNAccountsServiceStub,
+    client: GrpcUserAuth,
+    service: AuthnService,
+) -> None:
+    login = await service.issue(EMAIL, 0)
+    recovery = await service.issue(EMAIL, 1)
+    _, api_token = await service.issue_api_key(login)
+    bob = await service.issue("bob@example.com", 0)
+    await client.revoke_all_keys(EMAIL)
+    fresh = await stub.Issue(authn_pb2.IssueReq(issuer=EMAIL, type=0))
+    for token in (login, api_token):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Identify(authn_pb2.Token(value=token))
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await accounts.IdentifyRecovery(authn_pb2.Token(value=recovery))
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert (await stub.Identify(fresh)).value == EMAIL
+    assert (await stub.Identify(authn_pb2.Token(value=bob))).value == "bob@example.com"
+
+
+async def test_revoke_all_keys_needs_an_email(
+    accounts: authn_accounts_pb2_grpc.AuthNAccountsServiceStub,
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await accounts.RevokeAllKeys(authn_pb2.UserID(value=""))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 @pytest.mark.parametrize("token", ["", "garbage"], ids=["empty", "garbage"])
