@@ -7,6 +7,7 @@ import socket
 from collections.abc import AsyncIterator
 
 import grpc
+import httpx
 import pytest
 
 from mainflux.authn.client import GrpcUserAuth
@@ -17,6 +18,9 @@ from mainflux.core.db import create_engine
 from mainflux.core.errors import ServiceUnavailable, Unauthorized
 from mainflux.core.runner import StartupError
 from mainflux.proto import authn_accounts_pb2_grpc, authn_pb2, authn_pb2_grpc
+from mainflux.things.api import create_app as create_things_app
+from mainflux.things.cache import InMemoryAccessCache
+from mainflux.things.main import build_service as build_things
 from tests.integration.test_authn_api import ON_BOTH, database_fixture  # noqa: F401
 from tests.servers import free_port
 
@@ -234,3 +238,55 @@ async def test_a_busy_port_stops_start_up_naming_the_setting(service: AuthnServi
         busy.listen()
         with pytest.raises(StartupError, match="MF_AUTHN_GRPC_PORT"):
             await start_grpc_server(service, "127.0.0.1", busy.getsockname()[1])
+
+
+class GoLikeAuthn(authn_pb2_grpc.AuthNServiceServicer):
+    """Answers ``Identify`` as Go Mainflux 0.11's authn does.
+
+    ``good-token`` identifies; any other token gets the status its text names, as Go
+    answers ``INTERNAL`` for a revoked API key (its row is not found)."""
+
+    async def Identify(
+        self, request: authn_pb2.Token, context: grpc.aio.ServicerContext
+    ) -> authn_pb2.UserID:
+        if request.value == "good-token":
+            return authn_pb2.UserID(value=EMAIL)
+        await context.abort(grpc.StatusCode[request.value], "internal server error")
+        raise AssertionError("unreachable")
+
+
+@pytest.fixture
+async def go_things(sqlite_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The things API asking a Go-like authn over gRPC."""
+    server = grpc.aio.server()
+    authn_pb2_grpc.add_AuthNServiceServicer_to_server(GoLikeAuthn(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    auth = GrpcUserAuth(f"127.0.0.1:{port}", timeout=2.0)
+    engine = create_engine(sqlite_url)
+    things = await build_things(engine, auth, None, InMemoryAccessCache())
+    transport = httpx.ASGITransport(create_things_app(things))
+    async with httpx.AsyncClient(transport=transport, base_url="http://things") as client:
+        yield client
+    await auth.close()
+    await engine.dispose()
+    await server.stop(None)
+
+
+@pytest.mark.parametrize("code", ["INTERNAL", "UNKNOWN", "NOT_FOUND", "PERMISSION_DENIED"])
+async def test_things_refuses_a_token_authn_answers_internal_or_unknown_for(
+    go_things: httpx.AsyncClient, code: str
+) -> None:
+    assert (
+        await go_things.get("/things", headers={"Authorization": "good-token"})
+    ).status_code == 200
+    response = await go_things.get("/things", headers={"Authorization": code})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("code", ["UNAVAILABLE", "DEADLINE_EXCEEDED", "UNIMPLEMENTED"])
+async def test_things_answers_503_when_authn_cannot_answer(
+    go_things: httpx.AsyncClient, code: str
+) -> None:
+    response = await go_things.get("/things", headers={"Authorization": code})
+    assert response.status_code == 503

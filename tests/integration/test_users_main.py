@@ -3,11 +3,13 @@ microservices working together over gRPC on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -47,8 +49,20 @@ def run_failing(environ: dict[str, str]) -> str:
         {"MF_EMAIL_HOST": "smtp.example.com", "MF_EMAIL_PORT": "twenty-five"},
         {"MF_USERS_DB_PORT": "-1"},
         {"MF_USERS_LOG_LEVEL": "chatty"},
+        {"MF_USERS_RESET_URL": "ui.example.com/reset"},
+        {"MF_USERS_RESET_URL": "ftp://ui.example.com/reset"},
     ],
-    ids=["http port", "timeout", "zero timeout", "authn url", "email port", "db port", "log"],
+    ids=[
+        "http port",
+        "timeout",
+        "zero timeout",
+        "authn url",
+        "email port",
+        "db port",
+        "log",
+        "reset url without scheme",
+        "reset url not http",
+    ],
 )
 def test_a_bad_setting_stops_start_up_with_one_line(overrides: dict[str, str]) -> None:
     line = run_failing(clean_env(**overrides))
@@ -94,6 +108,18 @@ async def test_an_unreachable_authn_is_503(users_without_authn: httpx.AsyncClien
     assert login.status_code == 503
 
 
+async def wait_for_mail(mail_dir: Path, timeout: float = 10.0) -> Path:
+    """The one mail the service writes into ``mail_dir`` (in the background)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = list(mail_dir.glob("*.eml")) if mail_dir.exists() else []
+        if found:
+            [path] = found
+            return path
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f"no mail in {mail_dir} after {timeout}s")
+
+
 def start(command: list[str], environ: dict[str, str], *ports: int) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -134,6 +160,8 @@ def microservices(
                 MF_USERS_HTTP_PORT=str(users_http),
                 MF_AUTHN_GRPC_URL=f"127.0.0.1:{authn_grpc}",
                 MF_USERS_MAIL_DIR=str(tmp_path / "mail"),
+                MF_USERS_RESET_URL="https://ui.example.com/reset",
+                MF_TOKEN_RESET_ENDPOINT="/ignored",
                 MF_USERS_LOG_LEVEL="debug",
                 **users_db,
             ),
@@ -160,24 +188,33 @@ async def test_users_and_authn_processes_work_together(
         token = (await http.post("/tokens", json=account)).json()["token"]
         me = await http.get("/users", headers={"Authorization": token})
         assert me.json() == {"email": "a@b.com"}
-        reset_request = await http.post(
-            "/password/reset-request", headers={"Referer": "http://ui"}, json={"email": "a@b.com"}
-        )
+        reset_request = await http.post("/password/reset-request", json={"email": "A@B.com"})
         assert reset_request.status_code == 201
-        [path] = mail_dir.glob("*.eml")
+        path = await wait_for_mail(mail_dir)
         body = email.message_from_bytes(path.read_bytes()).get_payload(decode=True).decode()
-        [link] = [line for line in body.splitlines() if line.startswith("http://ui/reset-request?")]
+        prefix = "https://ui.example.com/reset?token="
+        [link] = [line for line in body.splitlines() if line.startswith(prefix)]
         recovery = parse_qs(urlsplit(link).query)["token"][0]
+        recovery_view = await http.get("/users", headers={"Authorization": recovery})
+        assert recovery_view.status_code == 403
         reset = {
             "token": recovery,
             "password": "second-password",
             "confirm_password": "second-password",
         }
         assert (await http.put("/password/reset", json=reset)).status_code == 201
+        assert (await http.put("/password/reset", json=reset)).status_code == 403
         relogin = await http.post(
             "/tokens", json={"email": "a@b.com", "password": "second-password"}
         )
         assert relogin.status_code == 201
+        fresh = relogin.json()["token"]
+        assert (await http.get("/users", headers={"Authorization": token})).status_code == 403
+        assert (await http.get("/users", headers={"Authorization": fresh})).status_code == 200
+        change = {"password": "third-password", "old_password": "second-password"}
+        changed = await http.patch("/password", headers={"Authorization": fresh}, json=change)
+        assert changed.status_code == 201
+        assert (await http.get("/users", headers={"Authorization": fresh})).status_code == 403
     outputs = []
     for proc in reversed(procs):
         proc.send_signal(signal.SIGTERM)
@@ -185,5 +222,7 @@ async def test_users_and_authn_processes_work_together(
         assert proc.returncode == 0, outputs[-1]
     logs = "\n".join(outputs)
     assert "reset mail for a@b.com written to" in logs
+    assert "reset links to https://ui.example.com/reset" in logs
+    assert "MF_TOKEN_RESET_ENDPOINT is not used" in logs
     for secret in ("first-password", "second-password", token, recovery, "process-secret"):
         assert secret not in logs
