@@ -18,11 +18,12 @@ import httpx
 import pytest
 
 from mainflux.authn.client import GrpcUserAuth
+from mainflux.core.config import ConfigError
 from mainflux.core.db import create_engine
 from mainflux.users.api import create_app
 from mainflux.users.email import OutboxEmailer
 from mainflux.users.hasher import BcryptHasher
-from mainflux.users.main import build_service
+from mainflux.users.main import build_service, reset_url
 from tests.integration.test_authn_main import COMMAND as AUTHN_COMMAND
 from tests.integration.test_authn_main import clean_env, db_env
 from tests.servers import free_port, wait_for_port
@@ -226,3 +227,33 @@ async def test_users_and_authn_processes_work_together(
     assert "MF_TOKEN_RESET_ENDPOINT is not used" in logs
     for secret in ("first-password", "second-password", token, recovery, "process-secret"):
         assert secret not in logs
+
+
+@pytest.mark.parametrize(
+    ("host", "tls", "environ", "expected"),
+    [
+        ("0.0.0.0", False, {}, "http://localhost:8180/password/reset"),
+        ("::", True, {}, "https://localhost:8180/password/reset"),
+        ("10.0.0.5", False, {}, "http://10.0.0.5:8180/password/reset"),
+        ("fd00::5", False, {}, "http://[fd00::5]:8180/password/reset"),
+        (
+            "0.0.0.0",
+            False,
+            {"MF_USERS_RESET_URL": "https://iot.example.com/reset?x=1"},
+            "https://iot.example.com/reset?x=1",
+        ),
+    ],
+    ids=["wildcard", "wildcard v6 with tls", "address", "v6 address", "configured"],
+)
+def test_the_reset_url_defaults_to_the_own_page(
+    host: str, tls: bool, environ: dict[str, str], expected: str
+) -> None:
+    assert reset_url(host, 8180, tls=tls, environ=environ) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["ui.example.com/reset", "ftp://ui.example.com/", "https://", "/password/reset"]
+)
+def test_a_bad_reset_url_names_the_setting(value: str) -> None:
+    with pytest.raises(ConfigError, match="MF_USERS_RESET_URL"):
+        reset_url("0.0.0.0", 8180, environ={"MF_USERS_RESET_URL": value})

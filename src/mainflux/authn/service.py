@@ -1,7 +1,9 @@
 """The authn service: issues login, recovery and API keys and tells who a token speaks for.
 
 It implements :class:`mainflux.core.auth.UserAuth`, so other services can use it
-in-process (the all-in-one) or through :mod:`mainflux.authn.grpc` (microservices)."""
+in-process (the all-in-one) or through :mod:`mainflux.authn.grpc` (microservices).
+Recovery keys identify only for a password reset (:meth:`AuthnService.identify_recovery`),
+and :meth:`AuthnService.revoke_all_keys` voids every key a user was issued until then."""
 
 from __future__ import annotations
 
