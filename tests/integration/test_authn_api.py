@@ -1,9 +1,10 @@
-"""The authn HTTP API over a real SQLite database: every status of ``/keys``."""
+"""The authn HTTP API over a real SQLite database (PostgreSQL too for key revocation):
+every status of ``/keys``."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -15,11 +16,26 @@ from mainflux.authn.main import build_service
 from mainflux.authn.service import AuthnService
 from mainflux.core.db import create_engine
 from mainflux.core.errors import Unauthorized
+from tests import servers
 from tests.unit.test_authn_service import Clock, go_token
 
 SECRET = "test-secret"
 EMAIL = "alice@example.com"
 JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(name="database")
+def database_fixture(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[str]:
+    """A fresh SQLite database; PostgreSQL instead where a test says so with ``ON_BOTH``."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield sqlite_url
+    else:
+        with servers.postgres_database() as url:
+            yield url
+
+
+#: Runs a test once on SQLite and once on PostgreSQL.
+ON_BOTH = pytest.mark.parametrize("database", ["sqlite", "postgres"], indirect=True)
 
 
 @pytest.fixture
@@ -30,8 +46,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def service(sqlite_url: str, clock: Clock) -> AsyncIterator[AuthnService]:
-    engine = create_engine(sqlite_url)
+async def service(database: str, clock: Clock) -> AsyncIterator[AuthnService]:
+    engine = create_engine(database)
     service = await build_service(engine, SECRET)
     service._clock = clock
     yield service
@@ -138,7 +154,6 @@ async def bad_credentials(service: AuthnService, clock: Clock) -> dict[str, str]
     login = await service.issue(EMAIL, 0)
     _, api_token = await service.issue_api_key(login)
     return {
-        "none": "",
         "garbage": "not-a-token",
         "recovery": await service.issue(EMAIL, 1),
         "api key": api_token,
@@ -153,7 +168,29 @@ async def bad_credentials(service: AuthnService, clock: Clock) -> dict[str, str]
     }
 
 
-CREDENTIALS = ["none", "garbage", "recovery", "api key", "expired login", "other secret"]
+CREDENTIALS = ["garbage", "recovery", "api key", "expired login", "other secret"]
+
+
+@ON_BOTH
+@pytest.mark.parametrize(
+    "body", [{"type": 0}, {"type": 2}, {}], ids=["type 0", "type 2", "no type"]
+)
+async def test_post_keys_without_authorization_is_400(
+    client: httpx.AsyncClient, body: dict
+) -> None:
+    response = await client.post("/keys", headers=JSON, json=body)
+    assert response.status_code == 400
+    assert "error" in response.json()
+
+
+@ON_BOTH
+async def test_get_and_delete_without_authorization_are_400(
+    client: httpx.AsyncClient, service: AuthnService, login: str
+) -> None:
+    key, api_token = await service.issue_api_key(login)
+    assert (await client.get(f"/keys/{key.id}")).status_code == 400
+    assert (await client.delete(f"/keys/{key.id}")).status_code == 400
+    assert await service.identify(api_token) == EMAIL
 
 
 @pytest.mark.parametrize("kind", CREDENTIALS)
@@ -265,3 +302,25 @@ async def test_no_secret_or_token_reaches_the_logs(
     text = "\n".join(record.getMessage() for record in caplog.records)
     for secret in (SECRET, login, created["value"], "garbage-token-value"):
         assert secret not in text
+
+
+@ON_BOTH
+async def test_a_revocation_voids_earlier_login_tokens_and_api_keys(
+    client: httpx.AsyncClient, service: AuthnService, login: str, clock: Clock
+) -> None:
+    created = (await client.post("/keys", headers=auth(login), json={"type": 2})).json()
+    clock.advance(seconds=0.25)
+    await service.revoke_all_keys(EMAIL)
+    clock.advance(seconds=0.25)  # the same second, or just after it
+    fresh = await service.issue(EMAIL, 0)
+    for stale in (login, created["value"]):
+        assert (
+            await client.post("/keys", headers=auth(stale), json={"type": 2})
+        ).status_code == 403
+    response = await client.get(f"/keys/{created['id']}", headers={"Authorization": login})
+    assert response.status_code == 403
+    response = await client.get(f"/keys/{created['id']}", headers={"Authorization": fresh})
+    assert response.status_code == 404
+    renewed = await client.post("/keys", headers=auth(fresh), json={"type": 2})
+    assert renewed.status_code == 201
+    assert await service.identify(renewed.json()["value"]) == EMAIL

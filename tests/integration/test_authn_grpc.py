@@ -1,4 +1,5 @@
-"""``mainflux.AuthNService`` over a real port: the servicer's status codes and the client."""
+"""``mainflux.AuthNService`` and ``mainflux.AuthNAccountsService`` over a real port (on
+SQLite; PostgreSQL too for revocation): the servicers' status codes and the client."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import socket
 from collections.abc import AsyncIterator
 
 import grpc
+import httpx
 import pytest
 
 from mainflux.authn.client import GrpcUserAuth
@@ -15,15 +17,19 @@ from mainflux.authn.service import AuthnService
 from mainflux.core.db import create_engine
 from mainflux.core.errors import ServiceUnavailable, Unauthorized
 from mainflux.core.runner import StartupError
-from mainflux.proto import authn_pb2, authn_pb2_grpc
+from mainflux.proto import authn_accounts_pb2_grpc, authn_pb2, authn_pb2_grpc
+from mainflux.things.api import create_app as create_things_app
+from mainflux.things.cache import InMemoryAccessCache
+from mainflux.things.main import build_service as build_things
+from tests.integration.test_authn_api import ON_BOTH, database_fixture  # noqa: F401
 from tests.servers import free_port
 
 EMAIL = "alice@example.com"
 
 
 @pytest.fixture
-async def service(sqlite_url: str) -> AsyncIterator[AuthnService]:
-    engine = create_engine(sqlite_url)
+async def service(database: str) -> AsyncIterator[AuthnService]:
+    engine = create_engine(database)
     yield await build_service(engine, "secret")
     await engine.dispose()
 
@@ -39,6 +45,14 @@ async def server(service: AuthnService) -> AsyncIterator[GrpcServer]:
 async def stub(server: GrpcServer) -> AsyncIterator[authn_pb2_grpc.AuthNServiceStub]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         yield authn_pb2_grpc.AuthNServiceStub(channel)
+
+
+@pytest.fixture
+async def accounts(
+    server: GrpcServer,
+) -> AsyncIterator[authn_accounts_pb2_grpc.AuthNAccountsServiceStub]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield authn_accounts_pb2_grpc.AuthNAccountsServiceStub(channel)
 
 
 @pytest.fixture
@@ -107,7 +121,82 @@ async def test_the_client_is_a_user_auth(client: GrpcUserAuth) -> None:
     token = await client.issue(EMAIL, 0)
     assert await client.identify(token) == EMAIL
     recovery = await client.issue(EMAIL, 1)
-    assert await client.identify(recovery) == EMAIL
+    assert await client.identify_recovery(recovery) == EMAIL
+
+
+@ON_BOTH
+async def test_identify_refuses_a_recovery_token(
+    stub: authn_pb2_grpc.AuthNServiceStub, client: GrpcUserAuth
+) -> None:
+    recovery = await stub.Issue(authn_pb2.IssueReq(issuer=EMAIL, type=1))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Identify(recovery)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(Unauthorized):
+        await client.identify(recovery.value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"),
+    [
+        ("empty", grpc.StatusCode.INVALID_ARGUMENT),
+        ("garbage", grpc.StatusCode.UNAUTHENTICATED),
+        ("login", grpc.StatusCode.UNAUTHENTICATED),
+        ("api key", grpc.StatusCode.UNAUTHENTICATED),
+    ],
+    ids=["empty", "garbage", "login", "api key"],
+)
+async def test_identify_recovery_refuses_every_other_token(
+    accounts: authn_accounts_pb2_grpc.AuthNAccountsServiceStub,
+    client: GrpcUserAuth,
+    service: AuthnService,
+    kind: str,
+    code: grpc.StatusCode,
+) -> None:
+    login = await service.issue(EMAIL, 0)
+    token = {
+        "empty": "",
+        "garbage": "garbage",
+        "login": login,
+        "api key": (await service.issue_api_key(login))[1],
+    }[kind]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await accounts.IdentifyRecovery(authn_pb2.Token(value=token))
+    assert caught.value.code() == code
+    with pytest.raises(Unauthorized):
+        await client.identify_recovery(token)
+
+
+@ON_BOTH
+async def test_revoke_all_keys_voids_earlier_tokens_on_both_services(
+    stub: authn_pb2_grpc.AuthNServiceStub,
+    accounts: authn_accounts_pb2_grpc.AuthNAccountsServiceStub,
+    client: GrpcUserAuth,
+    service: AuthnService,
+) -> None:
+    login = await service.issue(EMAIL, 0)
+    recovery = await service.issue(EMAIL, 1)
+    _, api_token = await service.issue_api_key(login)
+    bob = await service.issue("bob@example.com", 0)
+    await client.revoke_all_keys(EMAIL)
+    fresh = await stub.Issue(authn_pb2.IssueReq(issuer=EMAIL, type=0))
+    for token in (login, api_token):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Identify(authn_pb2.Token(value=token))
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await accounts.IdentifyRecovery(authn_pb2.Token(value=recovery))
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert (await stub.Identify(fresh)).value == EMAIL
+    assert (await stub.Identify(authn_pb2.Token(value=bob))).value == "bob@example.com"
+
+
+async def test_revoke_all_keys_needs_an_email(
+    accounts: authn_accounts_pb2_grpc.AuthNAccountsServiceStub,
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await accounts.RevokeAllKeys(authn_pb2.UserID(value=""))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 @pytest.mark.parametrize("token", ["", "garbage"], ids=["empty", "garbage"])
@@ -149,3 +238,55 @@ async def test_a_busy_port_stops_start_up_naming_the_setting(service: AuthnServi
         busy.listen()
         with pytest.raises(StartupError, match="MF_AUTHN_GRPC_PORT"):
             await start_grpc_server(service, "127.0.0.1", busy.getsockname()[1])
+
+
+class GoLikeAuthn(authn_pb2_grpc.AuthNServiceServicer):
+    """Answers ``Identify`` as Go Mainflux 0.11's authn does.
+
+    ``good-token`` identifies; any other token gets the status its text names, as Go
+    answers ``INTERNAL`` for a revoked API key (its row is not found)."""
+
+    async def Identify(
+        self, request: authn_pb2.Token, context: grpc.aio.ServicerContext
+    ) -> authn_pb2.UserID:
+        if request.value == "good-token":
+            return authn_pb2.UserID(value=EMAIL)
+        await context.abort(grpc.StatusCode[request.value], "internal server error")
+        raise AssertionError("unreachable")
+
+
+@pytest.fixture
+async def go_things(sqlite_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The things API asking a Go-like authn over gRPC."""
+    server = grpc.aio.server()
+    authn_pb2_grpc.add_AuthNServiceServicer_to_server(GoLikeAuthn(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    auth = GrpcUserAuth(f"127.0.0.1:{port}", timeout=2.0)
+    engine = create_engine(sqlite_url)
+    things = await build_things(engine, auth, None, InMemoryAccessCache())
+    transport = httpx.ASGITransport(create_things_app(things))
+    async with httpx.AsyncClient(transport=transport, base_url="http://things") as client:
+        yield client
+    await auth.close()
+    await engine.dispose()
+    await server.stop(None)
+
+
+@pytest.mark.parametrize("code", ["INTERNAL", "UNKNOWN", "NOT_FOUND", "PERMISSION_DENIED"])
+async def test_things_refuses_a_token_authn_answers_internal_or_unknown_for(
+    go_things: httpx.AsyncClient, code: str
+) -> None:
+    assert (
+        await go_things.get("/things", headers={"Authorization": "good-token"})
+    ).status_code == 200
+    response = await go_things.get("/things", headers={"Authorization": code})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("code", ["UNAVAILABLE", "DEADLINE_EXCEEDED", "UNIMPLEMENTED"])
+async def test_things_answers_503_when_authn_cannot_answer(
+    go_things: httpx.AsyncClient, code: str
+) -> None:
+    response = await go_things.get("/things", headers={"Authorization": code})
+    assert response.status_code == 503

@@ -3,11 +3,13 @@ microservices working together over gRPC on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -16,11 +18,12 @@ import httpx
 import pytest
 
 from mainflux.authn.client import GrpcUserAuth
+from mainflux.core.config import ConfigError
 from mainflux.core.db import create_engine
 from mainflux.users.api import create_app
 from mainflux.users.email import OutboxEmailer
 from mainflux.users.hasher import BcryptHasher
-from mainflux.users.main import build_service
+from mainflux.users.main import build_service, reset_url
 from tests.integration.test_authn_main import COMMAND as AUTHN_COMMAND
 from tests.integration.test_authn_main import clean_env, db_env
 from tests.servers import free_port, wait_for_port
@@ -47,8 +50,20 @@ def run_failing(environ: dict[str, str]) -> str:
         {"MF_EMAIL_HOST": "smtp.example.com", "MF_EMAIL_PORT": "twenty-five"},
         {"MF_USERS_DB_PORT": "-1"},
         {"MF_USERS_LOG_LEVEL": "chatty"},
+        {"MF_USERS_RESET_URL": "ui.example.com/reset"},
+        {"MF_USERS_RESET_URL": "ftp://ui.example.com/reset"},
     ],
-    ids=["http port", "timeout", "zero timeout", "authn url", "email port", "db port", "log"],
+    ids=[
+        "http port",
+        "timeout",
+        "zero timeout",
+        "authn url",
+        "email port",
+        "db port",
+        "log",
+        "reset url without scheme",
+        "reset url not http",
+    ],
 )
 def test_a_bad_setting_stops_start_up_with_one_line(overrides: dict[str, str]) -> None:
     line = run_failing(clean_env(**overrides))
@@ -94,6 +109,18 @@ async def test_an_unreachable_authn_is_503(users_without_authn: httpx.AsyncClien
     assert login.status_code == 503
 
 
+async def wait_for_mail(mail_dir: Path, timeout: float = 10.0) -> Path:
+    """The one mail the service writes into ``mail_dir`` (in the background)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = list(mail_dir.glob("*.eml")) if mail_dir.exists() else []
+        if found:
+            [path] = found
+            return path
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f"no mail in {mail_dir} after {timeout}s")
+
+
 def start(command: list[str], environ: dict[str, str], *ports: int) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -133,6 +160,8 @@ def microservices(
                 MF_USERS_HTTP_PORT=str(users_http),
                 MF_AUTHN_GRPC_URL=f"127.0.0.1:{authn_grpc}",
                 MF_USERS_MAIL_DIR=str(tmp_path / "mail"),
+                MF_USERS_RESET_URL="https://ui.example.com/reset",
+                MF_TOKEN_RESET_ENDPOINT="/ignored",
                 MF_USERS_LOG_LEVEL="debug",
                 **users_db,
             ),
@@ -159,24 +188,33 @@ async def test_users_and_authn_processes_work_together(
         token = (await http.post("/tokens", json=account)).json()["token"]
         me = await http.get("/users", headers={"Authorization": token})
         assert me.json() == {"email": "a@b.com"}
-        reset_request = await http.post(
-            "/password/reset-request", headers={"Referer": "http://ui"}, json={"email": "a@b.com"}
-        )
+        reset_request = await http.post("/password/reset-request", json={"email": "A@B.com"})
         assert reset_request.status_code == 201
-        [path] = mail_dir.glob("*.eml")
+        path = await wait_for_mail(mail_dir)
         body = email.message_from_bytes(path.read_bytes()).get_payload(decode=True).decode()
-        [link] = [line for line in body.splitlines() if line.startswith("http://ui/reset-request?")]
+        prefix = "https://ui.example.com/reset?token="
+        [link] = [line for line in body.splitlines() if line.startswith(prefix)]
         recovery = parse_qs(urlsplit(link).query)["token"][0]
+        recovery_view = await http.get("/users", headers={"Authorization": recovery})
+        assert recovery_view.status_code == 403
         reset = {
             "token": recovery,
             "password": "second-password",
             "confirm_password": "second-password",
         }
         assert (await http.put("/password/reset", json=reset)).status_code == 201
+        assert (await http.put("/password/reset", json=reset)).status_code == 403
         relogin = await http.post(
             "/tokens", json={"email": "a@b.com", "password": "second-password"}
         )
         assert relogin.status_code == 201
+        fresh = relogin.json()["token"]
+        assert (await http.get("/users", headers={"Authorization": token})).status_code == 403
+        assert (await http.get("/users", headers={"Authorization": fresh})).status_code == 200
+        change = {"password": "third-password", "old_password": "second-password"}
+        changed = await http.patch("/password", headers={"Authorization": fresh}, json=change)
+        assert changed.status_code == 201
+        assert (await http.get("/users", headers={"Authorization": fresh})).status_code == 403
     outputs = []
     for proc in reversed(procs):
         proc.send_signal(signal.SIGTERM)
@@ -184,5 +222,37 @@ async def test_users_and_authn_processes_work_together(
         assert proc.returncode == 0, outputs[-1]
     logs = "\n".join(outputs)
     assert "reset mail for a@b.com written to" in logs
+    assert "reset links to https://ui.example.com/reset" in logs
+    assert "MF_TOKEN_RESET_ENDPOINT is not used" in logs
     for secret in ("first-password", "second-password", token, recovery, "process-secret"):
         assert secret not in logs
+
+
+@pytest.mark.parametrize(
+    ("host", "tls", "environ", "expected"),
+    [
+        ("0.0.0.0", False, {}, "http://localhost:8180/password/reset"),
+        ("::", True, {}, "https://localhost:8180/password/reset"),
+        ("10.0.0.5", False, {}, "http://10.0.0.5:8180/password/reset"),
+        ("fd00::5", False, {}, "http://[fd00::5]:8180/password/reset"),
+        (
+            "0.0.0.0",
+            False,
+            {"MF_USERS_RESET_URL": "https://iot.example.com/reset?x=1"},
+            "https://iot.example.com/reset?x=1",
+        ),
+    ],
+    ids=["wildcard", "wildcard v6 with tls", "address", "v6 address", "configured"],
+)
+def test_the_reset_url_defaults_to_the_own_page(
+    host: str, tls: bool, environ: dict[str, str], expected: str
+) -> None:
+    assert reset_url(host, 8180, tls=tls, environ=environ) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["ui.example.com/reset", "ftp://ui.example.com/", "https://", "/password/reset"]
+)
+def test_a_bad_reset_url_names_the_setting(value: str) -> None:
+    with pytest.raises(ConfigError, match="MF_USERS_RESET_URL"):
+        reset_url("0.0.0.0", 8180, environ={"MF_USERS_RESET_URL": value})

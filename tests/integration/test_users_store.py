@@ -1,13 +1,15 @@
-"""The SQL user repository on SQLite and PostgreSQL, schema from the users migrations."""
+"""The SQL user repository on SQLite and PostgreSQL, schema from the users migrations
+(including the one that lower-cases emails)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import pytest
+from alembic import command
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mainflux.core.db import create_engine, migrate
+from mainflux.core.db import _alembic_config, create_engine, migrate
 from mainflux.core.errors import Conflict, NotFound
 from mainflux.users.models import User
 from mainflux.users.store import SqlUserRepository
@@ -75,3 +77,25 @@ async def test_metadata_can_be_cleared(repo: SqlUserRepository) -> None:
     await repo.save(User("alice@example.com", HASH, {"v": 1}))
     await repo.update_metadata("alice@example.com", None)
     assert (await repo.retrieve_by_email("alice@example.com")).metadata is None
+
+
+async def test_the_migration_lower_cases_emails_unless_two_accounts_clash(db_url: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(
+                lambda sync: command.upgrade(_alembic_config("users", sync), "users_0001")
+            )
+        repo = SqlUserRepository(engine)
+        for email in ("Alice@Example.com", "Bob@Example.com", "bob@example.com", "ÜLI@Bücher.DE"):
+            await repo.save(User(email, HASH, {"was": email}))
+        await migrate(engine, "users")
+        alice = await repo.retrieve_by_email("alice@example.com")
+        assert alice.metadata == {"was": "Alice@Example.com"}
+        assert (await repo.retrieve_by_email("üli@bücher.de")).metadata == {"was": "ÜLI@Bücher.DE"}
+        for unchanged in ("Bob@Example.com", "bob@example.com"):
+            assert (await repo.retrieve_by_email(unchanged)).metadata == {"was": unchanged}
+        with pytest.raises(NotFound):
+            await repo.retrieve_by_email("Alice@Example.com")
+    finally:
+        await engine.dispose()

@@ -18,10 +18,11 @@ START = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
 class FakeKeyRepository:
-    """Keys in a dict keyed by (issuer, id)."""
+    """Keys in a dict keyed by (issuer, id); revocation moments in a dict by issuer."""
 
     def __init__(self) -> None:
         self.keys: dict[tuple[str, str], Key] = {}
+        self.revoked: dict[str, datetime] = {}
 
     async def save(self, key: Key) -> None:
         if (key.issuer, key.id) in self.keys:
@@ -36,6 +37,15 @@ class FakeKeyRepository:
 
     async def remove(self, issuer: str, key_id: str) -> None:
         self.keys.pop((issuer, key_id), None)
+
+    async def revoke_all(self, issuer: str, moment: datetime) -> None:
+        self.revoked[issuer] = moment
+        for owner, key_id in list(self.keys):
+            if owner == issuer and self.keys[(owner, key_id)].issued_at <= moment:
+                del self.keys[(owner, key_id)]
+
+    async def revoked_until(self, issuer: str) -> datetime | None:
+        return self.revoked.get(issuer)
 
 
 class Clock:
@@ -89,7 +99,21 @@ async def test_login_token_carries_mainflux_claims(service: AuthnService) -> Non
         "iat": iat,
         "exp": iat + 36000,
         "type": 0,
+        "iat_us": iat * 1_000_000,
     }
+
+
+async def test_iat_us_carries_the_microseconds_and_iat_rounds_down(
+    service: AuthnService, clock: Clock
+) -> None:
+    clock.advance(seconds=1.999999)
+    claims = claims_of(await service.issue(EMAIL, LOGIN))
+    iat = int(START.timestamp()) + 1
+    assert (claims["iat"], claims["exp"], claims["iat_us"]) == (
+        iat,
+        iat + 36000,
+        iat * 1_000_000 + 999_999,
+    )
 
 
 async def test_recovery_token_lives_five_minutes(service: AuthnService, clock: Clock) -> None:
@@ -97,21 +121,40 @@ async def test_recovery_token_lives_five_minutes(service: AuthnService, clock: C
     claims = claims_of(token)
     assert claims["type"] == 1
     assert claims["exp"] - claims["iat"] == 300
-    assert await service.identify(token) == EMAIL
+    assert await service.identify_recovery(token) == EMAIL
     clock.advance(minutes=5, seconds=1)
     with pytest.raises(Unauthorized):
-        await service.identify(token)
+        await service.identify_recovery(token)
+
+
+async def test_a_recovery_token_is_no_login_or_api_token(service: AuthnService) -> None:
+    recovery = await service.issue(EMAIL, RECOVERY)
+    with pytest.raises(Unauthorized):
+        await service.identify(recovery)
+    go_recovery = go_token({"iss": "mainflux.authn", "sub": EMAIL, "type": 1})
+    with pytest.raises(Unauthorized):
+        await service.identify(go_recovery)
+
+
+async def test_only_a_recovery_token_identifies_for_a_reset(service: AuthnService) -> None:
+    login = await service.issue(EMAIL, LOGIN)
+    _, api_token = await service.issue_api_key(login)
+    for token in (login, api_token, "", "garbage"):
+        with pytest.raises(Unauthorized):
+            await service.identify_recovery(token)
+    foreign = go_token({"iss": "someone.else", "sub": EMAIL, "type": 1})
+    with pytest.raises(Unauthorized):
+        await service.identify_recovery(foreign)
 
 
 async def test_identify_accepts_a_token_minted_by_go_with_the_same_secret(
     service: AuthnService,
 ) -> None:
     iat = int(START.timestamp())
-    token = go_token(
-        {"exp": iat + 36000, "iat": iat, "iss": "mainflux.authn", "sub": EMAIL, "type": 0}
-    )
-    assert await service.identify(token) == EMAIL
-    assert await service.issue(EMAIL, LOGIN) == token
+    go_claims = {"exp": iat + 36000, "iat": iat, "iss": "mainflux.authn", "sub": EMAIL, "type": 0}
+    assert await service.identify(go_token(go_claims)) == EMAIL
+    ours = claims_of(await service.issue(EMAIL, LOGIN))
+    assert {name: ours[name] for name in go_claims} == go_claims
 
 
 @pytest.mark.parametrize(
@@ -126,6 +169,8 @@ async def test_identify_accepts_a_token_minted_by_go_with_the_same_secret(
         {"iss": "mainflux.authn", "sub": 5, "type": 0},
         {"iss": "mainflux.authn", "sub": EMAIL, "type": 0, "exp": "never"},
         {"iss": "mainflux.authn", "sub": EMAIL, "type": 0, "iat": 4102444800},
+        {"iss": "mainflux.authn", "sub": EMAIL, "type": 0, "iat_us": "soon"},
+        {"iss": "mainflux.authn", "sub": EMAIL, "type": 0, "iat_us": 1.5},
         {"iss": EMAIL, "jti": "not-a-uuid", "type": 2},
         {"iss": EMAIL, "jti": "0c65e353-7059-45b2-a3d8-564dce6c7900", "type": 2},
     ],
@@ -139,6 +184,8 @@ async def test_identify_accepts_a_token_minted_by_go_with_the_same_secret(
         "subject not a string",
         "exp not a number",
         "issued in the future",
+        "iat_us not a number",
+        "iat_us not an integer",
         "api key id not a uuid",
         "api key not stored",
     ],
@@ -306,3 +353,86 @@ def test_the_secret_does_not_show_in_repr(repo: FakeKeyRepository) -> None:
     service = AuthnService(repo, "s3cr3t-value")
     assert "s3cr3t-value" not in repr(service)
     assert "s3cr3t-value" not in repr(service._tokens)
+
+
+async def test_revoking_voids_every_key_issued_before(
+    service: AuthnService, repo: FakeKeyRepository, clock: Clock
+) -> None:
+    login = await service.issue(EMAIL, LOGIN)
+    recovery = await service.issue(EMAIL, RECOVERY)
+    key, api_token = await service.issue_api_key(login)
+    clock.advance(seconds=1)
+    await service.revoke_all_keys(EMAIL)
+    for token in (login, api_token):
+        with pytest.raises(Unauthorized):
+            await service.identify(token)
+    with pytest.raises(Unauthorized):
+        await service.identify_recovery(recovery)
+    with pytest.raises(Unauthorized):
+        await service.issue_api_key(login)
+    assert (EMAIL, key.id) not in repo.keys
+
+
+async def test_keys_issued_in_the_same_second_after_a_revocation_are_good(
+    service: AuthnService, clock: Clock
+) -> None:
+    clock.advance(seconds=0.2)
+    before = await service.issue(EMAIL, LOGIN)
+    clock.advance(seconds=0.1)
+    await service.revoke_all_keys(EMAIL)
+    clock.advance(seconds=0.2)
+    after = await service.issue(EMAIL, LOGIN)
+    recovery = await service.issue(EMAIL, RECOVERY)
+    _, api_token = await service.issue_api_key(after)
+    assert claims_of(before)["iat"] == claims_of(after)["iat"]
+    with pytest.raises(Unauthorized):
+        await service.identify(before)
+    assert await service.identify(after) == EMAIL
+    assert await service.identify(api_token) == EMAIL
+    assert await service.identify_recovery(recovery) == EMAIL
+
+
+async def test_a_revocation_voids_a_recovery_token_once_used(
+    service: AuthnService, clock: Clock
+) -> None:
+    recovery = await service.issue(EMAIL, RECOVERY)
+    clock.advance(microseconds=1)
+    assert await service.identify_recovery(recovery) == EMAIL
+    await service.revoke_all_keys(EMAIL)
+    with pytest.raises(Unauthorized):
+        await service.identify_recovery(recovery)
+
+
+async def test_a_go_token_without_microseconds_counts_from_the_start_of_its_second(
+    service: AuthnService, clock: Clock
+) -> None:
+    clock.advance(seconds=10.5)
+    await service.revoke_all_keys(EMAIL)
+    second = int(START.timestamp()) + 10
+    same_second = go_token({"iat": second, "iss": "mainflux.authn", "sub": EMAIL, "type": 0})
+    next_second = go_token({"iat": second + 1, "iss": "mainflux.authn", "sub": EMAIL, "type": 0})
+    no_iat = go_token({"iss": "mainflux.authn", "sub": EMAIL, "type": 0})
+    clock.advance(seconds=1)
+    for token in (same_second, no_iat):
+        with pytest.raises(Unauthorized):
+            await service.identify(token)
+    assert await service.identify(next_second) == EMAIL
+
+
+async def test_a_revocation_is_per_user_and_ignores_case(
+    service: AuthnService, clock: Clock
+) -> None:
+    alice = await service.issue(EMAIL, LOGIN)
+    mixed_case = await service.issue("Alice@Example.COM", LOGIN)
+    bob = await service.issue("bob@example.com", LOGIN)
+    clock.advance(microseconds=1)
+    await service.revoke_all_keys("ALICE@example.com")
+    for token in (alice, mixed_case):
+        with pytest.raises(Unauthorized):
+            await service.identify(token)
+    assert await service.identify(bob) == "bob@example.com"
+
+
+async def test_revoking_needs_an_email(service: AuthnService) -> None:
+    with pytest.raises(Unauthorized):
+        await service.revoke_all_keys("")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mainflux.users.validation import is_email, is_password
+from mainflux.users.validation import fits_bcrypt, is_email, is_password, normalize_email
 
 VALID = [
     "a@b.com",
@@ -58,3 +58,17 @@ def test_passwords_need_eight_characters() -> None:
     assert is_password("12345678")
     assert is_password("pässwörd")
     assert not is_password("1234567")
+
+
+@pytest.mark.parametrize(
+    ("password", "fits"),
+    [("p" * 72, True), ("p" * 73, False), ("é" * 36, True), ("é" * 36 + "p", False)],
+    ids=["72 ascii", "73 ascii", "72 bytes of é", "73 bytes"],
+)
+def test_passwords_fit_bcrypt_by_their_utf8_bytes(password: str, fits: bool) -> None:
+    assert fits_bcrypt(password) is fits
+
+
+def test_emails_are_normalized_to_lower_case() -> None:
+    assert normalize_email("Alice@Example.COM") == "alice@example.com"
+    assert normalize_email("Ünal@Bücher.DE") == "ünal@bücher.de"

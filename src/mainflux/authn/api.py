@@ -1,6 +1,7 @@
 """The authn HTTP API: ``POST /keys``, ``GET /keys/{id}``, ``DELETE /keys/{id}``.
 
-Every call needs a valid login token in ``Authorization`` (raw, no ``Bearer``)."""
+Every call needs a valid login token in ``Authorization`` (raw, no ``Bearer``): a
+missing header is 400 as in Mainflux, a bad or non-login token 403."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ SERVICE_NAME = "auth"
 
 
 def rfc3339(moment: datetime) -> str:
-    """A UTC time as Go's ``time.Time`` JSON writes it (``2020-05-29T10:00:00Z``)."""
-    text = moment.astimezone(UTC).replace(tzinfo=None).isoformat()
+    """A UTC time in whole seconds, as RFC 3339 (``2020-05-29T10:00:00Z``)."""
+    text = moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
     return text + "Z"
 
 
@@ -36,6 +37,14 @@ def _issue_request(body: dict[str, Any]) -> tuple[int, int | None]:
     if duration is not None and (type(duration) is not int or duration < 0):
         raise MalformedEntity("duration must be a non-negative number of seconds")
     return key_type, duration
+
+
+def _issuer(request: Request) -> str:
+    """The ``Authorization`` value; a missing one is malformed (400), as in Mainflux."""
+    token = auth_header(request)
+    if not token:
+        raise MalformedEntity("missing Authorization header")
+    return token
 
 
 def _key_view(key: Key) -> dict[str, Any]:
@@ -55,7 +64,7 @@ def create_app(service: AuthnService) -> Starlette:
 
     async def issue(request: Request) -> Response:
         key_type, duration = _issue_request(await read_json_object(request))
-        key, token = await service.issue_key(auth_header(request), key_type, duration)
+        key, token = await service.issue_key(_issuer(request), key_type, duration)
         body: dict[str, Any] = {}
         if key.id:
             body["id"] = key.id
@@ -66,11 +75,11 @@ def create_app(service: AuthnService) -> Starlette:
         return json_response(body, 201)
 
     async def retrieve(request: Request) -> Response:
-        key = await service.retrieve_key(auth_header(request), request.path_params["id"])
+        key = await service.retrieve_key(_issuer(request), request.path_params["id"])
         return json_response(_key_view(key))
 
     async def revoke(request: Request) -> Response:
-        await service.revoke_key(auth_header(request), request.path_params["id"])
+        await service.revoke_key(_issuer(request), request.path_params["id"])
         return empty_response(204)
 
     routes = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
 #: A login key: a JWT for a user session, never stored.
@@ -19,13 +19,22 @@ ISSUER_NAME: Final = "mainflux.authn"
 LOGIN_DURATION: Final = timedelta(hours=10)
 RECOVERY_DURATION: Final = timedelta(minutes=5)
 
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+
+
+def unix_micros(moment: datetime) -> int:
+    """``moment`` (timezone-aware) as whole microseconds since the Unix epoch."""
+    return (moment - _EPOCH) // _MICROSECOND
+
 
 @dataclass(frozen=True, slots=True)
 class Key:
     """A key the service issued.
 
     ``issuer`` is the email of the user the key speaks for; ``id`` is empty for
-    login and recovery keys. Times are timezone-aware UTC, whole seconds."""
+    login and recovery keys. Times are timezone-aware UTC with microseconds (JWT
+    claims and API views round them down to whole seconds)."""
 
     id: str
     type: int
@@ -51,4 +60,15 @@ class KeyRepository(Protocol):
 
     async def remove(self, issuer: str, key_id: str) -> None:
         """Delete the issuer's key ``key_id``; deleting nothing is not an error."""
+        ...
+
+    async def revoke_all(self, issuer: str, moment: datetime) -> None:
+        """Record that every key of ``issuer`` issued at or before ``moment`` is void.
+
+        The stored API keys of ``issuer`` issued by then are deleted at the same time.
+        A later call replaces the recorded moment."""
+        ...
+
+    async def revoked_until(self, issuer: str) -> datetime | None:
+        """The moment :meth:`revoke_all` recorded for ``issuer``, or ``None``."""
         ...

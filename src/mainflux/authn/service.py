@@ -1,7 +1,9 @@
 """The authn service: issues login, recovery and API keys and tells who a token speaks for.
 
 It implements :class:`mainflux.core.auth.UserAuth`, so other services can use it
-in-process (the all-in-one) or through :mod:`mainflux.authn.grpc` (microservices)."""
+in-process (the all-in-one) or through :mod:`mainflux.authn.grpc` (microservices).
+Recovery keys identify only for a password reset (:meth:`AuthnService.identify_recovery`),
+and :meth:`AuthnService.revoke_all_keys` voids every key a user was issued until then."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from mainflux.authn.models import (
     RECOVERY_DURATION,
     Key,
     KeyRepository,
+    unix_micros,
 )
-from mainflux.authn.tokens import Tokenizer
+from mainflux.authn.tokens import Claims, Tokenizer
 from mainflux.core.errors import MalformedEntity, NotFound, Unauthorized
 from mainflux.core.ids import is_uuid, new_id
 
@@ -55,7 +58,7 @@ class AuthnService:
         return "AuthnService()"
 
     def _now(self) -> datetime:
-        return self._clock().astimezone(UTC).replace(microsecond=0)
+        return self._clock().astimezone(UTC)
 
     async def issue(self, issuer: str, key_type: int) -> str:
         """Return a login (0) or recovery (1) token for the email ``issuer``.
@@ -77,19 +80,46 @@ class AuthnService:
         duration = LOGIN_DURATION if key_type == LOGIN else RECOVERY_DURATION
         return Key(id="", type=key_type, issuer=email, issued_at=now, expires_at=now + duration)
 
-    async def identify(self, token: str) -> str:
-        """Return the email behind a login, recovery or API token.
-
-        Raises ``Unauthorized`` for an empty, malformed, foreign, expired or revoked
-        token. An expired API key's row is deleted on the way."""
+    def _claims(self, token: str) -> Claims:
         if not token:
             raise Unauthorized()
+        return self._tokens.decode(token, int(self._now().timestamp()))
+
+    async def identify(self, token: str) -> str:
+        """Return the email behind a login or API token.
+
+        Raises ``Unauthorized`` for an empty, malformed, foreign, expired or revoked
+        token, for a token issued before its user's last password change
+        (:meth:`revoke_all_keys`) and for a recovery token, which is good only for a
+        password reset (:meth:`identify_recovery`). An expired API key's row is
+        deleted on the way."""
+        claims = self._claims(token)
+        if claims.type == LOGIN:
+            return await self._session_subject(claims)
+        if claims.type == API:
+            return await self._api_key_issuer(claims)
+        raise Unauthorized()
+
+    async def identify_recovery(self, token: str) -> str:
+        """Return the email behind a recovery token; every other token is refused.
+
+        Raises ``Unauthorized`` like :meth:`identify`; a recovery token issued before
+        the user's last password change (or reset) is void, so each works once."""
+        claims = self._claims(token)
+        if claims.type != RECOVERY:
+            raise Unauthorized()
+        return await self._session_subject(claims)
+
+    async def _session_subject(self, claims: Claims) -> str:
+        """The subject of a login or recovery token that is still good."""
         now = int(self._now().timestamp())
-        claims = self._tokens.decode(token, now)
-        if claims.type in (LOGIN, RECOVERY):
-            if claims.issuer != ISSUER_NAME or not claims.subject or claims.expired(now):
-                raise Unauthorized()
-            return claims.subject
+        if claims.issuer != ISSUER_NAME or not claims.subject or claims.expired(now):
+            raise Unauthorized()
+        await self._check_not_revoked(claims.subject, claims.issued_micros)
+        return claims.subject
+
+    async def _api_key_issuer(self, claims: Claims) -> str:
+        """The issuer of a stored, unexpired and unrevoked API key."""
         if not claims.issuer or not is_uuid(claims.key_id):
             raise Unauthorized()
         try:
@@ -99,16 +129,34 @@ class AuthnService:
         if key.expired(self._now()):
             await self._repo.remove(key.issuer, key.id)
             raise Unauthorized("use of expired key")
+        await self._check_not_revoked(key.issuer, unix_micros(key.issued_at))
         return key.issuer
+
+    async def _check_not_revoked(self, email: str, issued_micros: int | None) -> None:
+        """Refuse a key of ``email`` issued at or before its last revocation.
+
+        A key without an issue time, or whose time is known only to the second (a
+        token minted by Go) and falls in the revocation's second, counts as earlier."""
+        until = await self._repo.revoked_until(email.lower())
+        if until is not None and (issued_micros is None or issued_micros <= unix_micros(until)):
+            raise Unauthorized()
+
+    async def revoke_all_keys(self, email: str) -> None:
+        """Void every key of ``email`` issued until now: login, recovery and API keys.
+
+        The users service calls it when a password is changed or reset. Tokens issued
+        afterwards, even within the same second, are good. Raises ``Unauthorized``
+        for an empty email."""
+        if not email:
+            raise Unauthorized()
+        await self._repo.revoke_all(email.lower(), self._now())
 
     async def _login_identity(self, login_token: str) -> str:
         """The email behind a valid, unexpired login token; anything else is refused."""
-        if not login_token:
-            raise Unauthorized()
-        claims = self._tokens.decode(login_token, int(self._now().timestamp()))
+        claims = self._claims(login_token)
         if claims.type != LOGIN:
             raise Unauthorized()
-        return await self.identify(login_token)
+        return await self._session_subject(claims)
 
     async def issue_key(
         self, login_token: str, key_type: int, duration_seconds: int | None = None

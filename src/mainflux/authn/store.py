@@ -1,13 +1,16 @@
-"""API keys in SQL (SQLite or PostgreSQL) through SQLAlchemy Core.
+"""API keys and revocations in SQL (SQLite or PostgreSQL) through SQLAlchemy Core.
 
-The ``keys`` table follows Mainflux's schema; its migrations live in
-``mainflux/authn/migrations``. Times are stored as naive UTC ``TIMESTAMP``s."""
+The ``keys`` table follows Mainflux's schema; ``revocations`` holds, per user, the
+moment up to which every key of theirs is void. Migrations live in
+``mainflux/authn/migrations``. Times are stored as naive UTC ``TIMESTAMP``s with
+microseconds."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,6 +27,12 @@ keys_table = sa.Table(
     sa.Column("issuer", sa.String(254), primary_key=True),
     sa.Column("issued_at", sa.DateTime, nullable=False),
     sa.Column("expires_at", sa.DateTime, nullable=True),
+)
+revocations_table = sa.Table(
+    "revocations",
+    metadata,
+    sa.Column("issuer", sa.String(254), primary_key=True),
+    sa.Column("revoked_at", sa.DateTime, nullable=False),
 )
 
 
@@ -80,6 +89,29 @@ class SqlKeyRepository:
         c = keys_table.c
         async with self._engine.begin() as conn:
             await conn.execute(keys_table.delete().where(c.id == key_id, c.issuer == issuer))
+
+    async def revoke_all(self, issuer: str, moment: datetime) -> None:
+        revoked_at = _to_db(moment)
+        c = keys_table.c
+        async with self._engine.begin() as conn:
+            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            upsert = insert(revocations_table).values(issuer=issuer, revoked_at=revoked_at)
+            await conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[revocations_table.c.issuer],
+                    set_={"revoked_at": upsert.excluded.revoked_at},
+                )
+            )
+            await conn.execute(
+                keys_table.delete().where(c.issuer == issuer, c.issued_at <= revoked_at)
+            )
+
+    async def revoked_until(self, issuer: str) -> datetime | None:
+        query = sa.select(revocations_table.c.revoked_at).where(
+            revocations_table.c.issuer == issuer
+        )
+        async with self._engine.connect() as conn:
+            return _from_db((await conn.execute(query)).scalar_one_or_none())
 
 
 _check: type[KeyRepository] = SqlKeyRepository

@@ -1,8 +1,11 @@
 """JWT encoding of keys, with Mainflux's claims so Go- and Python-minted tokens interoperate.
 
 Tokens are HS256 JWTs carrying ``exp``, ``jti``, ``iat``, ``iss``, ``sub`` and ``type``,
-laid out in the order Go's ``jwt-go`` writes them. Expiry is *not* checked here: an
-expired API key must still parse so that the service can delete its row.
+laid out in the order Go's ``jwt-go`` writes them. Login and recovery tokens add
+``iat_us``, the issue time in microseconds, so a password change can void the tokens
+issued before it even within the same second (Go ignores the extra claim). Expiry is
+*not* checked here: an expired API key must still parse so that the service can delete
+its row.
 
 The secret's length is the operator's choice (Mainflux's default is ``authn``), so
 PyJWT's short-key warning is switched off for our own signer."""
@@ -17,7 +20,7 @@ import jwt
 import orjson
 from jwt.algorithms import HMACAlgorithm
 
-from mainflux.authn.models import API, ISSUER_NAME, KEY_TYPES, Key
+from mainflux.authn.models import API, ISSUER_NAME, KEY_TYPES, Key, unix_micros
 from mainflux.core.errors import Unauthorized
 
 ALGORITHM: Final = "HS256"
@@ -42,6 +45,14 @@ class Claims:
     key_id: str
     issued_at: int | None
     expires_at: int | None
+    issued_at_us: int | None = None
+
+    @property
+    def issued_micros(self) -> int | None:
+        """The issue time in microseconds: ``iat_us``, else the start of ``iat``'s second."""
+        if self.issued_at_us is not None:
+            return self.issued_at_us
+        return None if self.issued_at is None else self.issued_at * 1_000_000
 
     def expired(self, now: int) -> bool:
         """Whether the token has an ``exp`` that lies before ``now`` (Unix seconds)."""
@@ -68,16 +79,19 @@ class Tokenizer:
         keys say ``iss=<email>`` and ``jti=<key id>``."""
         claims: dict[str, Any] = {}
         if key.expires_at is not None:
-            claims["exp"] = int(key.expires_at.timestamp())
+            claims["exp"] = unix_micros(key.expires_at) // 1_000_000
         if key.id:
             claims["jti"] = key.id
-        claims["iat"] = int(key.issued_at.timestamp())
+        issued_us = unix_micros(key.issued_at)
+        claims["iat"] = issued_us // 1_000_000
         if key.type == API:
             claims["iss"] = key.issuer
         else:
             claims["iss"] = ISSUER_NAME
             claims["sub"] = key.issuer
         claims["type"] = key.type
+        if key.type != API:  # an API key's stored row carries its precise issue time
+            claims["iat_us"] = issued_us
         return self._jws.encode(orjson.dumps(claims), self._secret, algorithm=ALGORITHM)
 
     def decode(self, token: str, now: int) -> Claims:
@@ -100,6 +114,9 @@ class Tokenizer:
         if not all(isinstance(v, str) for v in (issuer, subject, key_id)):
             raise Unauthorized()
         issued_at = _seconds(raw.get("iat"))
+        issued_at_us = raw.get("iat_us")
+        if issued_at_us is not None and type(issued_at_us) is not int:
+            raise Unauthorized()
         not_before = _seconds(raw.get("nbf"))
         for moment in (issued_at, not_before):
             if moment is not None and moment > now + LEEWAY_SECONDS:
@@ -111,6 +128,7 @@ class Tokenizer:
             key_id=key_id,
             issued_at=issued_at,
             expires_at=_seconds(raw.get("exp")),
+            issued_at_us=issued_at_us,
         )
 
 

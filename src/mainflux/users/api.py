@@ -1,6 +1,8 @@
-"""The users HTTP API: accounts, tokens, profile and passwords (Mainflux's routes).
+"""The users HTTP API: accounts, tokens, profile and passwords (Mainflux's routes), plus
+the page reset links point at by default (``GET /password/reset``).
 
-Conflicts answer 409 here (things uses 422)."""
+Conflicts answer 409 here (things uses 422). A reset request needs no ``Referer``: the
+link's page is configured (``MF_USERS_RESET_URL``)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from starlette.routing import Route
 from mainflux.core.errors import Conflict, MalformedEntity, Unauthorized
 from mainflux.core.http import auth_header, empty_response, json_response, read_json_object
 from mainflux.core.http import create_app as create_service_app
+from mainflux.users.reset_page import reset_page
 from mainflux.users.service import UsersService
 
 SERVICE_NAME = "users"
@@ -65,10 +68,9 @@ def create_app(service: UsersService) -> Starlette:
     async def reset_request(request: Request) -> Response:
         body = await read_json_object(request)
         email = _text(body, "email")
-        host = request.headers.get("referer", "")
-        if not email or not host:
-            raise MalformedEntity("email and Referer header are required")
-        await service.request_password_reset(email, host)
+        if not email:
+            raise MalformedEntity("email is required")
+        await service.request_password_reset(email)
         return json_response({"msg": "Email with reset link is sent"}, 201)
 
     async def reset(request: Request) -> Response:
@@ -97,6 +99,7 @@ def create_app(service: UsersService) -> Starlette:
         Route("/tokens", login, methods=["POST"]),
         Route("/password/reset-request", reset_request, methods=["POST"]),
         Route("/password/reset", reset, methods=["PUT"]),
+        Route("/password/reset", reset_page, methods=["GET"]),
         Route("/password", change_password, methods=["PATCH"]),
     ]
     return create_service_app(SERVICE_NAME, routes, error_status={Conflict: 409})

@@ -104,10 +104,13 @@ class OutboxEmailer:
 
     def _write(self, message: EmailMessage) -> Path:
         self._directory.mkdir(parents=True, exist_ok=True)
-        path = self._directory / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
+        partial = self._directory / f".{name}.part"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as file:
             file.write(message.as_bytes())
+        path = self._directory / f"{name}.eml"
+        os.replace(partial, path)  # an .eml file appears complete, never half-written
         return path
 
     async def send_password_reset(self, to: str, link: str) -> None:

@@ -1,7 +1,11 @@
 """Password hashing with bcrypt (cost 10 like Mainflux), off the event loop.
 
-Like Go's bcrypt at the time of Mainflux 0.11, only the first 72 bytes of a password
-count; hashes from Go (``$2a$``) and from here (``$2b$``) verify in both."""
+bcrypt reads only the first 72 bytes of a password, so nothing is hashed here from a
+longer one (``ValueError``: the service refuses it before). A check reads a password
+the way the hash's maker did: Go's bcrypt in Mainflux 0.11 (``$2a$`` hashes) silently
+used the first 72 bytes, so accounts made there with a longer password still log in
+with it; against a hash made here (``$2b$``) a longer password never matches. Hashes
+from Go and from here verify in both."""
 
 from __future__ import annotations
 
@@ -11,13 +15,11 @@ from typing import Final
 import bcrypt
 
 from mainflux.users.models import Hasher
+from mainflux.users.validation import MAX_PASSWORD_BYTES, password_bytes
 
 DEFAULT_COST: Final = 10
-_MAX_BYTES: Final = 72
-
-
-def _secret(password: str) -> bytes:
-    return password.encode("utf-8", "surrogatepass")[:_MAX_BYTES]
+#: The prefix of hashes made by Go's bcrypt, which cut longer passwords at 72 bytes.
+_GO_PREFIX: Final = "$2a$"
 
 
 class BcryptHasher:
@@ -29,10 +31,15 @@ class BcryptHasher:
         self._cost = cost
 
     async def hash(self, password: str) -> str:
-        """Return a fresh bcrypt hash of ``password``."""
+        """Return a fresh bcrypt hash of ``password``.
+
+        Raises ``ValueError`` for a password over 72 bytes in UTF-8."""
+        secret = password_bytes(password)
+        if len(secret) > MAX_PASSWORD_BYTES:
+            raise ValueError("password longer than 72 bytes")
 
         def work() -> str:
-            return bcrypt.hashpw(_secret(password), bcrypt.gensalt(self._cost)).decode("ascii")
+            return bcrypt.hashpw(secret, bcrypt.gensalt(self._cost)).decode("ascii")
 
         return await asyncio.to_thread(work)
 
@@ -41,7 +48,12 @@ class BcryptHasher:
 
         def work() -> bool:
             try:
-                return bcrypt.checkpw(_secret(password), password_hash.encode("ascii"))
+                secret = password_bytes(password)
+                if len(secret) > MAX_PASSWORD_BYTES:
+                    if not password_hash.startswith(_GO_PREFIX):
+                        return False
+                    secret = secret[:MAX_PASSWORD_BYTES]
+                return bcrypt.checkpw(secret, password_hash.encode("ascii"))
             except (ValueError, UnicodeError):
                 return False
 

@@ -2,23 +2,27 @@
 
 Configured by Mainflux's variables: ``MF_USERS_HTTP_PORT`` (8180), ``MF_USERS_DB_*``
 (PostgreSQL database ``users``), ``MF_AUTHN_GRPC_URL`` (``localhost:8181``),
-``MF_AUTHN_GRPC_TIMEOUT`` (1 s), ``MF_TOKEN_RESET_ENDPOINT`` (``/reset-request``),
-``MF_EMAIL_*`` (SMTP, used when ``MF_EMAIL_HOST`` is set) and ``MF_USERS_MAIL_DIR``
-(``./data/mail``, where reset mails are written when there is no SMTP server). TLS:
-``MF_USERS_SERVER_CERT``/``MF_USERS_SERVER_KEY`` (HTTPS) and ``MF_AUTHN_CLIENT_TLS``/
-``MF_AUTHN_CA_CERTS`` (the authn gRPC client)."""
+``MF_AUTHN_GRPC_TIMEOUT`` (1 s), ``MF_EMAIL_*`` (SMTP, used when ``MF_EMAIL_HOST`` is
+set) and ``MF_USERS_MAIL_DIR`` (``./data/mail``, where reset mails are written when
+there is no SMTP server); and ``MF_USERS_RESET_URL``, the page password-reset links
+point at (default: this service's own ``/password/reset`` page on ``localhost``). Go's
+``MF_TOKEN_RESET_ENDPOINT`` is not used: links no longer follow the request's
+``Referer``. TLS: ``MF_USERS_SERVER_CERT``/``MF_USERS_SERVER_KEY`` (HTTPS) and
+``MF_AUTHN_CLIENT_TLS``/``MF_AUTHN_CA_CERTS`` (the authn gRPC client)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mainflux.authn.client import GrpcUserAuth
-from mainflux.core.auth import UserAuth
 from mainflux.core.config import ConfigError, env, env_float, env_port, postgres_url
 from mainflux.core.db import create_engine, migrate
 from mainflux.core.runner import (
@@ -33,11 +37,39 @@ from mainflux.core.tls import ClientTLS, ServerTLS, client_tls, server_tls
 from mainflux.users.api import create_app
 from mainflux.users.email import OutboxEmailer, SmtpEmailer
 from mainflux.users.hasher import BcryptHasher
-from mainflux.users.models import Emailer, Hasher
-from mainflux.users.service import DEFAULT_RESET_ENDPOINT, UsersService
+from mainflux.users.models import AccountAuth, Emailer, Hasher
+from mainflux.users.service import DEFAULT_RESET_URL, UsersService
 from mainflux.users.store import SqlUserRepository
 
 log = logging.getLogger("mainflux.users")
+
+#: The path of the page the users service serves for reset links.
+RESET_PATH: Final = "/password/reset"
+#: How long a stopping service waits for reset mails still being sent.
+DRAIN_SECONDS: Final = 15.0
+
+
+def reset_url(
+    host: str, port: int, *, tls: bool = False, environ: Mapping[str, str] | None = None
+) -> str:
+    """The page password-reset links point at.
+
+    ``MF_USERS_RESET_URL`` when set, else ``http(s)://<host>:<port>/password/reset``
+    (``localhost`` for a wildcard ``host``). Raises ``ConfigError`` naming
+    ``MF_USERS_RESET_URL`` when it is not an absolute ``http``/``https`` URL."""
+    configured = env("MF_USERS_RESET_URL", "", environ)
+    if configured:
+        parts = urlsplit(configured)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"MF_USERS_RESET_URL: expected an http:// or https:// URL, got {configured!r}"
+            )
+        return configured
+    if host in ("", "0.0.0.0", "::"):
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http{'s' if tls else ''}://{host}:{port}{RESET_PATH}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +107,7 @@ class Settings:
     db_url: str = field(repr=False)
     authn_url: str
     authn_timeout: float
-    reset_endpoint: str
+    reset_url: str
     mail_dir: str
     email: EmailSettings | None
     tls: ServerTLS | None = None
@@ -90,15 +122,17 @@ class Settings:
         authn_url = env("MF_AUTHN_GRPC_URL", "localhost:8181", environ)
         if "://" in authn_url or ":" not in authn_url:
             raise ConfigError(f"MF_AUTHN_GRPC_URL: expected host:port, got {authn_url!r}")
+        http_port = env_port("MF_USERS_HTTP_PORT", 8180, environ)
+        tls = server_tls("USERS", environ)
         return cls(
-            http_port=env_port("MF_USERS_HTTP_PORT", 8180, environ),
+            http_port=http_port,
             db_url=postgres_url("USERS", "users", environ),
             authn_url=authn_url,
             authn_timeout=timeout,
-            reset_endpoint=env("MF_TOKEN_RESET_ENDPOINT", DEFAULT_RESET_ENDPOINT, environ),
+            reset_url=reset_url("localhost", http_port, tls=tls is not None, environ=environ),
             mail_dir=env("MF_USERS_MAIL_DIR", "./data/mail", environ),
             email=EmailSettings.from_env(environ),
-            tls=server_tls("USERS", environ),
+            tls=tls,
             authn_tls=client_tls("AUTHN", environ=environ),
         )
 
@@ -113,48 +147,63 @@ def build_emailer(settings: Settings) -> Emailer:
 
 async def build_service(
     engine: AsyncEngine,
-    auth: UserAuth,
+    auth: AccountAuth,
     emailer: Emailer,
     *,
     hasher: Hasher | None = None,
-    reset_endpoint: str = DEFAULT_RESET_ENDPOINT,
+    reset_url: str = DEFAULT_RESET_URL,
 ) -> UsersService:
-    """Migrate the users schema on ``engine`` and return a ready service."""
+    """Migrate the users schema on ``engine`` and return a ready service.
+
+    ``auth`` is the authn service (in-process) or its gRPC client; ``reset_url`` is the
+    page password-reset links point at (see :func:`reset_url`)."""
     await migrate(engine, "users")
-    return UsersService(
-        SqlUserRepository(engine), hasher or BcryptHasher(), auth, emailer, reset_endpoint
+    service = UsersService(
+        SqlUserRepository(engine), hasher or BcryptHasher(), auth, emailer, reset_url
     )
+    await service.prepare()
+    return service
 
 
 async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -> None:
     """Run the users service until ``stop`` is set."""
     settings = Settings.from_env(environ)
+    if env("MF_TOKEN_RESET_ENDPOINT", "", environ):
+        log.warning("MF_TOKEN_RESET_ENDPOINT is not used: set MF_USERS_RESET_URL instead")
     http_sock = bind_socket("0.0.0.0", settings.http_port, "MF_USERS_HTTP_PORT")
     engine = create_engine(settings.db_url)
     auth = GrpcUserAuth(settings.authn_url, settings.authn_timeout, tls=settings.authn_tls)
     try:
         try:
             service = await build_service(
-                engine, auth, build_emailer(settings), reset_endpoint=settings.reset_endpoint
+                engine, auth, build_emailer(settings), reset_url=settings.reset_url
             )
         except Exception as exc:
             reason = first_line(exc)
             raise StartupError(f"MF_USERS_DB_HOST: cannot use the database: {reason}") from None
         log.info(
-            "users listening: HTTP%s on port %d (authn at %s)",
+            "users listening: HTTP%s on port %d (authn at %s, reset links to %s)",
             "S" if settings.tls else "",
             settings.http_port,
             settings.authn_url,
+            settings.reset_url,
         )
         ssl = settings.tls.ssl_context() if settings.tls else None
         http = asyncio.create_task(
             serve_http(create_app(service), http_sock, name="users", ssl=ssl)
         )
-        await until_stopped(stop, http)
+        try:
+            await until_stopped(stop, http)
+        finally:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(service.drain(), DRAIN_SECONDS)
     finally:
         http_sock.close()
         await auth.close()
         await engine.dispose()
+
+
+_check: type[AccountAuth] = GrpcUserAuth
 
 
 def main() -> None:

@@ -8,7 +8,9 @@ from typing import Any, Protocol
 
 @dataclass(slots=True)
 class User:
-    """An account, keyed by email. ``password`` holds the bcrypt hash, never the secret."""
+    """An account, keyed by its lower-case email.
+
+    ``password`` holds the bcrypt hash, never the secret."""
 
     email: str
     password: str = field(repr=False)
@@ -32,6 +34,26 @@ class UserRepository(Protocol):
 
     async def update_password(self, email: str, password_hash: str) -> None:
         """Replace the user's password hash. Raises ``NotFound``."""
+        ...
+
+
+class AccountAuth(Protocol):
+    """The authn service as the users service uses it (in-process or over gRPC)."""
+
+    async def identify(self, token: str) -> str:
+        """Return the email behind a login token or API key. Raises ``Unauthorized``."""
+        ...
+
+    async def issue(self, issuer: str, key_type: int) -> str:
+        """Issue a login (0) or recovery (1) token for the email ``issuer``."""
+        ...
+
+    async def identify_recovery(self, token: str) -> str:
+        """Return the email behind a recovery token (only). Raises ``Unauthorized``."""
+        ...
+
+    async def revoke_all_keys(self, email: str) -> None:
+        """Void every key of ``email`` issued until now."""
         ...
 
 

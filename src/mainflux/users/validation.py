@@ -3,7 +3,10 @@
 An email has exactly one ``@``; the local part is 1-64 characters from RFC 5322's atom
 set with no leading, trailing or doubled dot; the host has a dot, no empty label, at
 most 255 characters and a top-level label of at most 24. Both parts are IDNA-encoded
-first, so UTF-8 addresses are accepted. Passwords have at least 8 characters."""
+first, so UTF-8 addresses are accepted. Emails are compared in lower case
+(:func:`normalize_email`). Passwords have at least 8 characters, and a new password at
+most 72 bytes in UTF-8: bcrypt ignores whatever follows, so a longer one is refused
+rather than silently cut."""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from encodings import idna
 from typing import Final
 
 MIN_PASSWORD_LENGTH: Final = 8
+#: bcrypt uses the first 72 bytes of a password and ignores the rest.
+MAX_PASSWORD_BYTES: Final = 72
 #: The ``users.email`` column is ``VARCHAR(254)``.
 MAX_EMAIL_LENGTH: Final = 254
 MAX_LOCAL_LENGTH: Final = 64
@@ -64,3 +69,18 @@ def is_email(value: object) -> bool:
 def is_password(value: object) -> bool:
     """Whether ``value`` is an acceptable new password (a string of 8+ characters)."""
     return isinstance(value, str) and len(value) >= MIN_PASSWORD_LENGTH
+
+
+def password_bytes(password: str) -> bytes:
+    """``password`` as the bytes bcrypt hashes (UTF-8; lone surrogates kept as is)."""
+    return password.encode("utf-8", "surrogatepass")
+
+
+def fits_bcrypt(password: str) -> bool:
+    """Whether every byte of ``password`` counts in a bcrypt hash (at most 72)."""
+    return len(password_bytes(password)) <= MAX_PASSWORD_BYTES
+
+
+def normalize_email(email: str) -> str:
+    """The form in which emails are stored and looked up: lower case."""
+    return email.lower()
