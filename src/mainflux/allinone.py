@@ -20,10 +20,12 @@ import sqlalchemy as sa
 
 from mainflux import settings as config
 from mainflux.adapters.access import CachedThingAccess
+from mainflux.adapters.http.api import DEFAULT_MAX_BODY
 from mainflux.adapters.http.api import create_app as create_http_app
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter
 from mainflux.adapters.mqtt.settings import MqttSettings
 from mainflux.adapters.ws import create_app as create_ws_app
+from mainflux.adapters.ws.live import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_THING
 from mainflux.authn import main as authn_main
 from mainflux.authn.api import create_app as create_authn_app
 from mainflux.consumers.reader import create_app as create_reader_app
@@ -31,7 +33,7 @@ from mainflux.consumers.settings import WriterSettings
 from mainflux.consumers.store import MessageRepository
 from mainflux.consumers.writer import build_writer
 from mainflux.core import runner
-from mainflux.core.config import env
+from mainflux.core.config import env, env_int
 from mainflux.core.datadir import (
     DIR_MODE,
     DataDirError,
@@ -149,7 +151,15 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
             reason = redact_text(runner.first_line(exc))
             raise runner.StartupError(f"MF_DB_URL: cannot use the database: {reason}") from None
         events = await _event_stream(settings, stack, engine)
-        users = await users_main.build_service(engine, authn, OutboxEmailer(str(settings.mail_dir)))
+        users = await users_main.build_service(
+            engine,
+            authn,
+            OutboxEmailer(str(settings.mail_dir)),
+            reset_url=users_main.reset_url(
+                settings.host, settings.gateway_port, tls=settings.gateway_tls is not None
+            ),
+        )
+        stack.push_async_callback(users.drain)  # reset mails still pending at Ctrl-C
         cache = (
             RedisAccessCache(settings.redis_url, ttl=settings.cache_ttl)
             if settings.redis_url
@@ -175,8 +185,23 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
                 users=create_users_app(users),
                 authn=create_authn_app(authn),
                 things=create_things_app(things),
-                http=create_http_app(access, bus),
-                ws=create_ws_app(access, bus),
+                http=create_http_app(
+                    access,
+                    bus,
+                    max_body=env_int("MF_HTTP_ADAPTER_MAX_BODY", DEFAULT_MAX_BODY, minimum=0),
+                ),
+                ws=create_ws_app(
+                    access,
+                    bus,
+                    max_connections=env_int(
+                        "MF_WS_ADAPTER_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, minimum=1
+                    ),
+                    max_connections_per_thing=env_int(
+                        "MF_WS_ADAPTER_MAX_CONNECTIONS_PER_THING",
+                        DEFAULT_MAX_CONNECTIONS_PER_THING,
+                        minimum=1,
+                    ),
+                ),
                 mqtt_ws=mqtt.create_ws_app() if mqtt is not None else None,
                 reader=create_reader_app(MessageRepository(engine), access, things),
             )

@@ -152,6 +152,25 @@ async def test_register_refuses_metadata_that_is_not_an_object(client: httpx.Asy
     assert response.status_code == 400
 
 
+async def test_deeply_nested_metadata_is_400_on_register_and_update(
+    client: httpx.AsyncClient,
+) -> None:
+    deep: dict[str, object] = {}
+    for _ in range(40):
+        deep = {"a": deep}
+    response = await client.post(
+        "/users", json={"email": "deep@example.com", "password": PASSWORD, "metadata": deep}
+    )
+    assert response.status_code == 400
+    assert "deeper than 32" in response.json()["error"]
+    token = (await client.post("/tokens", json={"email": EMAIL, "password": PASSWORD})).json()
+    response = await client.put(
+        "/users", headers={"Authorization": token["token"]}, json={"metadata": deep}
+    )
+    assert response.status_code == 400
+    assert (await client.get("/version")).status_code == 200
+
+
 async def test_an_over_long_email_is_400_not_a_database_error(client: httpx.AsyncClient) -> None:
     long_email = "a" * 64 + "@" + ("b" * 60 + ".") * 3 + "c" * 20 + ".com"
     response = await client.post("/users", json={"email": long_email, "password": PASSWORD})

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from mainflux.core.errors import Conflict, MalformedEntity, Unauthorized
 from mainflux.core.http import auth_header, empty_response, json_response, read_json_object
 from mainflux.core.http import create_app as create_service_app
+from mainflux.core.limits import check_json_depth
 from mainflux.users.reset_page import reset_page
 from mainflux.users.service import UsersService
 
@@ -37,6 +38,8 @@ def _metadata(body: dict[str, Any]) -> dict[str, Any] | None:
     value = body.get("metadata")
     if value is not None and not isinstance(value, dict):
         raise MalformedEntity("metadata must be a JSON object")
+    if value is not None:
+        check_json_depth(value)
     return value
 
 
