@@ -558,7 +558,7 @@ async def test_another_services_go_tables_do_not_stop_a_fresh_migration(pg: str)
     await migrated(pg, "things")
     await migrated(pg, "users")
     versions = dict((t, v) for t, v in (await schema_of(pg))["versions"])
-    assert versions == {"alembic_version_things": "0002", "alembic_version_users": "users_0001"}
+    assert versions == {"alembic_version_things": "0003", "alembic_version_users": "users_0002"}
 
 
 DROP_GO_RECORD = "DELETE FROM gorp_migrations"

@@ -201,3 +201,46 @@ async def test_connections_are_owner_scoped_atomic_and_cascade(repo: SqlThingsRe
     assert await repo.remove_channel(ALICE, c2.id) is True
     assert await repo.channel_ids_of_thing(ALICE, t1.id) == []
     assert (await repo.list_channels_by_thing(ALICE, t1.id, 0, 10)).total == 0
+
+
+async def test_owners_follow_the_users_migration_without_handing_things_over(
+    db_url: str,
+) -> None:
+    """All-in-one layout: users and things share the database."""
+    from alembic import command
+
+    from mainflux.core.db import _alembic_config
+    from mainflux.users.models import User
+    from mainflux.users.store import SqlUserRepository
+
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(
+                lambda sync: command.upgrade(_alembic_config("users", sync), "users_0001")
+            )
+            await conn.run_sync(
+                lambda sync: command.upgrade(_alembic_config("things", sync), "0002")
+            )
+        users = SqlUserRepository(engine)
+        for email in ("John@Example.com", "Bob@Example.com", "bob@example.com"):
+            await users.save(User(email, "$2b$04$" + "x" * 53, None))
+        repo = SqlThingsRepository(engine)
+        ids = {owner: str(uuid.uuid4()) for owner in ("John@Example.com", "Bob@Example.com")}
+        for owner, thing_id in ids.items():
+            await repo.save_things([Thing(id=thing_id, owner=owner, key=thing_id, name="t")])
+            await repo.save_channels([Channel(id=thing_id, owner=owner, name="c")])
+            await repo.connect(owner, [thing_id], [thing_id])
+        await migrate(engine, "users")
+        await migrate(engine, "things")
+        john = ids["John@Example.com"]
+        assert (await repo.retrieve_thing("john@example.com", john)).owner == "john@example.com"
+        assert await repo.channel_ids_of_thing("john@example.com", john) == [john]
+        assert await repo.has_connection(john, john)
+        # Bob@ and bob@ clash: the users migration left both, so do things.
+        bob = ids["Bob@Example.com"]
+        assert (await repo.retrieve_thing("Bob@Example.com", bob)).owner == "Bob@Example.com"
+        with pytest.raises(NotFound):
+            await repo.retrieve_thing("bob@example.com", bob)
+    finally:
+        await engine.dispose()
