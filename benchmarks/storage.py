@@ -120,7 +120,7 @@ async def jetstream_writer_rate(pg_url: str, msgs: list[Message]) -> float:
         engine = create_engine(pg_url)
         await migrate(engine, "consumers")
         sink = MessageSink(MessageRepository(engine))
-        consumer = DurableConsumer(js, stream, ConsumerSettings("bench", batch_size=BATCH))
+        consumer = DurableConsumer(nc, stream, ConsumerSettings("bench", batch_size=BATCH))
         await consumer.ensure()
         thresholds = gc.get_threshold()
         tune_garbage_collector()  # as the writer process does; also hides the sent messages
