@@ -5,7 +5,10 @@ Mainflux services publish with plain core NATS — and keeps them on disk. Consu
 batches through one durable consumer (several processes may share it, each batch going
 to one of them) and acknowledge a batch only after their handler returned, i.e. after
 its rows are committed. A process that dies mid-batch leaves its messages unacknowledged,
-so the server delivers them again after ``ack_wait``."""
+so the server delivers them again after ``ack_wait``.
+
+Only nats-py's public API is used (``subscribe``, ``publish``, ``Msg.ack``/``nak``/
+``in_progress``, the JetStream manager), so a nats-py release cannot break it quietly."""
 
 from __future__ import annotations
 
@@ -241,8 +244,8 @@ class _Puller:
     callback, ``publish`` with a reply subject): at most one request is outstanding,
     the callback collects what the server delivers, and a status message (404 nothing
     ready, 408 request expired) ends the request. This avoids the two tasks per
-    message that ``PullSubscription.fetch`` starts, which cost two thirds of the
-    writer's throughput."""
+    message that ``PullSubscription.fetch`` starts (measured: a third of the throughput
+    of this puller with a handler that does nothing)."""
 
     def __init__(self, nc: Client, subject: str) -> None:
         self._nc = nc
