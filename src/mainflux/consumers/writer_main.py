@@ -3,7 +3,9 @@
 Consumes through a durable JetStream consumer (shared by every instance) and
 acknowledges a batch only once its rows are committed, so a stopped or killed writer
 loses nothing. Serves ``/version``, ``/health`` and ``/metrics`` on
-``MF_POSTGRES_WRITER_PORT`` (9104).
+``MF_POSTGRES_WRITER_PORT`` (9104). The NATS server must have JetStream (``nats-server
+-js``); on one without it, start-up stops with one line saying so (exit status 2).
+PostgreSQL and NATS that are not up yet are waited for with backoff.
 
 Settings: ``MF_NATS_URL``, ``MF_POSTGRES_WRITER_DB_*``, ``MF_POSTGRES_WRITER_CONTENT_TYPE``,
 ``_SUBJECTS_CONFIG``, ``_BATCH_SIZE``, ``_BATCH_TIMEOUT``, ``_STREAM`` (JetStream
@@ -114,8 +116,8 @@ async def serve(stop: asyncio.Event) -> None:
             )
         except JetStreamUnavailable as exc:
             raise StartupError(
-                f"MF_NATS_URL: {redact(config.nats_url)}: {exc}; {SERVICE} stores from a "
-                "JetStream stream so that no message is lost"
+                f"MF_NATS_URL: {redact(config.nats_url)}: {exc} ({SERVICE} keeps messages "
+                "in a JetStream stream until they are stored)"
             ) from None
         sink = MessageSink(MessageRepository(engine), config.writer.content_type, name=SERVICE)
         consumer = DurableConsumer(
