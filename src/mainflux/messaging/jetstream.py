@@ -244,8 +244,8 @@ class _Puller:
     callback, ``publish`` with a reply subject): at most one request is outstanding,
     the callback collects what the server delivers, and a status message (404 nothing
     ready, 408 request expired) ends the request. This avoids the two tasks per
-    message that ``PullSubscription.fetch`` starts (measured: a third of the throughput
-    of this puller with a handler that does nothing)."""
+    message that ``PullSubscription.fetch`` starts: with a handler that does nothing,
+    ``fetch`` handled less than half as many messages per CPU second as this puller."""
 
     def __init__(self, nc: Client, subject: str) -> None:
         self._nc = nc
