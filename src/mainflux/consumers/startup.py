@@ -7,7 +7,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mainflux.core.db import migrate
+from mainflux.core.db import SchemaError, migrate
 from mainflux.core.retry import Backoff, retry
 
 log = logging.getLogger("mainflux.consumers")
@@ -19,10 +19,14 @@ async def migrate_when_reachable(
     """Apply the message store's migrations, retrying with backoff until they run.
 
     The database may be unreachable, or another instance may be migrating right now.
-    Returns False when ``stop`` was set before the migrations could run."""
+    Returns False when ``stop`` was set before the migrations could run. Raises
+    ``SchemaError`` at once for tables that cannot be adopted: retrying cannot help."""
 
-    async def attempt() -> bool:
-        await migrate(engine, "consumers")
+    async def attempt() -> bool | SchemaError:
+        try:
+            await migrate(engine, "consumers")
+        except SchemaError as exc:
+            return exc
         return True
 
     done = await retry(
@@ -32,4 +36,6 @@ async def migrate_when_reachable(
         backoff=Backoff(0.2, max_backoff),
         logger=log,
     )
+    if isinstance(done, SchemaError):
+        raise done
     return done is True
