@@ -143,8 +143,8 @@ def test_persistent_session_keeps_subscriptions_and_queues_while_offline(
     sub = Client(broker.port, "persistent", clean=False)
     sub.subscribe("p/#", 1)
     sub.close()
-    sessions = broker.adapter.broker.sessions
-    assert eventually(lambda: sessions["persistent"].conn is None)
+    engine = broker.adapter.broker
+    assert eventually(lambda: engine.sessions["persistent"]["persistent"].conn is None)
     pub = Client(broker.port)
     for i in range(3):
         pub.publish("p/x", f"m{i}".encode(), 1)
