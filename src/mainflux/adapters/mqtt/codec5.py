@@ -759,14 +759,18 @@ def encode_publish(
     )
 
 
-def encode_connect(connect: Connect, props: dict[int, Any] | None = None) -> bytes:
-    """A version 5 CONNECT (client side; the will, if any, without properties)."""
+def encode_connect(
+    connect: Connect,
+    props: dict[int, Any] | None = None,
+    will_props: dict[int, Any] | None = None,
+) -> bytes:
+    """A version 5 CONNECT (client side), the will (if any) with ``will_props``."""
     flags = 0x02 if connect.clean_session else 0
     payload = _string(connect.client_id)
     will = connect.will
     if will is not None:
         flags |= 0x04 | (will.qos << 3) | (0x20 if will.retain else 0)
-        payload += b"\x00" + _string(will.topic) + _string(will.payload)
+        payload += encode_properties(will_props) + _string(will.topic) + _string(will.payload)
     if connect.username is not None:
         flags |= 0x80
         payload += _string(connect.username)

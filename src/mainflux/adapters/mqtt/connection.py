@@ -534,12 +534,14 @@ class Connection(asyncio.Protocol):
         self.close()
 
     def close(self) -> None:
-        """Flush what is queued and close the socket."""
+        """Flush what is queued and close the socket; the session is released at once
+        (a persistent one queues what arrives from now on)."""
         if self.closed:
             return
         self.flush()
         self.closed = True
         self.transport.close()
+        self.broker.release(self)
 
     def abort(self) -> None:
         """Drop the socket at once (a client that stays too slow, or a dead one)."""
@@ -547,3 +549,4 @@ class Connection(asyncio.Protocol):
             return
         self.closed = True
         self.transport.abort()
+        self.broker.release(self)
