@@ -272,6 +272,11 @@ class Broker:
         self.handshakes.add(conn)
         return True
 
+    @property
+    def delayed_wills(self) -> int:
+        """Wills waiting for their delay (or for their client to come back)."""
+        return len(self._wills)
+
     def session(self, principal: Any, client_id: str) -> Session | None:
         """The session of ``client_id`` under ``principal``, live or absent."""
         owned = self.sessions.get(principal)
