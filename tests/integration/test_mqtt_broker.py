@@ -326,3 +326,17 @@ def test_mqtt_over_tls(tmp_path: Path) -> None:
         client.close()
     finally:
         running.stop()
+
+
+def test_the_standalone_broker_refuses_only_the_filters_it_is_told() -> None:
+    running = standalone(standalone_refused_filters=("test/nosubscribe", "private/#"))
+    try:
+        client = Client(running.port)
+        assert client.subscribe("test/nosubscribe", 1) == [0x80]
+        assert client.subscribe("private/#", 1) == [0x80]
+        assert client.subscribe("private/x", 1) == [1]  # refused as written, not by matching
+        from tests.integration.test_mqtt5_support import Client5
+
+        assert Client5(running.port).subscribe("test/nosubscribe", 1) == [0x80]  # as Paho expects
+    finally:
+        running.stop()
