@@ -332,7 +332,9 @@ class Connection(asyncio.Protocol):
         """Answer a refused CONNECT with ``code`` (a 3.1.1 return code; ``quota``: a bound
         was reached, which version 5 says with its own code) and close; ``cause`` is
         logged (by default, what ``code`` means)."""
-        self.broker.notices.refused(cause or REFUSALS.get(code, f"CONNACK {code}"), client)
+        ours = code == codec.SERVER_UNAVAILABLE and not cause  # the server's side failed
+        cause = cause or REFUSALS.get(code, f"CONNACK {code}")
+        self.broker.notices.refused(cause, client, "", logging.WARNING if ours else logging.INFO)
         self._connack_refusal(code, quota)
         self.close()
 

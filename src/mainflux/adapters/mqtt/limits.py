@@ -98,9 +98,10 @@ def fit_to_descriptors(limits: BrokerLimits) -> BrokerLimits:
     a lowered bound is logged once, at start-up."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     connections, target = connections_within(limits.max_connections, soft, hard)
-    if target != soft:
+    if target > soft:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
         except (OSError, ValueError):
             connections, _ = connections_within(limits.max_connections, soft, soft)
     if connections == limits.max_connections:
@@ -110,7 +111,7 @@ def fit_to_descriptors(limits: BrokerLimits) -> BrokerLimits:
         "process may open %d files; raise `ulimit -n`)",
         connections,
         limits.max_connections,
-        max(soft, target),
+        soft,
     )
     return dataclasses.replace(
         limits,
