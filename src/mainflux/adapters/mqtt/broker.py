@@ -121,6 +121,7 @@ class BrokerStats:
         "connect_timeouts",
         "connections_refused",
         "dropped_qos0",
+        "handshakes_dropped",
         "keepalive_timeouts",
         "messages_in",
         "protocol_errors",
@@ -135,6 +136,7 @@ class BrokerStats:
         self.connect_timeouts = 0
         self.connections_refused = 0
         self.dropped_qos0 = 0
+        self.handshakes_dropped = 0
         self.keepalive_timeouts = 0
         self.messages_in = 0
         self.protocol_errors = 0
@@ -167,7 +169,7 @@ class Broker:
         self.tick = 0
         self.epoch = 0  # bumped by every revocation: a check that waited is asked again
         self.connections: set[Connection] = set()
-        self.handshakes: set[Connection] = set()  # admitted, not accepted yet
+        self.handshakes: dict[Connection, None] = {}  # admitted, not accepted yet; oldest first
         self.sessions: dict[Any, dict[str, Session]] = {}  # principal -> client id -> session
         self.tree: TopicTree[Session] = TopicTree()
         self.retained = RetainedStore(
@@ -252,24 +254,27 @@ class Broker:
     # --- connections and sessions -------------------------------------------------------
 
     def admit(self, conn: Connection) -> bool:
-        """Take a new connection unless the broker is at its connection limit or too
-        many connections have not finished their CONNECT yet."""
+        """Take a new connection unless the broker is at its connection limit. When
+        ``max_pending_connections`` have not finished their CONNECT yet, the oldest of
+        them (the likeliest to be silent: a real client's handshake takes moments) is
+        dropped to make room."""
         limits = self.limits
         if len(self.connections) >= limits.max_connections:
             self.stats.connections_refused += 1
             self.notices.refused("connection limit reached (MF_MQTT_ADAPTER_MAX_CONNECTIONS)")
             return False
         if len(self.handshakes) >= limits.max_pending_connections:
-            self.stats.connections_refused += 1
+            self.stats.handshakes_dropped += 1
             self.notices.refused(
-                "too many connections without CONNECT (MF_MQTT_ADAPTER_MAX_PENDING_CONNECTIONS)"
+                "oldest connection without CONNECT dropped "
+                "(MF_MQTT_ADAPTER_MAX_PENDING_CONNECTIONS)"
             )
-            return False
+            next(iter(self.handshakes)).abort()
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
         conn.last_seen = conn.opened = self.tick
         self.connections.add(conn)
-        self.handshakes.add(conn)
+        self.handshakes[conn] = None
         return True
 
     @property
@@ -311,7 +316,7 @@ class Broker:
         all when clean, else for ever). Returns whether a previous session was resumed
         (CONNACK session present)."""
         principal, client_id = conn.principal, conn.client_id
-        self.handshakes.discard(conn)
+        self.handshakes.pop(conn, None)
         if expiry == -1:
             expiry = 0 if clean else None
         old = self.session(principal, client_id)
@@ -358,7 +363,7 @@ class Broker:
     def release(self, conn: Connection) -> None:
         """A connection ended: publish its will, park or drop its session."""
         self.connections.discard(conn)
-        self.handshakes.discard(conn)
+        self.handshakes.pop(conn, None)
         if not conn.connected:
             return
         conn.connected = False

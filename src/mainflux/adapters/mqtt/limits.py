@@ -34,7 +34,7 @@ class BrokerLimits:
     max_sessions_per_thing: int = 100
     max_subscriptions: int = 1_000
     max_client_id_length: int = 256
-    max_pending_connections: int = 1_000
+    max_pending_connections: int = 10_000
     connect_timeout: float = 10.0
 
     @classmethod

@@ -111,10 +111,10 @@ class Listeners:
 
 def guarded_http(broker: Broker) -> type[HttpToolsProtocol]:
     """uvicorn's HTTP protocol under the broker's handshake bounds: at most
-    ``max_pending_connections`` sockets without a complete request (more are closed at
-    once), each closed when it has none after ``connect_timeout`` seconds; at most
-    ``max_connections`` sockets in all."""
-    pending: set[HttpToolsProtocol] = set()
+    ``max_connections`` sockets, of which at most ``max_pending_connections`` without a
+    complete request (beyond it the oldest of those is dropped), each dropped when it
+    has none after ``connect_timeout`` seconds."""
+    pending: dict[GuardedHttp, None] = {}  # oldest first
 
     class GuardedHttp(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
@@ -122,20 +122,25 @@ def guarded_http(broker: Broker) -> type[HttpToolsProtocol]:
 
         def connection_made(self, transport: Any) -> None:
             limits = broker.limits
-            if (
-                len(pending) >= limits.max_pending_connections
-                or len(self.connections) >= limits.max_connections
-            ):
+            if len(self.connections) >= limits.max_connections:
                 self._refused = True
                 broker.stats.connections_refused += 1
                 broker.notices.refused(
-                    "too many WebSocket connections without a request "
-                    "(MF_MQTT_ADAPTER_MAX_PENDING_CONNECTIONS)"
+                    "WebSocket connection limit reached (MF_MQTT_ADAPTER_MAX_CONNECTIONS)"
                 )
                 transport.abort()
                 return
+            if len(pending) >= limits.max_pending_connections:
+                broker.stats.handshakes_dropped += 1
+                broker.notices.refused(
+                    "oldest WebSocket connection without a request dropped "
+                    "(MF_MQTT_ADAPTER_MAX_PENDING_CONNECTIONS)"
+                )
+                oldest = next(iter(pending))
+                oldest._settle()
+                oldest.transport.abort()
             super().connection_made(transport)
-            pending.add(self)
+            pending[self] = None
             self._deadline = self.loop.call_later(limits.connect_timeout, self._expire)
 
         def on_headers_complete(self) -> None:
@@ -148,14 +153,14 @@ def guarded_http(broker: Broker) -> type[HttpToolsProtocol]:
                 super().connection_lost(exc)
 
         def _settle(self) -> None:
-            pending.discard(self)
+            pending.pop(self, None)
             if self._deadline is not None:
                 self._deadline.cancel()
                 self._deadline = None
 
         def _expire(self) -> None:
             self._deadline = None
-            pending.discard(self)
+            pending.pop(self, None)
             broker.stats.connect_timeouts += 1
             broker.notices.refused("no WebSocket request in time (MF_MQTT_ADAPTER_CONNECT_TIMEOUT)")
             self.transport.abort()
