@@ -389,8 +389,10 @@ class Broker:
 
     def _park(self, session: Session) -> None:
         """Keep an absent persistent session (its owner's, and the broker's, bounds)."""
+        owned = self.sessions.get(session.owner)
+        if owned is None or owned.get(session.client_id) is not session:
+            return  # discarded meanwhile
         self._offline[session] = None
-        owned = self.sessions[session.owner]
         del owned[session.client_id]  # to the end: its owner's longest-away come first
         owned[session.client_id] = session
         if session.expiry is not None:

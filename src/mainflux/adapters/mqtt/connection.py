@@ -299,6 +299,8 @@ class Connection(asyncio.Protocol):
                 result = codec.SERVER_UNAVAILABLE
             if broker.epoch == epoch:
                 break
+        else:  # revocations kept coming: the answer cannot be trusted
+            result = codec.SERVER_UNAVAILABLE
         if self.closed:
             return
         if isinstance(result, int):
@@ -420,8 +422,8 @@ class Connection(asyncio.Protocol):
                 break
             epoch = broker.epoch  # a revocation came meanwhile: ask again
             answers = self._authorize_filters(packet)
-        else:
-            resolved = [a is True for a in resolved]  # still moving: refuse what waited
+        else:  # revocations kept coming: no answer can be trusted
+            resolved = [False if a is True else a for a in resolved]
         if not self.closed:
             self._subscribe(packet, resolved)
 
