@@ -37,7 +37,7 @@ from mainflux.core.tls import ClientTLS, ServerTLS, client_tls, server_tls
 from mainflux.users.api import create_app
 from mainflux.users.email import OutboxEmailer, SmtpEmailer
 from mainflux.users.hasher import BcryptHasher
-from mainflux.users.models import AccountAuth, Emailer, Hasher
+from mainflux.users.ports import AccountAuth, Emailer, Hasher
 from mainflux.users.service import DEFAULT_RESET_URL, UsersService
 from mainflux.users.store import SqlUserRepository
 
