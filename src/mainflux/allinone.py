@@ -155,9 +155,7 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
             engine,
             authn,
             OutboxEmailer(str(settings.mail_dir)),
-            reset_url=users_main.reset_url(
-                settings.host, settings.gateway_port, tls=settings.gateway_tls is not None
-            ),
+            reset_url=settings.reset_url,
         )
         stack.push_async_callback(users.drain)  # reset mails still pending at Ctrl-C
         cache = (

@@ -1,21 +1,31 @@
 """Settings of the all-in-one process (``mainflux run``).
 
-Each comes from an ``MF_*`` variable or the matching flag of ``mainflux run``; every
-default needs nothing installed: SQLite in the data directory, the embedded event log,
-the in-process bus."""
+Each comes from an ``MF_*`` variable or the matching flag of ``mainflux run``
+(``mainflux run --help`` lists them with their defaults); every default needs nothing
+installed: SQLite in the data directory, the embedded event log, the in-process bus."""
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from mainflux.core.config import ConfigError, check_secret, env, env_int, env_port, env_url
+from mainflux.core import settings as declared
+from mainflux.core.config import ConfigError, check_secret
 from mainflux.core.datadir import write_private
-from mainflux.core.tls import ServerTLS, server_tls
+from mainflux.core.settings import (
+    log_level_setting,
+    port_setting,
+    server_tls_setting,
+    setting,
+    url_with_scheme,
+)
+from mainflux.core.tls import ServerTLS
 from mainflux.things.cache import DEFAULT_TTL
+from mainflux.users.links import check_reset_url, reset_url
 
 #: The file in the data directory that keeps the generated signing secret.
 SECRET_FILE: Final = "authn.secret"
@@ -23,20 +33,64 @@ SECRET_FILE: Final = "authn.secret"
 SECRET_RANDOM_BYTES: Final = 32
 
 
+def _directory_or_absent(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path} exists and is not a directory")
+
+
 @dataclass(frozen=True, slots=True)
 class AllInOneSettings:
     """What ``mainflux run`` needs to know; see :func:`load`."""
 
-    host: str
-    gateway_port: int
-    mqtt_port: int
-    data_dir: Path
-    db_url: str
-    redis_url: str
-    nats_url: str
-    authn_secret: str = field(repr=False)
-    gateway_tls: ServerTLS | None = None
-    cache_ttl: int = DEFAULT_TTL
+    host: str = setting("MF_GATEWAY_HOST", "0.0.0.0", "address the gateway and MQTT listen on")
+    gateway_port: int = port_setting("MF_GATEWAY_PORT", 8080, "gateway port (HTTP, WebSocket)")
+    mqtt_port: int = port_setting("MF_MQTT_ADAPTER_MQTT_PORT", 1883, "MQTT port")
+    data_dir: Path = setting(
+        "MF_DATA_DIR",
+        Path("./data"),
+        "data directory (SQLite database, signing secret, mail outbox)",
+        shown="./data",
+        check=_directory_or_absent,
+    )
+    db_url: str = setting(
+        "MF_DB_URL",
+        "",
+        "PostgreSQL URL instead of SQLite",
+        check=url_with_scheme("postgresql", "postgresql+asyncpg", "sqlite+aiosqlite"),
+        secret=True,
+    )
+    redis_url: str = setting(
+        "MF_REDIS_URL",
+        "",
+        "Redis URL for events and the access cache instead of the embedded log",
+        check=url_with_scheme("redis", "rediss", "unix"),
+        secret=True,
+    )
+    nats_url: str = setting(
+        "MF_NATS_URL",
+        "",
+        "NATS URL instead of the in-process bus",
+        check=url_with_scheme("nats", "tls"),
+        secret=True,
+    )
+    authn_secret: str = setting(
+        "MF_AUTHN_SECRET",
+        "",
+        f"signing secret (unset: generated into MF_DATA_DIR/{SECRET_FILE})",
+        secret=True,
+    )
+    gateway_tls: ServerTLS | None = server_tls_setting("GATEWAY", "HTTPS and WSS on the gateway")
+    cache_ttl: int = setting(
+        "MF_THINGS_CACHE_TTL", DEFAULT_TTL, "seconds a Redis access cache entry lives", minimum=1
+    )
+    configured_reset_url: str = setting(
+        "MF_USERS_RESET_URL",
+        "",
+        "http(s) URL reset links point at; unset: the gateway's /password/reset",
+        shown="(gateway page)",
+        check=check_reset_url,
+    )
+    log_level: str = log_level_setting("MF_LOG_LEVEL")
 
     @property
     def sqlite_path(self) -> Path:
@@ -53,6 +107,17 @@ class AllInOneSettings:
         """The outbox of password-reset mails."""
         return self.data_dir / "mail"
 
+    @property
+    def reset_url(self) -> str:
+        """The page password-reset links point at: ``MF_USERS_RESET_URL``, else the
+        gateway's ``/password/reset``."""
+        return reset_url(
+            self.host,
+            self.gateway_port,
+            tls=self.gateway_tls is not None,
+            configured=self.configured_reset_url,
+        )
+
 
 def load(
     overrides: Mapping[str, str | int | None] | None = None,
@@ -61,28 +126,11 @@ def load(
     """Read the settings; ``overrides`` (flag values by variable name) win over the env.
 
     Raises ``ConfigError`` naming the setting whose value cannot be used."""
-    merged = dict(environ if environ is not None else __import__("os").environ)
+    merged = dict(os.environ if environ is None else environ)
     for key, value in (overrides or {}).items():
         if value is not None and value != "":
             merged[key] = str(value)
-    data_dir = Path(env("MF_DATA_DIR", "./data", merged)).expanduser()
-    if data_dir.exists() and not data_dir.is_dir():
-        raise ConfigError(f"MF_DATA_DIR: {data_dir} exists and is not a directory")
-    db_url = env_url(
-        "MF_DB_URL", "", ("postgresql", "postgresql+asyncpg", "sqlite+aiosqlite"), merged
-    )
-    return AllInOneSettings(
-        host=env("MF_GATEWAY_HOST", "0.0.0.0", merged),
-        gateway_port=env_port("MF_GATEWAY_PORT", 8080, merged),
-        mqtt_port=env_port("MF_MQTT_ADAPTER_MQTT_PORT", 1883, merged),
-        data_dir=data_dir,
-        db_url=db_url,
-        redis_url=env_url("MF_REDIS_URL", "", ("redis", "rediss", "unix"), merged),
-        nats_url=env_url("MF_NATS_URL", "", ("nats", "tls"), merged),
-        authn_secret=env("MF_AUTHN_SECRET", "", merged),
-        gateway_tls=server_tls("GATEWAY", merged),
-        cache_ttl=env_int("MF_THINGS_CACHE_TTL", DEFAULT_TTL, minimum=1, environ=merged),
-    )
+    return declared.load(AllInOneSettings, merged)
 
 
 def ensure_secret(settings: AllInOneSettings) -> str:

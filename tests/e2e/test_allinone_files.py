@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import stat
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +53,14 @@ def _sign_up_and_ask_for_a_reset(platform: Platform) -> None:
         assert reset.status_code == 201, reset.text
 
 
+def _wait_for_mail(mail_dir: Path, timeout: float = 10.0) -> None:
+    """Return once the outbox holds a mail (it is written just after the answer)."""
+    deadline = time.monotonic() + timeout
+    while not list(mail_dir.glob("*.eml")):
+        assert time.monotonic() < deadline, "the reset mail was not written"
+        time.sleep(0.02)
+
+
 def _umask(pid: int) -> str:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("Umask:"):
@@ -67,7 +76,7 @@ def test_every_file_in_the_data_directory_is_the_owners_only(platform: Platform)
     names = {p.name for p in data.iterdir()}
     assert {"mainflux.db", "mainflux.db-wal", "mainflux.db-shm", "authn.secret"} <= names
     assert {"mainflux.lock", "mail"} <= names
-    assert list((data / "mail").glob("*.eml")), "the reset mail was not written"
+    _wait_for_mail(data / "mail")
     for path in _everything_under(data):
         expected = 0o700 if path.is_dir() else 0o600
         assert _mode(path) == expected, f"{path}: {oct(_mode(path))}"

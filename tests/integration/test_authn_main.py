@@ -45,7 +45,14 @@ def db_env(url: str) -> dict[str, str]:
 
 def run_failing(environ: dict[str, str]) -> str:
     """Run the service expecting a start-up failure; return its stderr."""
-    done = subprocess.run(COMMAND, env=environ, capture_output=True, text=True, timeout=30)
+    return run_failing_with([], environ)
+
+
+def run_failing_with(args: list[str], environ: dict[str, str]) -> str:
+    """Run the service with ``args`` expecting a start-up failure; return its one line."""
+    done = subprocess.run(
+        [*COMMAND, *args], env=environ, capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
@@ -66,6 +73,33 @@ def run_failing(environ: dict[str, str]) -> str:
 def test_a_bad_setting_stops_start_up_with_one_line(name: str, value: str) -> None:
     line = run_failing(clean_env(**{name: value}))
     assert name in line
+
+
+def test_help_lists_every_variable_with_its_default_and_starts_nothing() -> None:
+    environ = clean_env()
+    del environ["MF_AUTHN_SECRET"]  # the service would stop without it, were it started
+    done = subprocess.run(
+        [*COMMAND, "--help"], env=environ, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.startswith("usage: mainflux-authn [--help]")
+    for name, default in [
+        ("MF_AUTHN_HTTP_PORT", "8189"),
+        ("MF_AUTHN_GRPC_PORT", "8181"),
+        ("MF_AUTHN_DB_HOST", "localhost"),
+        ("MF_AUTHN_DB", "authn"),
+        ("MF_AUTHN_SECRET", "(required)"),
+        ("MF_AUTHN_SERVER_CERT", "(unset)"),
+        ("MF_AUTHN_LOG_LEVEL", "info"),
+    ]:
+        [line] = [line for line in done.stdout.splitlines() if line.split()[:1] == [name]]
+        assert line.split(None, 1)[1].startswith(default + " "), line
+
+
+def test_an_unknown_argument_stops_start_up_with_one_line() -> None:
+    line = run_failing_with(["serve"], clean_env())
+    assert line == "mainflux-authn: unexpected argument 'serve' (see mainflux-authn --help)"
 
 
 @pytest.mark.parametrize(

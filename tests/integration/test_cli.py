@@ -54,3 +54,61 @@ def test_serve_refuses_an_unknown_service() -> None:
     assert result.returncode == 2
     assert "unknown service 'teapot'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _documented(text: str) -> dict[str, str]:
+    """Variable name -> the rest of its line, from a table of variables."""
+    return {
+        line.split()[0]: line.split(None, 1)[1]
+        for line in text.splitlines()
+        if line.startswith("  MF_") and len(line.split()) > 1
+    }
+
+
+def test_run_help_lists_the_all_in_one_variables_with_their_defaults() -> None:
+    result = _mainflux("run", "--help", COLUMNS="100")
+    assert result.returncode == 0, result.stderr
+    assert "--mqtt-port" in result.stdout
+    rows = _documented(result.stdout.split("Environment variables")[1])
+    for name, default in [
+        ("MF_GATEWAY_PORT", "8080"),
+        ("MF_MQTT_ADAPTER_MQTT_PORT", "1883"),
+        ("MF_DATA_DIR", "./data"),
+        ("MF_DB_URL", "(unset)"),
+        ("MF_NATS_URL", "(unset)"),
+        ("MF_GATEWAY_SERVER_CERT", "(unset)"),
+        ("MF_THINGS_CACHE_TTL", "300"),
+        ("MF_USERS_RESET_URL", "(gateway page)"),
+        ("MF_LOG_LEVEL", "info"),
+    ]:
+        assert rows[name].startswith(default + " "), rows[name]
+
+
+def test_serve_passes_help_to_the_service() -> None:
+    result = _mainflux("serve", "things", "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: mainflux-things [--help]")
+    assert _documented(result.stdout)["MF_THINGS_HTTP_PORT"].startswith("8182 ")
+
+
+def test_serve_passes_other_arguments_to_the_service() -> None:
+    result = _mainflux("serve", "authn", "--bogus")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "mainflux-authn: unexpected argument '--bogus' (see mainflux-authn --help)"
+    ]
+
+
+def test_serve_without_a_service_lists_them_in_one_line() -> None:
+    result = _mainflux("serve")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "mainflux: no service given; one of: users, authn, things, http, ws, mqtt, "
+        "postgres-writer, postgres-reader"
+    ]
+
+
+def test_serve_help_explains_the_command() -> None:
+    result = _mainflux("serve", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "mainflux serve <service> --help" in result.stdout

@@ -46,10 +46,52 @@ def _fails(env: dict[str, str]) -> str:
         ({"MF_AUTHN_GRPC_TIMEOUT": "soon"}, "MF_AUTHN_GRPC_TIMEOUT"),
         ({"MF_THINGS_SINGLE_USER_EMAIL": "a@b.c"}, "MF_THINGS_SINGLE_USER_TOKEN"),
         ({"MF_THINGS_LOG_LEVEL": "loud"}, "MF_THINGS_LOG_LEVEL"),
+        ({"MF_THINGS_MAX_BULK": "0"}, "MF_THINGS_MAX_BULK"),
     ],
 )
 def test_a_bad_setting_is_one_line_and_exit_2(settings: dict[str, str], named: str) -> None:
     assert named in _fails(_env(**settings))
+
+
+def test_help_lists_every_variable_with_its_default_and_starts_nothing() -> None:
+    # Without single-user mode or reachable servers the service would fail, were it started.
+    done = subprocess.run(
+        [*START, "-h"],
+        env=_env(MF_THINGS_CACHE_URL=f"127.0.0.1:{free_port()}"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.startswith("usage: mainflux-things [--help]")
+    for name, default in [
+        ("MF_THINGS_HTTP_PORT", "8182"),
+        ("MF_THINGS_AUTH_HTTP_PORT", "8989"),
+        ("MF_THINGS_AUTH_GRPC_PORT", "8183"),
+        ("MF_THINGS_DB", "things"),
+        ("MF_THINGS_CACHE_URL", "localhost:6379"),
+        ("MF_THINGS_CACHE_TTL", "300"),
+        ("MF_THINGS_ES_DB", "0"),
+        ("MF_AUTHN_GRPC_URL", "localhost:8181"),
+        ("MF_THINGS_CLIENT_TLS", "false"),
+        ("MF_AUTHN_CA_CERTS", "(system roots)"),
+        ("MF_THINGS_SINGLE_USER_TOKEN", "(unset)"),
+        ("MF_THINGS_MAX_BULK", "100"),
+        ("MF_THINGS_LOG_LEVEL", "info"),
+    ]:
+        [line] = [line for line in done.stdout.splitlines() if line.split()[:1] == [name]]
+        assert line.split(None, 1)[1].startswith(default + " "), line
+
+
+def test_an_unknown_argument_is_one_line_and_exit_2() -> None:
+    done = subprocess.run(
+        [*START, "--verbose"], env=_env(), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "mainflux-things: unexpected argument '--verbose' (see mainflux-things --help)"
+    ]
 
 
 def test_a_busy_port_is_one_line_naming_it() -> None:

@@ -20,10 +20,12 @@ import pytest
 from mainflux.authn.client import GrpcUserAuth
 from mainflux.core.config import ConfigError
 from mainflux.core.db import create_engine
+from mainflux.core.settings import load
 from mainflux.users.api import create_app
 from mainflux.users.email import OutboxEmailer
 from mainflux.users.hasher import BcryptHasher
-from mainflux.users.main import build_service, reset_url
+from mainflux.users.links import reset_url
+from mainflux.users.main import Settings, build_service
 from tests.integration.test_authn_main import COMMAND as AUTHN_COMMAND
 from tests.integration.test_authn_main import clean_env, db_env
 from tests.servers import free_port, wait_for_port
@@ -70,12 +72,73 @@ def test_a_bad_setting_stops_start_up_with_one_line(overrides: dict[str, str]) -
     assert list(overrides)[-1] in line
 
 
+def test_a_bad_setting_never_prints_a_password() -> None:
+    line = run_failing(clean_env(MF_AUTHN_GRPC_URL="http://authn:do-not-print-me@authn:8181"))
+    assert line.startswith("mainflux: MF_AUTHN_GRPC_URL: expected host:port"), line
+    assert "do-not-print-me" not in line
+
+
 def test_a_busy_port_stops_start_up_with_one_line() -> None:
     with socket.socket() as busy:
         busy.bind(("0.0.0.0", 0))
         busy.listen()
         line = run_failing(clean_env(MF_USERS_HTTP_PORT=str(busy.getsockname()[1])))
     assert "MF_USERS_HTTP_PORT" in line
+
+
+def test_help_lists_every_variable_with_its_default_and_starts_nothing() -> None:
+    with socket.socket() as busy:  # the service would fail on it, were it started
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        environ = clean_env(MF_USERS_HTTP_PORT=str(busy.getsockname()[1]))
+        done = subprocess.run(
+            [*COMMAND, "--help"], env=environ, capture_output=True, text=True, timeout=30
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.startswith("usage: mainflux-users [--help]")
+    for name, default in [
+        ("MF_USERS_HTTP_PORT", "8180"),
+        ("MF_USERS_DB", "users"),
+        ("MF_AUTHN_GRPC_URL", "localhost:8181"),
+        ("MF_AUTHN_GRPC_TIMEOUT", "1"),
+        ("MF_EMAIL_PORT", "25"),
+        ("MF_USERS_MAIL_DIR", "./data/mail"),
+        ("MF_USERS_RESET_URL", "(own page)"),
+        ("MF_USERS_SERVER_CERT", "(unset)"),
+        ("MF_AUTHN_CLIENT_TLS", "false"),
+        ("MF_USERS_LOG_LEVEL", "info"),
+    ]:
+        [line] = [line for line in done.stdout.splitlines() if line.split()[:1] == [name]]
+        assert line.split(None, 1)[1].startswith(default + " "), line
+
+
+def test_the_settings_keep_passwords_out_of_their_repr() -> None:
+    settings = load(
+        Settings,
+        {
+            "MF_USERS_DB_PASS": "db-secret",
+            "MF_EMAIL_HOST": "smtp.example.com",
+            "MF_EMAIL_PASSWORD": "smtp-secret",
+        },
+    )
+    assert settings.email is not None and settings.email.password == "smtp-secret"
+    assert "db-secret" in settings.db_url
+    assert "secret" not in repr(settings)
+
+
+def test_the_email_settings_are_read_only_with_an_smtp_host() -> None:
+    assert load(Settings, {"MF_EMAIL_PORT": "twenty-five"}).email is None
+
+
+def test_an_unknown_argument_stops_start_up_with_one_line() -> None:
+    done = subprocess.run(
+        [*COMMAND, "--port=1"], env=clean_env(), capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "mainflux-users: unexpected argument '--port=1' (see mainflux-users --help)"
+    ]
 
 
 def test_an_unreachable_database_stops_start_up_with_one_line() -> None:
@@ -247,12 +310,31 @@ async def test_users_and_authn_processes_work_together(
 def test_the_reset_url_defaults_to_the_own_page(
     host: str, tls: bool, environ: dict[str, str], expected: str
 ) -> None:
-    assert reset_url(host, 8180, tls=tls, environ=environ) == expected
+    configured = environ.get("MF_USERS_RESET_URL", "")
+    assert reset_url(host, 8180, tls=tls, configured=configured) == expected
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, "http://localhost:8180/password/reset"),
+        ({"MF_USERS_HTTP_PORT": "9000"}, "http://localhost:9000/password/reset"),
+        (
+            {"MF_USERS_RESET_URL": "https://ui.example.com/reset", "MF_USERS_HTTP_PORT": "9000"},
+            "https://ui.example.com/reset",
+        ),
+    ],
+    ids=["default", "own port", "configured"],
+)
+def test_the_settings_point_reset_links_at_the_own_page_or_the_configured_one(
+    environ: dict[str, str], expected: str
+) -> None:
+    assert load(Settings, environ).reset_url == expected
 
 
 @pytest.mark.parametrize(
     "value", ["ui.example.com/reset", "ftp://ui.example.com/", "https://", "/password/reset"]
 )
 def test_a_bad_reset_url_names_the_setting(value: str) -> None:
-    with pytest.raises(ConfigError, match="MF_USERS_RESET_URL"):
-        reset_url("0.0.0.0", 8180, environ={"MF_USERS_RESET_URL": value})
+    with pytest.raises(ConfigError, match=r"^MF_USERS_RESET_URL: expected an http"):
+        load(Settings, {"MF_USERS_RESET_URL": value})

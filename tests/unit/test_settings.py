@@ -8,7 +8,23 @@ from pathlib import Path
 import pytest
 
 from mainflux.core.config import ConfigError, postgres_url
-from mainflux.core.settings import derived, from_command_line, load, nested, setting, usage
+from mainflux.core.settings import (
+    client_tls_setting,
+    derived,
+    from_command_line,
+    load,
+    log_level_setting,
+    nested,
+    port_setting,
+    postgres_setting,
+    redis_setting,
+    server_tls_setting,
+    setting,
+    url_with_scheme,
+    usage,
+    variable_table,
+)
+from mainflux.core.tls import ClientTLS, ServerTLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +133,105 @@ def test_a_mistake_is_one_line_and_exit_2(
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert said in err and len(err.strip().splitlines()) == 1
+
+
+def _starts_with_letter(value: str) -> None:
+    if not value[:1].isalpha():
+        raise ValueError(f"must start with a letter, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    port: int = port_setting("MF_SVC_PORT", 8000, "HTTP port")
+    name: str = setting("MF_SVC_NAME", "svc", "instance name", check=_starts_with_letter)
+    token: str = setting("MF_SVC_TOKEN", "", "access token", secret=True)
+    db_url: str = postgres_setting("SVC", "svc")
+    cache_url: str = redis_setting("MF_SVC_CACHE", "cache")
+    bus_url: str = setting("MF_SVC_BUS", "", "bus URL", check=url_with_scheme("nats", "tls"))
+    tls: ServerTLS | None = server_tls_setting("SVC")
+    peer_tls: ClientTLS | None = client_tls_setting("SVC", "PEER", peer="the peer")
+    log_level: str = log_level_setting("MF_SVC_LOG_LEVEL")
+
+
+def test_ready_made_fields_read_their_variables() -> None:
+    svc = load(
+        Service,
+        {
+            "MF_SVC_DB_HOST": "db",
+            "MF_SVC_DB_PASS": "p@ss",
+            "MF_SVC_CACHE_URL": "cache:6380",
+            "MF_SVC_CACHE_DB": "2",
+            "MF_PEER_CLIENT_TLS": "true",
+            "MF_LOG_LEVEL": "DEBUG",
+        },
+    )
+    assert svc.db_url == "postgresql+asyncpg://mainflux:p%40ss@db:5432/svc"
+    assert svc.cache_url == "redis://cache:6380/2"
+    assert svc.tls is None and svc.peer_tls == ClientTLS()
+    assert svc.log_level == "debug"
+    assert load(Service, {"MF_SVC_LOG_LEVEL": "warn", "MF_LOG_LEVEL": "debug"}).log_level == "warn"
+
+
+def test_a_check_sees_the_default_too() -> None:
+    @dataclass(frozen=True, slots=True)
+    class Odd:
+        name: str = setting("MF_ODD_NAME", "1st", "name", check=_starts_with_letter)
+
+    with pytest.raises(ConfigError, match=r"^MF_ODD_NAME: must start with a letter, got '1st'$"):
+        load(Odd, {})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("MF_SVC_PORT", "65536", "MF_SVC_PORT: must be at most 65535"),
+        ("MF_SVC_NAME", "-x", "MF_SVC_NAME: must start with a letter"),
+        ("MF_SVC_BUS", "http://u:pw@bus:4222", "MF_SVC_BUS: expected a nats/tls URL"),
+        ("MF_SVC_DB_PORT", "x", "MF_SVC_DB_PORT: expected an integer"),
+        ("MF_SVC_CACHE_DB", "-1", "MF_SVC_CACHE_DB: must be at least 0"),
+        ("MF_SVC_SERVER_CERT", "/nonexistent.pem", "MF_SVC_SERVER_KEY: must be set together"),
+        ("MF_SVC_CLIENT_TLS", "maybe", "MF_SVC_CLIENT_TLS: expected true or false"),
+        ("MF_SVC_LOG_LEVEL", "loud", "MF_SVC_LOG_LEVEL: expected debug, info, warn or error"),
+    ],
+    ids=["port", "check", "scheme", "db port", "redis db", "tls pair", "client tls", "log"],
+)
+def test_a_bad_value_of_a_ready_made_field_names_its_variable(
+    variable: str, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message) as raised:
+        load(Service, {variable: value})
+    assert "pw" not in str(raised.value)
+
+
+def test_secrets_stay_out_of_the_repr() -> None:
+    svc = load(Service, {"MF_SVC_TOKEN": "tok-secret", "MF_SVC_DB_PASS": "db-secret"})
+    assert svc.token == "tok-secret"
+    assert "secret" not in repr(svc)
+
+
+def test_the_variable_table_documents_the_ready_made_fields() -> None:
+    rows = {
+        line.split()[0]: line.split(None, 1)[1] for line in variable_table(Service).splitlines()
+    }
+    assert list(rows)[:3] == ["MF_SVC_PORT", "MF_SVC_NAME", "MF_SVC_TOKEN"]
+    for name, default in [
+        ("MF_SVC_DB_HOST", "localhost"),
+        ("MF_SVC_DB", "svc"),
+        ("MF_SVC_CACHE_URL", "localhost:6379"),
+        ("MF_SVC_CACHE_DB", "0"),
+        ("MF_SVC_SERVER_CERT", "(unset)"),
+        ("MF_SVC_CLIENT_TLS", "false"),
+        ("MF_PEER_CA_CERTS", "(system roots)"),
+        ("MF_SVC_LOG_LEVEL", "info"),
+    ]:
+        assert rows[name].startswith(default + " "), rows[name]
+    assert "MF_PEER_CLIENT_TLS" in rows["MF_SVC_CLIENT_TLS"]  # the fallback is named
+
+
+def test_a_bad_value_is_printed_without_credentials(capsys: pytest.CaptureFixture[str]) -> None:
+    environ = {"MF_SVC_NAME": "-nats://user:do-not-print-me@bus:4222"}
+    with pytest.raises(SystemExit):
+        from_command_line(Service, "mainflux-svc", "A service.", [], environ)
+    err = capsys.readouterr().err
+    assert err.startswith("mainflux: MF_SVC_NAME: must start with a letter")
+    assert "do-not-print-me" not in err

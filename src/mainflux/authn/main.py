@@ -1,17 +1,18 @@
 """``mainflux-authn``: the authn microservice (HTTP key API and gRPC ``AuthNService``).
 
-Configured by Mainflux's variables: ``MF_AUTHN_HTTP_PORT`` (8189), ``MF_AUTHN_GRPC_PORT``
-(8181), ``MF_AUTHN_SECRET`` (required, at least 32 bytes: unlike Go Mainflux there is no
-default signing secret), ``MF_AUTHN_DB_*`` (PostgreSQL database ``authn``),
-``MF_AUTHN_LOG_LEVEL``, and ``MF_AUTHN_SERVER_CERT``/``MF_AUTHN_SERVER_KEY`` (PEM files:
-both faces speak TLS when set). The schema is migrated at start."""
+Configured by Mainflux's variables (``mainflux-authn --help`` lists them with their
+defaults): its HTTP and gRPC ports, ``MF_AUTHN_SECRET`` (required, at least 32 bytes:
+unlike Go Mainflux there is no default signing secret), its PostgreSQL database and
+``MF_AUTHN_SERVER_CERT``/``MF_AUTHN_SERVER_KEY`` (PEM files: both faces speak TLS when
+set). The schema is migrated at start."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,7 +20,7 @@ from mainflux.authn.api import create_app
 from mainflux.authn.grpc import start_grpc_server
 from mainflux.authn.service import AuthnService
 from mainflux.authn.store import SqlKeyRepository
-from mainflux.core.config import env_port, env_secret, postgres_url
+from mainflux.core.config import MIN_SECRET_BYTES, env_secret
 from mainflux.core.db import create_engine, migrate
 from mainflux.core.runner import (
     StartupError,
@@ -29,32 +30,52 @@ from mainflux.core.runner import (
     serve_http,
     until_stopped,
 )
-from mainflux.core.tls import ServerTLS, server_tls
+from mainflux.core.settings import (
+    Environ,
+    derived,
+    from_command_line,
+    log_level_setting,
+    port_setting,
+    postgres_setting,
+    server_tls_setting,
+)
+from mainflux.core.tls import ServerTLS
 
 log = logging.getLogger("mainflux.authn")
+
+SUMMARY: Final = (
+    "The authn service: issues and checks login, recovery and API keys "
+    "(HTTP key API and gRPC AuthNService), backed by PostgreSQL."
+    "\nEvery HTTP port also follows the MF_HTTP_* limits (see docs/http.md)."
+)
+
+
+def _secret(environ: Environ) -> str:
+    return env_secret("MF_AUTHN_SECRET", environ)
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """The authn service's settings, read once from the environment."""
+    """The authn service's settings, read once from the environment (see
+    :func:`mainflux.core.settings.load`); ``MF_AUTHN_SECRET`` unset or shorter than 32
+    bytes is a ``ConfigError``."""
 
-    http_port: int
-    grpc_port: int
-    db_url: str = field(repr=False)
-    secret: str = field(repr=False)
-    tls: ServerTLS | None = None
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``MF_AUTHN_*``; raises ``ConfigError`` naming a bad variable, also when
-        ``MF_AUTHN_SECRET`` is unset or shorter than 32 bytes."""
-        return cls(
-            http_port=env_port("MF_AUTHN_HTTP_PORT", 8189, environ),
-            grpc_port=env_port("MF_AUTHN_GRPC_PORT", 8181, environ),
-            db_url=postgres_url("AUTHN", "authn", environ),
-            secret=env_secret("MF_AUTHN_SECRET", environ),
-            tls=server_tls("AUTHN", environ),
-        )
+    http_port: int = port_setting("MF_AUTHN_HTTP_PORT", 8189, "HTTP port")
+    grpc_port: int = port_setting("MF_AUTHN_GRPC_PORT", 8181, "gRPC port")
+    db_url: str = postgres_setting("AUTHN", "authn")
+    secret: str = derived(
+        _secret,
+        [
+            (
+                "MF_AUTHN_SECRET",
+                "(required)",
+                f"signing secret of at least {MIN_SECRET_BYTES} bytes (openssl rand -base64 32)",
+            )
+        ],
+        secret=True,
+    )
+    tls: ServerTLS | None = server_tls_setting("AUTHN", "HTTPS and gRPC over TLS")
+    log_level: str = log_level_setting("MF_AUTHN_LOG_LEVEL")
 
 
 async def build_service(engine: AsyncEngine, secret: str) -> AuthnService:
@@ -63,9 +84,8 @@ async def build_service(engine: AsyncEngine, secret: str) -> AuthnService:
     return AuthnService(SqlKeyRepository(engine), secret)
 
 
-async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -> None:
+async def serve(stop: asyncio.Event, settings: Settings) -> None:
     """Run authn until ``stop`` is set."""
-    settings = Settings.from_env(environ)
     http_sock = bind_socket("0.0.0.0", settings.http_port, "MF_AUTHN_HTTP_PORT")
     if settings.grpc_port:  # a busy gRPC port fails before the database is touched
         try:
@@ -104,5 +124,6 @@ async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -
 
 
 def main() -> None:
-    """Entry point of ``mainflux-authn``."""
-    run(serve, level_var="MF_AUTHN_LOG_LEVEL")
+    """Entry point of ``mainflux-authn``: ``--help`` lists its variables."""
+    settings = from_command_line(Settings, "mainflux-authn", SUMMARY)
+    run(functools.partial(serve, settings=settings), level_var="MF_AUTHN_LOG_LEVEL")

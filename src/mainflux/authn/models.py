@@ -1,10 +1,10 @@
-"""The authn domain: keys, their types and lifetimes, and the key repository port."""
+"""The authn domain: keys, their types and lifetimes (the ports are in :mod:`.ports`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final, Protocol
+from typing import Final
 
 #: A login key: a JWT for a user session, never stored.
 LOGIN: Final = 0
@@ -45,30 +45,3 @@ class Key:
     def expired(self, now: datetime) -> bool:
         """Whether the key has an expiry time that lies before ``now``."""
         return self.expires_at is not None and self.expires_at < now
-
-
-class KeyRepository(Protocol):
-    """Stores API keys."""
-
-    async def save(self, key: Key) -> None:
-        """Store ``key``. Raises ``Conflict`` when its (id, issuer) is taken."""
-        ...
-
-    async def retrieve(self, issuer: str, key_id: str) -> Key:
-        """Return the issuer's key ``key_id``. Raises ``NotFound``."""
-        ...
-
-    async def remove(self, issuer: str, key_id: str) -> None:
-        """Delete the issuer's key ``key_id``; deleting nothing is not an error."""
-        ...
-
-    async def revoke_all(self, issuer: str, moment: datetime) -> None:
-        """Record that every key of ``issuer`` issued at or before ``moment`` is void.
-
-        The stored API keys of ``issuer`` issued by then are deleted at the same time.
-        A later call replaces the recorded moment."""
-        ...
-
-    async def revoked_until(self, issuer: str) -> datetime | None:
-        """The moment :meth:`revoke_all` recorded for ``issuer``, or ``None``."""
-        ...

@@ -20,9 +20,9 @@ from mainflux.authn.models import (
     RECOVERY,
     RECOVERY_DURATION,
     Key,
-    KeyRepository,
     unix_micros,
 )
+from mainflux.authn.ports import KeyRepository
 from mainflux.authn.tokens import Claims, Tokenizer
 from mainflux.core.errors import MalformedEntity, NotFound, Unauthorized
 from mainflux.core.ids import is_uuid, new_id

@@ -14,7 +14,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mainflux.authn.models import Key, KeyRepository
+from mainflux.authn.models import Key
+from mainflux.authn.ports import KeyRepository
 from mainflux.core.errors import Conflict, NotFound
 from mainflux.core.ids import is_uuid
 
@@ -45,7 +46,7 @@ def _from_db(moment: datetime | None) -> datetime | None:
 
 
 class SqlKeyRepository:
-    """A :class:`~mainflux.authn.models.KeyRepository` on an async SQLAlchemy engine."""
+    """A :class:`~mainflux.authn.ports.KeyRepository` on an async SQLAlchemy engine."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine

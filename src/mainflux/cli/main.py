@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from mainflux import __version__
 
@@ -31,7 +32,20 @@ SERVICES: dict[str, str] = {
 }
 
 
-@app.command()
+class _RunCommand(TyperCommand):
+    """``mainflux run``: its help ends with every variable of the all-in-one and its
+    default, generated from the settings class (imported only when help is asked)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:  # Typer's own click types
+        from mainflux.core.settings import variable_table
+        from mainflux.settings import AllInOneSettings
+
+        super().format_help(ctx, formatter)
+        formatter.write("\nEnvironment variables (a flag wins over its variable):\n")
+        formatter.write(variable_table(AllInOneSettings) + "\n")
+
+
+@app.command(cls=_RunCommand)
 def run(
     port: Annotated[int | None, typer.Option(help="Gateway port [MF_GATEWAY_PORT, 8080]")] = None,
     mqtt_port: Annotated[
@@ -65,18 +79,25 @@ def run(
     )
 
 
-@app.command()
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
 def serve(
-    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}")],
+    ctx: typer.Context,
+    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}")] = "",
 ) -> None:
-    """Run one service as its own process, configured by its MF_* variables."""
+    """Run one service as its own process, configured by its MF_* variables
+    (`mainflux serve <service> --help` lists them)."""
+    if service in ("-h", "--help"):
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
     module = SERVICES.get(service)
     if module is None:
-        typer.echo(
-            f"mainflux: unknown service {service!r}; one of: {', '.join(SERVICES)}", err=True
-        )
+        which = f"unknown service {service!r}" if service else "no service given"
+        typer.echo(f"mainflux: {which}; one of: {', '.join(SERVICES)}", err=True)
         raise typer.Exit(2)
-    sys.argv = [f"mainflux-{service}", *sys.argv[3:]]
+    sys.argv = [f"mainflux-{service}", *ctx.args]
     importlib.import_module(module).main()
 
 

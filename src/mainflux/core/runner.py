@@ -26,6 +26,7 @@ from mainflux.core.config import ConfigError, env
 from mainflux.core.guard import guarded_protocol
 from mainflux.core.limits import HttpLimits
 from mainflux.core.redact import install_log_redaction, redact_text
+from mainflux.core.settings import LOG_LEVELS
 
 log = logging.getLogger("mainflux")
 
@@ -60,7 +61,7 @@ def tune_garbage_collector() -> None:
 def setup_logging(level_var: str = "MF_LOG_LEVEL", default: str = "info") -> None:
     """Configure logging from ``level_var`` (debug, info, warn, error)."""
     raw = env(level_var, env("MF_LOG_LEVEL", default)).lower()
-    level = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40}.get(raw)
+    level = LOG_LEVELS.get(raw)
     if level is None:
         raise ConfigError(f"{level_var}: expected debug, info, warn or error, got {raw!r}")
     logging.basicConfig(

@@ -11,11 +11,16 @@ A service declares its settings once::
 :class:`~mainflux.core.config.ConfigError` naming the variable), :func:`usage` renders
 every variable with its default for ``--help``, and :func:`from_command_line` does
 both for a service's ``main``: ``--help`` prints and exits 0, a bad value prints one
-line and exits 2. Mainflux treats an empty value as unset; so does this module."""
+line and exits 2. Mainflux treats an empty value as unset; so does this module.
+
+Common fields have ready-made declarations: :func:`port_setting`, :func:`postgres_setting`,
+:func:`redis_setting`, :func:`server_tls_setting`, :func:`client_tls_setting` and
+:func:`log_level_setting`."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 import typing
@@ -24,7 +29,8 @@ from pathlib import Path
 from types import NoneType, UnionType
 from typing import Any, Final, TypeVar
 
-from mainflux.core.config import ConfigError
+from mainflux.core.config import ConfigError, env, postgres_url, redis_url
+from mainflux.core.redact import redact_text, redact_url
 
 S = TypeVar("S")
 Environ = Mapping[str, str]
@@ -35,6 +41,8 @@ _DERIVED: Final = "mainflux.derived"
 _NESTED: Final = "mainflux.nested"
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
+#: Log level names accepted by every ``MF_*_LOG_LEVEL`` variable, with their levels.
+LOG_LEVELS: Final = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -45,6 +53,7 @@ class _Spec:
     maximum: float | None
     choices: tuple[str, ...]
     shown: str  # the default as printed by --help
+    check: Callable[[Any], object] | None
 
 
 def setting(
@@ -56,26 +65,40 @@ def setting(
     maximum: float | None = None,
     choices: Sequence[str] = (),
     shown: str | None = None,
+    check: Callable[[Any], object] | None = None,
+    secret: bool = False,
 ) -> Any:
     """A field read from the variable ``name``; its type comes from the annotation.
 
     Supported types: ``str``, ``int``, ``float``, ``bool``, ``Path``, ``tuple[str, ...]``
     (comma-separated) and any of these ``| None`` (unset or empty gives ``None``).
-    ``shown`` replaces the default in ``--help`` (e.g. ``"(unset)"``)."""
+    ``shown`` replaces the default in ``--help`` (e.g. ``"(unset)"``). ``check`` is
+    called with the value (the default too) and raises ``ValueError`` saying why the
+    value cannot be used; ``secret`` keeps the value out of ``repr``."""
     if shown is None:
         shown = "(unset)" if default in (None, "", ()) else _show(default)
-    spec = _Spec(name, help, minimum, maximum, tuple(choices), shown)
+    spec = _Spec(name, help, minimum, maximum, tuple(choices), shown, check)
     if isinstance(default, list | dict | set):
         raise TypeError("mutable defaults are not settings")
-    return dataclasses.field(default=default, metadata={_VAR: spec})
+    return dataclasses.field(default=default, repr=not secret, metadata={_VAR: spec})
 
 
-def derived(build: Callable[[Environ], Any], variables: Sequence[Variable]) -> Any:
+def port_setting(name: str, default: int, help: str) -> Any:
+    """A TCP/UDP port field (0 to 65535) read from ``name``."""
+    return setting(name, default, help, minimum=0, maximum=65535)
+
+
+def derived(
+    build: Callable[[Environ], Any], variables: Sequence[Variable], *, secret: bool = False
+) -> Any:
     """A field computed from several variables (a URL from host, port and password...).
 
     ``build`` reads the environment it is given and raises ``ConfigError`` naming the
-    variable at fault; ``variables`` document what it reads for ``--help``."""
-    return dataclasses.field(default=None, metadata={_DERIVED: (build, tuple(variables))})
+    variable at fault; ``variables`` document what it reads for ``--help``; ``secret``
+    keeps the value out of ``repr``."""
+    return dataclasses.field(
+        default=None, repr=not secret, metadata={_DERIVED: (build, tuple(variables))}
+    )
 
 
 def nested(cls: type[Any]) -> Any:
@@ -94,8 +117,13 @@ def load(cls: type[S], environ: Environ | None = None) -> S:
         if _VAR in field.metadata:
             spec: _Spec = field.metadata[_VAR]
             raw = source.get(spec.name, "")
-            if raw != "":
-                values[field.name] = _parse(spec, hints[field.name], raw)
+            value = field.default if raw == "" else _parse(spec, hints[field.name], raw)
+            if spec.check is not None:
+                try:
+                    spec.check(value)
+                except ValueError as exc:
+                    raise ConfigError(f"{spec.name}: {exc}") from None
+            values[field.name] = value
         elif _DERIVED in field.metadata:
             values[field.name] = field.metadata[_DERIVED][0](source)
         elif _NESTED in field.metadata:
@@ -118,14 +146,20 @@ def variables(cls: type[Any]) -> list[Variable]:
     return [v for v in found if not (v[0] in seen or seen.add(v[0]))]  # type: ignore[func-returns-value]
 
 
-def usage(cls: type[Any], prog: str, summary: str) -> str:
-    """The ``--help`` text: what ``prog`` is, then a table of its variables."""
+def variable_table(cls: type[Any]) -> str:
+    """Every variable ``cls`` reads, one aligned line each: name, default, help."""
     rows = variables(cls)
     width = max((len(name) for name, _, _ in rows), default=0)
     shown = max((len(default) for _, default, _ in rows), default=0)
+    return "\n".join(
+        f"  {name:<{width}}  {default:<{shown}}  {text}".rstrip() for name, default, text in rows
+    )
+
+
+def usage(cls: type[Any], prog: str, summary: str) -> str:
+    """The ``--help`` text: what ``prog`` is, then a table of its variables."""
     lines = [f"usage: {prog} [--help]", "", summary, "", "Environment variables:"]
-    lines += [f"  {name:<{width}}  {default:<{shown}}  {text}" for name, default, text in rows]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n" + variable_table(cls)
 
 
 def from_command_line(
@@ -147,8 +181,120 @@ def from_command_line(
     try:
         return load(cls, environ)
     except ConfigError as exc:
-        print(f"mainflux: {exc}", file=sys.stderr)
+        print(f"mainflux: {redact_text(str(exc))}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def postgres_variables(prefix: str, database: str) -> list[Variable]:
+    """What :func:`~mainflux.core.config.postgres_url` reads, for ``--help``."""
+    db = f"MF_{prefix}_DB"
+    return [
+        (f"{db}_HOST", "localhost", "PostgreSQL host"),
+        (f"{db}_PORT", "5432", "PostgreSQL port"),
+        (f"{db}_USER", "mainflux", "PostgreSQL user"),
+        (f"{db}_PASS", "mainflux", "PostgreSQL password"),
+        (db, database, "PostgreSQL database"),
+        (f"{db}_SSL_MODE", "disable", "PostgreSQL SSL mode (disable, require, verify-full...)"),
+    ]
+
+
+def postgres_setting(prefix: str, database: str) -> Any:
+    """A PostgreSQL URL field built from ``MF_<prefix>_DB_*`` (``database`` is the default
+    database name); kept out of ``repr``, as it carries the password."""
+    return derived(
+        functools.partial(_postgres, prefix, database),
+        postgres_variables(prefix, database),
+        secret=True,
+    )
+
+
+def redis_setting(prefix: str, what: str, default_host: str = "localhost:6379") -> Any:
+    """A ``redis://`` URL field built from ``<prefix>_URL``/``_PASS``/``_DB`` (see
+    :func:`~mainflux.core.config.redis_url`); ``what`` says what the server is for."""
+    return derived(
+        functools.partial(_redis, prefix, default_host),
+        [
+            (f"{prefix}_URL", default_host, f"{what}: Redis host:port (or a redis:// URL)"),
+            (f"{prefix}_PASS", "(unset)", f"{what}: Redis password"),
+            (f"{prefix}_DB", "0", f"{what}: Redis database"),
+        ],
+        secret=True,
+    )
+
+
+def server_tls_setting(prefix: str, what: str = "HTTPS") -> Any:
+    """A :class:`~mainflux.core.tls.ServerTLS` field (or ``None``) read from
+    ``MF_<prefix>_SERVER_CERT`` and ``MF_<prefix>_SERVER_KEY``; ``what`` says which
+    faces speak TLS when both are set."""
+    cert, key = f"MF_{prefix}_SERVER_CERT", f"MF_{prefix}_SERVER_KEY"
+    return derived(
+        functools.partial(_server_tls, prefix),
+        [
+            (cert, "(unset)", f"PEM certificate chain; {what} when set with {key}"),
+            (key, "(unset)", f"PEM private key of {cert}"),
+        ],
+    )
+
+
+def client_tls_setting(*prefixes: str, peer: str) -> Any:
+    """A :class:`~mainflux.core.tls.ClientTLS` field (or ``None``) read from
+    ``MF_<prefix>_CLIENT_TLS`` and ``MF_<prefix>_CA_CERTS``, the first prefix whose
+    ``_CLIENT_TLS`` is set deciding; ``peer`` names the service the client calls."""
+    documented: list[Variable] = []
+    for i, prefix in enumerate(prefixes):
+        fallback = f" (unset: MF_{prefixes[i + 1]}_CLIENT_TLS)" if i + 1 < len(prefixes) else ""
+        documented += [
+            (f"MF_{prefix}_CLIENT_TLS", "false", f"call {peer} over TLS{fallback}"),
+            (f"MF_{prefix}_CA_CERTS", "(system roots)", f"PEM bundle trusted for {peer}"),
+        ]
+    return derived(functools.partial(_client_tls, prefixes), documented)
+
+
+def log_level_setting(name: str) -> Any:
+    """The log level field read from ``name`` (falling back to ``MF_LOG_LEVEL``, then
+    ``info``): one of :data:`LOG_LEVELS`, lower-cased."""
+    fallback = "" if name == "MF_LOG_LEVEL" else " (unset: MF_LOG_LEVEL)"
+    return derived(
+        functools.partial(_log_level, name),
+        [(name, "info", f"log level: debug, info, warn or error{fallback}")],
+    )
+
+
+def url_with_scheme(*schemes: str) -> Callable[[str], None]:
+    """A ``check`` accepting an empty value or a URL with one of ``schemes``."""
+
+    def check(value: str) -> None:
+        if value and not value.startswith(tuple(f"{s}://" for s in schemes)):
+            raise ValueError(f"expected a {'/'.join(schemes)} URL, got {redact_url(value)!r}")
+
+    return check
+
+
+def _postgres(prefix: str, database: str, environ: Environ) -> str:
+    return postgres_url(prefix, database, environ)
+
+
+def _redis(prefix: str, default_host: str, environ: Environ) -> str:
+    return redis_url(prefix, default_host, environ)
+
+
+def _server_tls(prefix: str, environ: Environ) -> Any:
+    from mainflux.core.tls import server_tls  # grpc: imported only when a service loads
+
+    return server_tls(prefix, environ)
+
+
+def _client_tls(prefixes: tuple[str, ...], environ: Environ) -> Any:
+    from mainflux.core.tls import client_tls
+
+    return client_tls(*prefixes, environ=environ)
+
+
+def _log_level(name: str, environ: Environ) -> str:
+    raw = env(name, env("MF_LOG_LEVEL", "info", environ), environ).lower()
+    if raw not in LOG_LEVELS:
+        raise ConfigError(f"{name}: expected debug, info, warn or error, got {raw!r}")
+    return raw
 
 
 def _parse(spec: _Spec, kind: Any, raw: str) -> Any:

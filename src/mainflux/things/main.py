@@ -1,10 +1,11 @@
 """The ``mainflux-things`` process: management HTTP, auth HTTP and gRPC faces.
 
-Configured by Mainflux's ``MF_THINGS_*`` variables; stores in PostgreSQL, caches access
-answers in Redis (entries expire after ``MF_THINGS_CACHE_TTL`` seconds, 300), appends
-events to Redis Streams and identifies users through the authn service over gRPC (or a
-single fixed user). With ``MF_THINGS_SERVER_CERT`` and ``MF_THINGS_SERVER_KEY`` set, all
-three faces speak TLS; ``MF_THINGS_CLIENT_TLS``/``MF_THINGS_CA_CERTS`` (or, when unset,
+Configured by Mainflux's ``MF_THINGS_*`` variables (``mainflux-things --help`` lists
+them with their defaults); stores in PostgreSQL, caches access answers in Redis (entries
+expire after ``MF_THINGS_CACHE_TTL`` seconds), appends events to Redis Streams and
+identifies users through the authn service over gRPC (or a single fixed user). With
+``MF_THINGS_SERVER_CERT`` and ``MF_THINGS_SERVER_KEY`` set, all three faces speak TLS;
+``MF_THINGS_CLIENT_TLS``/``MF_THINGS_CA_CERTS`` (or, when unset,
 ``MF_AUTHN_CLIENT_TLS``/``MF_AUTHN_CA_CERTS``) make the authn client use TLS.
 :func:`build_service` is the part the all-in-one process reuses."""
 
@@ -12,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -23,21 +24,23 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mainflux.core.auth import UserAuth
-from mainflux.core.config import (
-    ConfigError,
-    env,
-    env_float,
-    env_int,
-    env_port,
-    postgres_url,
-    redis_url,
-)
+from mainflux.core.config import ConfigError
 from mainflux.core.db import create_engine, migrate
 from mainflux.core.errors import ServiceUnavailable
 from mainflux.core.runner import StartupError, bind_socket, run, serve_http, until_stopped
-from mainflux.core.tls import ClientTLS, ServerTLS, client_tls, server_tls
+from mainflux.core.settings import (
+    client_tls_setting,
+    from_command_line,
+    log_level_setting,
+    port_setting,
+    postgres_setting,
+    redis_setting,
+    server_tls_setting,
+    setting,
+)
+from mainflux.core.tls import ClientTLS, ServerTLS
 from mainflux.events.stream import EventStream
-from mainflux.things.api import create_app
+from mainflux.things.api import DEFAULT_MAX_BULK, MAX_BULK_VAR, create_app
 from mainflux.things.authapi import create_auth_app
 from mainflux.things.cache import DEFAULT_TTL
 from mainflux.things.events import EventingThingsService
@@ -48,50 +51,53 @@ from mainflux.things.singleuser import SingleUserAuth
 from mainflux.things.store import SqlThingsRepository
 
 HOST: Final = "0.0.0.0"
+SUMMARY: Final = (
+    "The things service: things, channels and their connections (HTTP), and the access "
+    "checks adapters ask (auth HTTP and gRPC), backed by PostgreSQL and Redis."
+    "\nEvery HTTP port also follows the MF_HTTP_* limits (see docs/http.md)."
+)
 log = logging.getLogger("mainflux.things")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Settings:
-    """Every setting of ``mainflux-things``, read once from the environment."""
+    """Every setting of ``mainflux-things``, read once from the environment (see
+    :func:`mainflux.core.settings.load`)."""
 
-    http_port: int
-    auth_http_port: int
-    auth_grpc_port: int
-    db_url: str = field(repr=False)  # the URLs carry passwords
-    cache_url: str = field(repr=False)
-    es_url: str = field(repr=False)
-    authn_url: str
-    authn_timeout: float
-    single_user_email: str
-    single_user_token: str
-    tls: ServerTLS | None = None
-    authn_tls: ClientTLS | None = None
-    cache_ttl: int = DEFAULT_TTL
+    http_port: int = port_setting("MF_THINGS_HTTP_PORT", 8182, "management HTTP port")
+    auth_http_port: int = port_setting("MF_THINGS_AUTH_HTTP_PORT", 8989, "auth HTTP port")
+    auth_grpc_port: int = port_setting("MF_THINGS_AUTH_GRPC_PORT", 8183, "auth gRPC port")
+    db_url: str = postgres_setting("THINGS", "things")
+    cache_url: str = redis_setting("MF_THINGS_CACHE", "access cache")
+    cache_ttl: int = setting(
+        "MF_THINGS_CACHE_TTL", DEFAULT_TTL, "seconds an access cache entry lives", minimum=1
+    )
+    es_url: str = redis_setting("MF_THINGS_ES", "event stream")
+    authn_url: str = setting("MF_AUTHN_GRPC_URL", "localhost:8181", "authn gRPC address")
+    authn_timeout: float = setting(
+        "MF_AUTHN_GRPC_TIMEOUT", 1.0, "seconds per call to authn", minimum=0.001
+    )
+    authn_tls: ClientTLS | None = client_tls_setting("THINGS", "AUTHN", peer="authn")
+    single_user_email: str = setting(
+        "MF_THINGS_SINGLE_USER_EMAIL", "", "single-user mode: the only user (no authn)"
+    )
+    single_user_token: str = setting(
+        "MF_THINGS_SINGLE_USER_TOKEN", "", "single-user mode: that user's token", secret=True
+    )
+    max_bulk: int = setting(
+        MAX_BULK_VAR, DEFAULT_MAX_BULK, "entities per bulk create or connect", minimum=1
+    )
+    tls: ServerTLS | None = server_tls_setting("THINGS", "all three faces over TLS")
+    log_level: str = log_level_setting("MF_THINGS_LOG_LEVEL")
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read the settings; raises ``ConfigError`` naming a bad variable."""
-        email = env("MF_THINGS_SINGLE_USER_EMAIL", "", environ)
-        token = env("MF_THINGS_SINGLE_USER_TOKEN", "", environ)
-        if bool(email) != bool(token):
-            missing = "MF_THINGS_SINGLE_USER_TOKEN" if email else "MF_THINGS_SINGLE_USER_EMAIL"
+    def __post_init__(self) -> None:
+        if bool(self.single_user_email) != bool(self.single_user_token):
+            missing = (
+                "MF_THINGS_SINGLE_USER_TOKEN"
+                if self.single_user_email
+                else "MF_THINGS_SINGLE_USER_EMAIL"
+            )
             raise ConfigError(f"{missing}: single-user mode needs both its email and token")
-        return cls(
-            http_port=env_port("MF_THINGS_HTTP_PORT", 8182, environ),
-            auth_http_port=env_port("MF_THINGS_AUTH_HTTP_PORT", 8989, environ),
-            auth_grpc_port=env_port("MF_THINGS_AUTH_GRPC_PORT", 8183, environ),
-            db_url=postgres_url("THINGS", "things", environ),
-            cache_url=redis_url("MF_THINGS_CACHE", environ=environ),
-            es_url=redis_url("MF_THINGS_ES", environ=environ),
-            authn_url=env("MF_AUTHN_GRPC_URL", "localhost:8181", environ),
-            authn_timeout=env_float("MF_AUTHN_GRPC_TIMEOUT", 1.0, minimum=0.001, environ=environ),
-            single_user_email=email,
-            single_user_token=token,
-            tls=server_tls("THINGS", environ),
-            authn_tls=client_tls("THINGS", "AUTHN", environ=environ),
-            cache_ttl=env_int("MF_THINGS_CACHE_TTL", DEFAULT_TTL, minimum=1, environ=environ),
-        )
 
 
 async def build_service(
@@ -126,12 +132,11 @@ async def _close(resource: Any) -> None:
             await close()
 
 
-async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -> None:
+async def serve(stop: asyncio.Event, settings: Settings) -> None:
     """Run the things service until ``stop`` is set."""
     from mainflux.events.redis import RedisEventStream
     from mainflux.things.cache import RedisAccessCache
 
-    settings = Settings.from_env(environ)
     sockets: list[socket.socket] = [
         bind_socket(HOST, settings.http_port, "MF_THINGS_HTTP_PORT"),
         bind_socket(HOST, settings.auth_http_port, "MF_THINGS_AUTH_HTTP_PORT"),
@@ -174,7 +179,12 @@ async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -
         await until_stopped(
             stop,
             asyncio.create_task(
-                serve_http(create_app(service), sockets[0], name="things", ssl=ssl)
+                serve_http(
+                    create_app(service, max_bulk=settings.max_bulk),
+                    sockets[0],
+                    name="things",
+                    ssl=ssl,
+                )
             ),
             asyncio.create_task(
                 serve_http(create_auth_app(service), sockets[1], name="things-auth", ssl=ssl)
@@ -191,5 +201,6 @@ async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -
 
 
 def main() -> None:
-    """Entry point of ``mainflux-things``."""
-    run(serve, level_var="MF_THINGS_LOG_LEVEL")
+    """Entry point of ``mainflux-things``: ``--help`` lists its variables."""
+    settings = from_command_line(Settings, "mainflux-things", SUMMARY)
+    run(functools.partial(serve, settings=settings), level_var="MF_THINGS_LOG_LEVEL")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from mainflux.core.errors import ServiceUnavailable
-from mainflux.users.models import Emailer
+from mainflux.users.ports import Emailer
 
 log = logging.getLogger("mainflux.users.email")
 

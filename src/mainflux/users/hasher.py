@@ -14,7 +14,7 @@ from typing import Final
 
 import bcrypt
 
-from mainflux.users.models import Hasher
+from mainflux.users.ports import Hasher
 from mainflux.users.validation import MAX_PASSWORD_BYTES, password_bytes
 
 DEFAULT_COST: Final = 10
@@ -23,7 +23,7 @@ _GO_PREFIX: Final = "$2a$"
 
 
 class BcryptHasher:
-    """A :class:`~mainflux.users.models.Hasher` on bcrypt; ``cost`` is the log2 work factor."""
+    """A :class:`~mainflux.users.ports.Hasher` on bcrypt; ``cost`` is the log2 work factor."""
 
     def __init__(self, cost: int = DEFAULT_COST) -> None:
         if not 4 <= cost <= 31:

@@ -1,29 +1,26 @@
 """``mainflux-users``: the users microservice.
 
-Configured by Mainflux's variables: ``MF_USERS_HTTP_PORT`` (8180), ``MF_USERS_DB_*``
-(PostgreSQL database ``users``), ``MF_AUTHN_GRPC_URL`` (``localhost:8181``),
-``MF_AUTHN_GRPC_TIMEOUT`` (1 s), ``MF_EMAIL_*`` (SMTP, used when ``MF_EMAIL_HOST`` is
-set) and ``MF_USERS_MAIL_DIR`` (``./data/mail``, where reset mails are written when
-there is no SMTP server); and ``MF_USERS_RESET_URL``, the page password-reset links
+Configured by Mainflux's variables (``mainflux-users --help`` lists them with their
+defaults): its HTTP port, its PostgreSQL database, the authn service's gRPC address,
+SMTP (``MF_EMAIL_*``, used when ``MF_EMAIL_HOST`` is set; else reset mails are written
+to ``MF_USERS_MAIL_DIR``) and ``MF_USERS_RESET_URL``, the page password-reset links
 point at (default: this service's own ``/password/reset`` page on ``localhost``). Go's
 ``MF_TOKEN_RESET_ENDPOINT`` is not used: links no longer follow the request's
-``Referer``. TLS: ``MF_USERS_SERVER_CERT``/``MF_USERS_SERVER_KEY`` (HTTPS) and
-``MF_AUTHN_CLIENT_TLS``/``MF_AUTHN_CA_CERTS`` (the authn gRPC client)."""
+``Referer``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mainflux.authn.client import GrpcUserAuth
-from mainflux.core.config import ConfigError, env, env_float, env_port, postgres_url
+from mainflux.core.config import env
 from mainflux.core.db import create_engine, migrate
 from mainflux.core.runner import (
     StartupError,
@@ -33,107 +30,106 @@ from mainflux.core.runner import (
     serve_http,
     until_stopped,
 )
-from mainflux.core.tls import ClientTLS, ServerTLS, client_tls, server_tls
+from mainflux.core.settings import (
+    Environ,
+    client_tls_setting,
+    derived,
+    from_command_line,
+    load,
+    log_level_setting,
+    port_setting,
+    postgres_setting,
+    server_tls_setting,
+    setting,
+    variables,
+)
+from mainflux.core.tls import ClientTLS, ServerTLS
 from mainflux.users.api import create_app
 from mainflux.users.email import OutboxEmailer, SmtpEmailer
 from mainflux.users.hasher import BcryptHasher
-from mainflux.users.models import AccountAuth, Emailer, Hasher
+from mainflux.users.links import check_reset_url, reset_url
+from mainflux.users.ports import AccountAuth, Emailer, Hasher
 from mainflux.users.service import DEFAULT_RESET_URL, UsersService
 from mainflux.users.store import SqlUserRepository
 
 log = logging.getLogger("mainflux.users")
 
-#: The path of the page the users service serves for reset links.
-RESET_PATH: Final = "/password/reset"
 #: How long a stopping service waits for reset mails still being sent.
 DRAIN_SECONDS: Final = 15.0
+SUMMARY: Final = (
+    "The users service: accounts, login tokens and password resets (HTTP), "
+    "backed by PostgreSQL and the authn service (gRPC)."
+    "\nEvery HTTP port also follows the MF_HTTP_* limits (see docs/http.md)."
+)
 
 
-def reset_url(
-    host: str, port: int, *, tls: bool = False, environ: Mapping[str, str] | None = None
-) -> str:
-    """The page password-reset links point at.
+def _host_port(value: str) -> None:
+    if "://" in value or ":" not in value:
+        raise ValueError(f"expected host:port, got {value!r}")
 
-    ``MF_USERS_RESET_URL`` when set, else ``http(s)://<host>:<port>/password/reset``
-    (``localhost`` for a wildcard ``host``). Raises ``ConfigError`` naming
-    ``MF_USERS_RESET_URL`` when it is not an absolute ``http``/``https`` URL."""
-    configured = env("MF_USERS_RESET_URL", "", environ)
-    if configured:
-        parts = urlsplit(configured)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"MF_USERS_RESET_URL: expected an http:// or https:// URL, got {configured!r}"
-            )
-        return configured
-    if host in ("", "0.0.0.0", "::"):
-        host = "localhost"
-    elif ":" in host:
-        host = f"[{host}]"
-    return f"http{'s' if tls else ''}://{host}:{port}{RESET_PATH}"
+
+def _positive(value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"must be positive, got {value}")
 
 
 @dataclass(frozen=True, slots=True)
 class EmailSettings:
-    """SMTP settings (``MF_EMAIL_*``)."""
+    """SMTP settings (``MF_EMAIL_*``), read only when ``MF_EMAIL_HOST`` is set."""
 
-    host: str
-    port: int
-    username: str
-    password: str = field(repr=False)
-    from_address: str
-    from_name: str
+    host: str = setting(
+        "MF_EMAIL_HOST", "", "SMTP server; unset: reset mails go to MF_USERS_MAIL_DIR"
+    )
+    port: int = port_setting("MF_EMAIL_PORT", 25, "SMTP port")
+    username: str = setting("MF_EMAIL_USERNAME", "root", "SMTP user")
+    password: str = setting("MF_EMAIL_PASSWORD", "", "SMTP password", secret=True)
+    from_address: str = setting("MF_EMAIL_FROM_ADDRESS", "", "sender address of reset mails")
+    from_name: str = setting("MF_EMAIL_FROM_NAME", "", "sender name of reset mails")
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> EmailSettings | None:
-        """The SMTP settings, or ``None`` when ``MF_EMAIL_HOST`` is unset."""
-        host = env("MF_EMAIL_HOST", "", environ)
-        if not host:
-            return None
-        return cls(
-            host=host,
-            port=env_port("MF_EMAIL_PORT", 25, environ),
-            username=env("MF_EMAIL_USERNAME", "root", environ),
-            password=env("MF_EMAIL_PASSWORD", "", environ),
-            from_address=env("MF_EMAIL_FROM_ADDRESS", "", environ),
-            from_name=env("MF_EMAIL_FROM_NAME", "", environ),
-        )
+
+def _email(environ: Environ) -> EmailSettings | None:
+    return load(EmailSettings, environ) if env("MF_EMAIL_HOST", "", environ) else None
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """The users service's settings, read once from the environment."""
+    """The users service's settings, read once from the environment (see
+    :func:`mainflux.core.settings.load`)."""
 
-    http_port: int
-    db_url: str = field(repr=False)
-    authn_url: str
-    authn_timeout: float
-    reset_url: str
-    mail_dir: str
-    email: EmailSettings | None
-    tls: ServerTLS | None = None
-    authn_tls: ClientTLS | None = None
+    http_port: int = port_setting("MF_USERS_HTTP_PORT", 8180, "HTTP port")
+    db_url: str = postgres_setting("USERS", "users")
+    authn_url: str = setting(
+        "MF_AUTHN_GRPC_URL", "localhost:8181", "authn gRPC address (host:port)", check=_host_port
+    )
+    authn_timeout: float = setting(
+        "MF_AUTHN_GRPC_TIMEOUT", 1.0, "seconds per call to authn", minimum=0, check=_positive
+    )
+    authn_tls: ClientTLS | None = client_tls_setting("AUTHN", peer="authn")
+    configured_reset_url: str = setting(
+        "MF_USERS_RESET_URL",
+        "",
+        "http(s) URL reset links point at; unset: this service's /password/reset",
+        shown="(own page)",
+        check=check_reset_url,
+    )
+    ignored_reset_endpoint: str = setting(
+        "MF_TOKEN_RESET_ENDPOINT", "", "Go Mainflux's reset endpoint: not used (a warning)"
+    )
+    mail_dir: str = setting(
+        "MF_USERS_MAIL_DIR", "./data/mail", "where reset mails are written without SMTP"
+    )
+    email: EmailSettings | None = derived(_email, variables(EmailSettings))
+    tls: ServerTLS | None = server_tls_setting("USERS")
+    log_level: str = log_level_setting("MF_USERS_LOG_LEVEL")
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read the settings; raises ``ConfigError`` naming a bad variable."""
-        timeout = env_float("MF_AUTHN_GRPC_TIMEOUT", 1.0, environ=environ)
-        if timeout <= 0:
-            raise ConfigError(f"MF_AUTHN_GRPC_TIMEOUT: must be positive, got {timeout}")
-        authn_url = env("MF_AUTHN_GRPC_URL", "localhost:8181", environ)
-        if "://" in authn_url or ":" not in authn_url:
-            raise ConfigError(f"MF_AUTHN_GRPC_URL: expected host:port, got {authn_url!r}")
-        http_port = env_port("MF_USERS_HTTP_PORT", 8180, environ)
-        tls = server_tls("USERS", environ)
-        return cls(
-            http_port=http_port,
-            db_url=postgres_url("USERS", "users", environ),
-            authn_url=authn_url,
-            authn_timeout=timeout,
-            reset_url=reset_url("localhost", http_port, tls=tls is not None, environ=environ),
-            mail_dir=env("MF_USERS_MAIL_DIR", "./data/mail", environ),
-            email=EmailSettings.from_env(environ),
-            tls=tls,
-            authn_tls=client_tls("AUTHN", environ=environ),
+    @property
+    def reset_url(self) -> str:
+        """The page password-reset links point at (see :func:`~.links.reset_url`)."""
+        return reset_url(
+            "localhost",
+            self.http_port,
+            tls=self.tls is not None,
+            configured=self.configured_reset_url,
         )
 
 
@@ -156,7 +152,7 @@ async def build_service(
     """Migrate the users schema on ``engine`` and return a ready service.
 
     ``auth`` is the authn service (in-process) or its gRPC client; ``reset_url`` is the
-    page password-reset links point at (see :func:`reset_url`)."""
+    page password-reset links point at (see :func:`mainflux.users.links.reset_url`)."""
     await migrate(engine, "users")
     service = UsersService(
         SqlUserRepository(engine), hasher or BcryptHasher(), auth, emailer, reset_url
@@ -165,10 +161,9 @@ async def build_service(
     return service
 
 
-async def serve(stop: asyncio.Event, environ: Mapping[str, str] | None = None) -> None:
+async def serve(stop: asyncio.Event, settings: Settings) -> None:
     """Run the users service until ``stop`` is set."""
-    settings = Settings.from_env(environ)
-    if env("MF_TOKEN_RESET_ENDPOINT", "", environ):
+    if settings.ignored_reset_endpoint:
         log.warning("MF_TOKEN_RESET_ENDPOINT is not used: set MF_USERS_RESET_URL instead")
     http_sock = bind_socket("0.0.0.0", settings.http_port, "MF_USERS_HTTP_PORT")
     engine = create_engine(settings.db_url)
@@ -207,5 +202,6 @@ _check: type[AccountAuth] = GrpcUserAuth
 
 
 def main() -> None:
-    """Entry point of ``mainflux-users``."""
-    run(serve, level_var="MF_USERS_LOG_LEVEL")
+    """Entry point of ``mainflux-users``: ``--help`` lists its variables."""
+    settings = from_command_line(Settings, "mainflux-users", SUMMARY)
+    run(functools.partial(serve, settings=settings), level_var="MF_USERS_LOG_LEVEL")

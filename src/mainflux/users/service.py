@@ -1,6 +1,6 @@
 """The users service: accounts, login, profile, password change and reset.
 
-Tokens come from the authn service (an :class:`~mainflux.users.models.AccountAuth`,
+Tokens come from the authn service (an :class:`~mainflux.users.ports.AccountAuth`,
 in-process or over gRPC): login tokens (type 0) and recovery tokens (type 1) for an
 email. Emails are stored and looked up in lower case.
 
@@ -18,7 +18,8 @@ import secrets
 from typing import Any, Final
 
 from mainflux.core.errors import MalformedEntity, NotFound, Unauthorized
-from mainflux.users.models import AccountAuth, Emailer, Hasher, User, UserRepository
+from mainflux.users.models import User
+from mainflux.users.ports import AccountAuth, Emailer, Hasher, UserRepository
 from mainflux.users.validation import fits_bcrypt, is_email, is_password, normalize_email
 
 log = logging.getLogger("mainflux.users")

@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mainflux.core.errors import Conflict, NotFound
-from mainflux.users.models import User, UserRepository
+from mainflux.users.models import User
+from mainflux.users.ports import UserRepository
 
 #: JSON on SQLite, JSONB on PostgreSQL; a Python ``None`` is stored as SQL NULL.
 METADATA_TYPE = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
@@ -29,7 +30,7 @@ users_table = sa.Table(
 
 
 class SqlUserRepository:
-    """A :class:`~mainflux.users.models.UserRepository` on an async SQLAlchemy engine."""
+    """A :class:`~mainflux.users.ports.UserRepository` on an async SQLAlchemy engine."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
