@@ -126,6 +126,7 @@ class CachedThingAccess:
         self._listeners: list[RevocationListener] = []
         self.calls = 0  # calls that reached ``inner``: for tests and benchmarks
         self.events_seen = 0  # stream entries handled by :meth:`run`
+        self.read_failures = 0  # reads of the stream that failed (for tests and metrics)
 
     # -- ThingAccess ---------------------------------------------------------------
 
@@ -337,6 +338,7 @@ class CachedThingAccess:
                     exc,
                 )
                 failing = True
+                self.read_failures += 1
                 self.clear()
                 await asyncio.sleep(retry)
                 continue
