@@ -5,16 +5,21 @@ BIN = $(VENV)/bin
 PREFIX ?= $(HOME)/.local
 PYTEST_ARGS ?=
 
-.PHONY: all venv services test lint proto install run rundev clean bench $(SERVICES)
+.PHONY: all venv venv-run services test lint proto install run rundev clean bench $(SERVICES)
 
-all: venv
+all: venv-run
 	$(BIN)/python -m pip wheel --quiet --no-deps -w build .
 	@ls build/*.whl
 
-venv:
-	@./scripts/venv.sh
+# What running needs: the project and its runtime dependencies.
+venv-run:
+	@./scripts/venv.sh run
 
-$(SERVICES): venv
+# What developing needs as well: test and lint tools (the `dev` extra).
+venv:
+	@./scripts/venv.sh dev
+
+$(SERVICES): venv-run
 	@mkdir -p build
 	@ln -sf ../$(BIN)/mainflux-$@ build/mainflux-$@
 	@echo "build/mainflux-$@"
@@ -44,10 +49,10 @@ install: all
 		ln -sf $(PREFIX)/lib/mainflux/bin/$$cmd $(PREFIX)/bin/$$cmd; done
 	@echo "installed mainflux and mainflux-<service> into $(PREFIX)/bin"
 
-run: venv
+run: venv-run
 	$(BIN)/mainflux run
 
-rundev: venv
+rundev: venv-run
 	./scripts/run.sh
 
 clean:

@@ -5,7 +5,8 @@ outside this project; point ``--paho`` at a checkout of it. Its own command line
 ignores host and port, so this runner imports its test case, sets them, and runs it.
 
     .venv/bin/python benchmarks/paho_interop.py --paho /tmp/paho-testing
-        # starts `mainflux-mqtt --standalone` on a free port and tests it
+        # starts `mainflux-mqtt --standalone` on a free port (refusing the filter
+        # test/nosubscribe, as the suite expects) and tests it
     .venv/bin/python benchmarks/paho_interop.py --paho /tmp/paho-testing --port 1883
         # tests whatever listens on 127.0.0.1:1883 (e.g. Mosquitto)
 
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+NOSUBSCRIBE = "test/nosubscribe"  # the filter the suite expects a broker to refuse
 
 
 def free_port() -> int:
@@ -53,6 +55,7 @@ def standalone_broker() -> Iterator[int]:
         MF_MQTT_ADAPTER_MQTT_PORT=str(port),
         MF_MQTT_ADAPTER_WS_PORT=str(free_port()),
         MF_MQTT_ADAPTER_LOG_LEVEL="error",
+        MF_MQTT_ADAPTER_STANDALONE_REFUSED_FILTERS=NOSUBSCRIBE,
     )
     proc = subprocess.Popen(
         [
@@ -80,7 +83,7 @@ def run_suite(paho: Path, host: str, port: int) -> tuple[int, int]:
     client_test.port = port
     client_test.topics = ("TopicA", "TopicA/B", "Topic/C", "TopicA/C", "/TopicA")
     client_test.wildtopics = ("TopicA/+", "+/C", "#", "/#", "/+", "+/+", "TopicA/#")
-    client_test.nosubscribe_topics = ("test/nosubscribe",)
+    client_test.nosubscribe_topics = (NOSUBSCRIBE,)
     suite = unittest.defaultTestLoader.loadTestsFromTestCase(client_test.Test)
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(result.failures) + len(result.errors)

@@ -5,7 +5,8 @@ Run: ``.venv/bin/python benchmarks/storage.py [--messages N] [--rows N] [--queri
 
 1. PostgreSQL writer: records/s one writer stores from a pre-filled JetStream stream
    of one-record SenML messages (private nats-server), beside a per-message INSERT
-   loop over the same data (one transaction per message, the Go writer's method).
+   loop over the same data (one transaction per message, the Go writer's method); also
+   the writer's CPU time per record, which stays comparable on a busy machine.
 2. PostgreSQL reader: p50/p99 of ``GET /channels/{id}/messages`` for a filtered page
    (channel + name + time range, limit 100) on a table of ``--rows`` rows.
 3. SQLite (the all-in-one): the writer on the in-process bus, and the same reader query.
@@ -105,7 +106,8 @@ def stored_total() -> float:
     return sum(s.value for m in STORED.collect() for s in m.samples if s.name.endswith("_total"))
 
 
-async def jetstream_writer_rate(pg_url: str, msgs: list[Message]) -> float:
+async def jetstream_writer_rate(pg_url: str, msgs: list[Message]) -> tuple[float, float]:
+    """Records/s, and CPU microseconds per record of this (the writer's) process."""
     with nats_server() as server:
         nc = await nats.connect(server.url)
         js = nc.jetstream()
@@ -120,17 +122,17 @@ async def jetstream_writer_rate(pg_url: str, msgs: list[Message]) -> float:
         engine = create_engine(pg_url)
         await migrate(engine, "consumers")
         sink = MessageSink(MessageRepository(engine))
-        consumer = DurableConsumer(js, stream, ConsumerSettings("bench", batch_size=BATCH))
+        consumer = DurableConsumer(nc, stream, ConsumerSettings("bench", batch_size=BATCH))
         await consumer.ensure()
         thresholds = gc.get_threshold()
         tune_garbage_collector()  # as the writer process does; also hides the sent messages
         stop = asyncio.Event()
         before = stored_total()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         task = asyncio.create_task(consumer.run(sink.write, stop))
         while stored_total() - before < len(msgs):
             await asyncio.sleep(0.01)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         stop.set()
         await task
         gc.unfreeze()
@@ -140,7 +142,7 @@ async def jetstream_writer_rate(pg_url: str, msgs: list[Message]) -> float:
             stored = (await conn.execute(sa.text("SELECT count(*) FROM messages"))).scalar()
         assert stored == len(msgs), f"{stored} rows stored for {len(msgs)} messages"
         await engine.dispose()
-    return len(msgs) / elapsed
+    return len(msgs) / elapsed, cpu / len(msgs) * 1e6
 
 
 async def insert_loop_rate(pg_url: str, msgs: list[Message]) -> float:
@@ -269,16 +271,24 @@ async def reader_latency(url: str, rows: int, queries: int) -> tuple[float, floa
 
 async def writer_part(msgs: list[Message], count: int, loop_count: int, runs: int) -> None:
     """Part 1: the JetStream writer beside the per-message loop (medians over ``runs``)."""
-    rates, loops = [], []
+    rates, cpus, loops = [], [], []
     for _ in range(runs):
         async with pg_database() as pg_url:
-            rates.append(await jetstream_writer_rate(pg_url, msgs))
+            rate, cpu = await jetstream_writer_rate(pg_url, msgs)
+            rates.append(rate)
+            cpus.append(cpu)
             loops.append(await insert_loop_rate(pg_url, msgs[:loop_count]))
         if runs > 1:
-            print(f"  run {len(rates)}: writer {rates[-1]:,.0f}, loop {loops[-1]:,.0f} records/s")
-    rate, loop = statistics.median(rates), statistics.median(loops)
+            print(
+                f"  run {len(rates)}: writer {rates[-1]:,.0f} records/s ({cpu:.1f} µs CPU each),"
+                f" loop {loops[-1]:,.0f} records/s"
+            )
+    rate, cpu, loop = statistics.median(rates), statistics.median(cpus), statistics.median(loops)
     label = f" (median of {runs})" if runs > 1 else ""
-    print(f"[postgres] writer from JetStream{label}: {rate:,.0f} records/s ({count} messages)")
+    print(
+        f"[postgres] writer from JetStream{label}: {rate:,.0f} records/s, {cpu:.1f} µs CPU"
+        f" per record in the writer ({count} messages)"
+    )
     print(f"[postgres] per-message INSERT loop{label}: {loop:,.0f} records/s")
     print(f"[postgres] ratio writer / loop: {rate / loop:.1f}x")
 

@@ -106,9 +106,11 @@ def restartable_redis() -> Iterator[RedisServer]:
 
 
 class NatsServer:
-    """A NATS server with JetStream on a free port that tests may stop and restart."""
+    """A NATS server on a free port that tests may stop and restart; with JetStream
+    unless ``jetstream`` is False (as Go Mainflux 0.11 deployments run it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, jetstream: bool = True) -> None:
+        self.jetstream = jetstream
         self.port = free_port()
         self.store = tempfile.mkdtemp(prefix="mf-nats-")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -125,9 +127,7 @@ class NatsServer:
                 "127.0.0.1",
                 "-p",
                 str(self.port),
-                "-js",
-                "-sd",
-                self.store,
+                *(["-js", "-sd", self.store] if self.jetstream else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -142,9 +142,9 @@ class NatsServer:
 
 
 @contextmanager
-def nats_server() -> Iterator[NatsServer]:
-    """Start a throw-away NATS server with JetStream; yield it."""
-    server = NatsServer()
+def nats_server(*, jetstream: bool = True) -> Iterator[NatsServer]:
+    """Start a throw-away NATS server (with JetStream unless told otherwise); yield it."""
+    server = NatsServer(jetstream=jetstream)
     server.start()
     try:
         yield server

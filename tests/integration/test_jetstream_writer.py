@@ -6,7 +6,9 @@ writers sharing one durable consumer, and a database that goes away for a while.
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -20,19 +22,19 @@ import asyncpg
 import nats
 import pytest
 from nats.aio.client import Client
-from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mainflux.consumers.sink import MessageSink
 from mainflux.consumers.store import MessageRepository
 from mainflux.core.db import create_engine, migrate
+from mainflux.messaging import jetstream
 from mainflux.messaging.envelope import Message
 from mainflux.messaging.jetstream import (
     ConsumerSettings,
     DurableConsumer,
     ensure_stream,
 )
-from tests.servers import NatsServer, free_port
+from tests.servers import NatsServer, free_port, nats_server
 
 
 @pytest.fixture
@@ -91,13 +93,13 @@ class InProcessWriter:
     """A JetStream writer running as a task, stoppable like a process."""
 
     def __init__(
-        self, js: JetStreamContext, stream: str, engine: AsyncEngine, channel: str, durable: str
+        self, nc: Client, stream: str, engine: AsyncEngine, channel: str, durable: str
     ) -> None:
         self.stop = asyncio.Event()
         settings = ConsumerSettings(
             durable=durable, subjects=(f"channels.{channel}",), batch_size=50
         )
-        self.consumer = DurableConsumer(js, stream, settings)
+        self.consumer = DurableConsumer(nc, stream, settings)
         self.sink = MessageSink(MessageRepository(engine), min_backoff=0.05, max_backoff=0.5)
         self.task: asyncio.Task[None] | None = None
 
@@ -119,7 +121,7 @@ async def test_core_nats_publishes_are_captured_and_stored(
     assert await ensure_stream(js, "ANOTHER_NAME") == stream
     channel = str(uuid.uuid4())
     await publish(nc, channel, 0, 200)
-    writer = InProcessWriter(js, stream, engine, channel, f"w-{channel[:8]}")
+    writer = InProcessWriter(nc, stream, engine, channel, f"w-{channel[:8]}")
     await writer.start()
     assert await wait_stored(postgres_url, 200) == (200, 200)
     await writer.close()
@@ -132,7 +134,7 @@ async def test_a_stopped_writer_stores_everything_after_restart(
     stream = await ensure_stream(js)
     channel = str(uuid.uuid4())
     durable = f"w-{channel[:8]}"
-    writer = InProcessWriter(js, stream, engine, channel, durable)
+    writer = InProcessWriter(nc, stream, engine, channel, durable)
     await writer.start()
     flow = asyncio.create_task(publish(nc, channel, 0, 600, pause=0.005))
     await asyncio.sleep(0.8)
@@ -140,7 +142,7 @@ async def test_a_stopped_writer_stores_everything_after_restart(
     during_stop = (await stored(postgres_url))[0]
     await asyncio.sleep(2.5)  # messages keep flowing while no writer runs
     assert (await stored(postgres_url))[0] == during_stop
-    writer = InProcessWriter(js, stream, engine, channel, durable)
+    writer = InProcessWriter(nc, stream, engine, channel, durable)
     await writer.start()
     await flow
     total, distinct = await wait_stored(postgres_url, 600)
@@ -159,7 +161,7 @@ async def test_two_writers_share_one_durable_consumer(
     stream = await ensure_stream(js)
     channel = str(uuid.uuid4())
     durable = f"w-{channel[:8]}"
-    writers = [InProcessWriter(js, stream, engine, channel, durable) for _ in range(2)]
+    writers = [InProcessWriter(nc, stream, engine, channel, durable) for _ in range(2)]
     for writer in writers:
         await writer.start()
     await publish(nc, channel, 0, 2000)
@@ -174,7 +176,7 @@ async def test_database_down_the_writer_retries_and_loses_nothing(
     js = nc.jetstream()
     stream = await ensure_stream(js)
     channel = str(uuid.uuid4())
-    writer = InProcessWriter(js, stream, engine, channel, f"w-{channel[:8]}")
+    writer = InProcessWriter(nc, stream, engine, channel, f"w-{channel[:8]}")
     await writer.start()
     await publish(nc, channel, 0, 10)
     assert await wait_stored(postgres_url, 10) == (10, 10)
@@ -256,3 +258,105 @@ async def test_a_sigkilled_writer_process_loses_and_duplicates_nothing(
     print(f"sent 21000, stored {total} ({killed_at} before SIGKILL), duplicates {total - distinct}")
     assert killed_at < 21_000
     assert (total, distinct) == (21_000, 21_000)
+
+
+async def test_the_writer_on_a_nats_server_without_jetstream_says_so_and_exits_2(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    subjects = tmp_path / "subjects.toml"
+    subjects.write_text('[subjects]\nfilter = ["channels.>"]\n')
+    log = tmp_path / "writer.log"
+    with nats_server(jetstream=False) as plain:
+        proc = writer_process(postgres_url, plain.url, subjects, "w-plain", log)
+        code = await asyncio.to_thread(proc.wait, 60)
+    lines = log.read_text().strip().splitlines()
+    assert code == 2, lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("mainflux: MF_NATS_URL: nats://127.0.0.1:"), lines
+    assert "no JetStream on this NATS server" in lines[0]
+    assert "-js" in lines[0]
+
+
+async def test_a_failed_batch_is_handed_back_and_stored_on_redelivery(
+    nc: Client, engine: AsyncEngine, postgres_url: str
+) -> None:
+    js = nc.jetstream()
+    stream = await ensure_stream(js)
+    channel = str(uuid.uuid4())
+    settings = ConsumerSettings(f"w-{channel[:8]}", (f"channels.{channel}",), batch_size=50)
+    consumer = DurableConsumer(nc, stream, settings)
+    await consumer.ensure()
+    sink = MessageSink(MessageRepository(engine))
+    failed: list[int] = []
+
+    async def fail_first_batch(batch: list[Message]) -> None:
+        if not failed:
+            failed.append(len(batch))
+            raise RuntimeError("the database said no")
+        await sink.write(batch)
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(fail_first_batch, stop))
+    await publish(nc, channel, 0, 100)
+    assert await wait_stored(postgres_url, 100) == (100, 100)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    assert failed and failed[0] > 0
+
+
+async def test_a_deleted_consumer_is_reported_and_the_loop_backs_off(
+    nc: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    js = nc.jetstream()
+    stream = await ensure_stream(js)
+    channel = str(uuid.uuid4())
+    durable = f"gone-{channel[:8]}"
+    settings = ConsumerSettings(
+        durable, (f"channels.{channel}",), batch_size=10, batch_timeout=5.0, concurrency=1
+    )
+    consumer = DurableConsumer(nc, stream, settings)
+    await consumer.ensure()
+    stop = asyncio.Event()
+    refused = asyncio.Event()
+
+    class StopOnRefusal(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "pull failed" in record.getMessage():
+                refused.set()
+
+    handler = StopOnRefusal()
+    logging.getLogger("mainflux.jetstream").addHandler(handler)
+    try:
+        task = asyncio.create_task(consumer.run(_never_called, stop))
+        # The consumer's first long pull is pending once the server counts a waiting request.
+        while (await js.consumer_info(stream, durable)).num_waiting == 0:
+            await asyncio.sleep(0.02)
+        await js.delete_consumer(stream, durable)
+        await asyncio.wait_for(refused.wait(), 10)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    finally:
+        logging.getLogger("mainflux.jetstream").removeHandler(handler)
+    warnings = [r.getMessage() for r in caplog.records if "pull failed" in r.getMessage()]
+    assert any("409" in w for w in warnings), warnings
+
+
+async def _never_called(batch: list[Message]) -> None:
+    raise AssertionError(f"no message was published, got {len(batch)}")
+
+
+def test_the_consumer_uses_only_public_nats_py_api() -> None:
+    """No attribute of a nats-py object that starts with an underscore: those move
+    between releases without notice."""
+    source = Path(jetstream.__file__).read_text()
+    private = sorted(
+        {
+            f"{ast.unparse(node.value)}.{node.attr}"
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and ast.unparse(node.value) != "self"
+        }
+    )
+    assert private == [], private

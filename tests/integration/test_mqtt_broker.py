@@ -143,8 +143,8 @@ def test_persistent_session_keeps_subscriptions_and_queues_while_offline(
     sub = Client(broker.port, "persistent", clean=False)
     sub.subscribe("p/#", 1)
     sub.close()
-    sessions = broker.adapter.broker.sessions
-    assert eventually(lambda: sessions["persistent"].conn is None)
+    engine = broker.adapter.broker
+    assert eventually(lambda: engine.sessions["persistent"]["persistent"].conn is None)
     pub = Client(broker.port)
     for i in range(3):
         pub.publish("p/x", f"m{i}".encode(), 1)
@@ -324,5 +324,19 @@ def test_mqtt_over_tls(tmp_path: Path) -> None:
         client.publish("tls", b"secret", 1)
         assert client.receive().payload == b"secret"
         client.close()
+    finally:
+        running.stop()
+
+
+def test_the_standalone_broker_refuses_only_the_filters_it_is_told() -> None:
+    running = standalone(standalone_refused_filters=("test/nosubscribe", "private/#"))
+    try:
+        client = Client(running.port)
+        assert client.subscribe("test/nosubscribe", 1) == [0x80]
+        assert client.subscribe("private/#", 1) == [0x80]
+        assert client.subscribe("private/x", 1) == [1]  # refused as written, not by matching
+        from tests.integration.test_mqtt5_support import Client5
+
+        assert Client5(running.port).subscribe("test/nosubscribe", 1) == [0x80]  # as Paho expects
     finally:
         running.stop()

@@ -100,3 +100,28 @@ async def test_without_things_url_a_wrong_key_is_403(postgres_url: str, things: 
             proc.kill()
             output, _ = proc.communicate()
     assert proc.returncode == 0, output
+
+
+def test_a_message_table_that_cannot_be_adopted_stops_the_reader_in_one_line(
+    postgres_url: str,
+) -> None:
+    """Retrying cannot fix a foreign ``messages`` table: exit 2 at once, one line."""
+
+    async def foreign_table() -> None:
+        engine = create_engine(postgres_url)
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("CREATE TABLE messages (id text PRIMARY KEY)")
+        await engine.dispose()
+
+    asyncio.run(foreign_table())
+    done = subprocess.run(
+        [sys.executable, "-c", "from mainflux.consumers.reader_main import main; main()"],
+        env=reader_env(postgres_url, free_port(), "127.0.0.1:1"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in done.stderr, done.stderr
+    assert any("table(s) messages but no record" in line for line in lines), done.stderr

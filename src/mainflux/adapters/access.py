@@ -177,7 +177,8 @@ class CachedThingAccess:
             self._inflight[question] = task
 
             def done(finished: asyncio.Future[str]) -> None:
-                self._inflight.pop(question, None)
+                if self._inflight.get(question) is finished:
+                    del self._inflight[question]
                 if not finished.cancelled():
                     finished.exception()  # retrieved here even when every waiter left
 
@@ -302,6 +303,7 @@ class CachedThingAccess:
 
     def _bump(self) -> None:
         self._generation += 1
+        self._inflight.clear()  # a question asked from now on must not join a stale call
 
     def _drop_thing_keys(self, thing_id: str) -> None:
         self._bump()

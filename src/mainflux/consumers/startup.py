@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mainflux.core.db import migrate
+from mainflux.core.db import SchemaError, migrate
+from mainflux.core.retry import Backoff, retry
 
 log = logging.getLogger("mainflux.consumers")
 
@@ -18,17 +18,24 @@ async def migrate_when_reachable(
 ) -> bool:
     """Apply the message store's migrations, retrying with backoff until they run.
 
-    Returns False when ``stop`` was set before the database could be reached."""
-    delay = 0.2
-    while not stop.is_set():
+    The database may be unreachable, or another instance may be migrating right now.
+    Returns False when ``stop`` was set before the migrations could run. Raises
+    ``SchemaError`` at once for tables that cannot be adopted: retrying cannot help."""
+
+    async def attempt() -> bool | SchemaError:
         try:
             await migrate(engine, "consumers")
-            return True
-        except Exception as exc:  # unreachable, or another instance migrating right now
-            log.warning(
-                "message database not ready (%s); retrying in %.1fs", type(exc).__name__, delay
-            )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
-        delay = min(delay * 2, max_backoff)
-    return False
+        except SchemaError as exc:
+            return exc
+        return True
+
+    done = await retry(
+        attempt,
+        stop,
+        what="message database migration",
+        backoff=Backoff(0.2, max_backoff),
+        logger=log,
+    )
+    if isinstance(done, SchemaError):
+        raise done
+    return done is True

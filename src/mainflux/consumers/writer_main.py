@@ -3,7 +3,9 @@
 Consumes through a durable JetStream consumer (shared by every instance) and
 acknowledges a batch only once its rows are committed, so a stopped or killed writer
 loses nothing. Serves ``/version``, ``/health`` and ``/metrics`` on
-``MF_POSTGRES_WRITER_PORT`` (9104).
+``MF_POSTGRES_WRITER_PORT`` (9104). The NATS server must have JetStream (``nats-server
+-js``); on one without it, start-up stops with one line saying so (exit status 2).
+PostgreSQL and NATS that are not up yet are waited for with backoff.
 
 Settings: ``MF_NATS_URL``, ``MF_POSTGRES_WRITER_DB_*``, ``MF_POSTGRES_WRITER_CONTENT_TYPE``,
 ``_SUBJECTS_CONFIG``, ``_BATCH_SIZE``, ``_BATCH_TIMEOUT``, ``_STREAM`` (JetStream
@@ -19,13 +21,17 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+from nats.errors import Error as NatsError
+
 from mainflux.consumers.settings import WriterSettings
 from mainflux.consumers.sink import MessageSink
 from mainflux.consumers.startup import migrate_when_reachable
 from mainflux.consumers.store import MessageRepository
 from mainflux.core.config import ConfigError, env, env_float, env_port, env_url, postgres_url
 from mainflux.core.db import create_engine
+from mainflux.core.errors import ServiceUnavailable
 from mainflux.core.http import create_app
+from mainflux.core.retry import retry
 from mainflux.core.runner import (
     StartupError,
     bind_socket,
@@ -34,7 +40,14 @@ from mainflux.core.runner import (
     tune_garbage_collector,
 )
 from mainflux.core.tls import ServerTLS, server_tls
-from mainflux.messaging.jetstream import DEFAULT_STREAM, ConsumerSettings
+from mainflux.messaging.jetstream import (
+    DEFAULT_STREAM,
+    ConsumerSettings,
+    DurableConsumer,
+    JetStreamUnavailable,
+    ensure_stream,
+)
+from mainflux.messaging.nats import NatsBus, redact
 
 log = logging.getLogger("mainflux.writer")
 
@@ -85,11 +98,6 @@ class Config:
 
 async def serve(stop: asyncio.Event) -> None:
     """Run the writer until ``stop`` is set; finishes the batch in hand before leaving."""
-    from nats.errors import Error as NatsError
-
-    from mainflux.messaging.jetstream import DurableConsumer, ensure_stream
-    from mainflux.messaging.nats import NatsBus
-
     config = Config.from_env()
     sock = bind_socket("0.0.0.0", config.port, f"{PREFIX}_PORT")
     ssl = config.tls.ssl_context() if config.tls is not None else None
@@ -102,11 +110,18 @@ async def serve(stop: asyncio.Event) -> None:
         bus = await _connect(config.nats_url, stop)
         if bus is None:
             return
-        js = bus.client.jetstream()
-        stream = await ensure_stream(js, config.stream, max_age=config.stream_max_age)
+        try:
+            stream = await ensure_stream(
+                bus.client.jetstream(), config.stream, max_age=config.stream_max_age
+            )
+        except JetStreamUnavailable as exc:
+            raise StartupError(
+                f"MF_NATS_URL: {redact(config.nats_url)}: {exc} ({SERVICE} keeps messages "
+                "in a JetStream stream until they are stored)"
+            ) from None
         sink = MessageSink(MessageRepository(engine), config.writer.content_type, name=SERVICE)
         consumer = DurableConsumer(
-            js,
+            bus.client,
             stream,
             config.consumer,
             on_invalid=lambda subject: sink.refuse("envelope", subject, "not a message envelope"),
@@ -142,24 +157,15 @@ async def serve(stop: asyncio.Event) -> None:
         await engine.dispose()
 
 
-#: Young-generation size for the cyclic GC: a batch makes several tracked objects per
-#: message, which then live until it is committed; with CPython's default (700) they
-#: are collected (and promoted) several times per batch.
-async def _connect(url: str, stop: asyncio.Event):  # type: ignore[no-untyped-def]
-    """Connect to NATS, retrying with backoff until it answers or ``stop`` is set."""
-    from mainflux.core.errors import ServiceUnavailable
-    from mainflux.messaging.nats import NatsBus
-
-    delay = 0.2
-    while not stop.is_set():
-        try:
-            return await NatsBus.connect(url, name=SERVICE)
-        except ServiceUnavailable as exc:
-            log.warning("%s; retrying in %.1fs", exc, delay)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
-        delay = min(delay * 2, 5.0)
-    return None
+async def _connect(url: str, stop: asyncio.Event) -> NatsBus | None:
+    """Connect to NATS, retrying with backoff until it answers; None if ``stop`` came first."""
+    return await retry(
+        lambda: NatsBus.connect(url, name=SERVICE),
+        stop,
+        what="NATS connection",
+        retry_on=ServiceUnavailable,
+        logger=log,
+    )
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """The embedded event log: streams kept in a table of the service's own database.
 
 Used by the all-in-one when no Redis is configured, so events survive restarts with
-nothing else installed. Entry ids follow Redis's ``<ms>-<seq>`` form."""
+nothing else installed. Entry ids follow Redis's ``<ms>-<seq>`` form. The table comes
+from Alembic migrations under ``events/migrations``, like every service's tables."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mainflux.core.db import migrate
 from mainflux.events.stream import Entry, id_key
 
+#: The table's shape for queries; its schema is made by ``events/migrations``.
 metadata = sa.MetaData()
 events_table = sa.Table(
     "mf_events",
@@ -40,9 +43,11 @@ class SqlEventStream:
         self._appended = asyncio.Condition()
 
     async def create_schema(self) -> None:
-        """Create the events table when it does not exist."""
-        async with self._engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        """Apply the event log's migrations (version table ``alembic_version_events``).
+
+        A database whose ``mf_events`` table an earlier release made without a
+        migration keeps it as it is: the first revision only records itself."""
+        await migrate(self._engine, "events")
 
     async def append(self, stream: str, fields: Mapping[str, str]) -> str:
         async with self._lock:

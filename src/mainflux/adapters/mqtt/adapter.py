@@ -14,15 +14,15 @@ from mainflux.adapters.mqtt.bridge import Bridge
 from mainflux.adapters.mqtt.broker import AllowAll, Broker
 from mainflux.adapters.mqtt.codec import Publish
 from mainflux.adapters.mqtt.events import CONNECT, DISCONNECT, ConnectionEvents
+from mainflux.adapters.mqtt.limits import fit_to_descriptors
 from mainflux.adapters.mqtt.policy import MainfluxPolicy
+from mainflux.adapters.mqtt.revocation import Revoker
 from mainflux.adapters.mqtt.server import Listeners, tls_context
 from mainflux.adapters.mqtt.settings import MqttSettings
 from mainflux.adapters.mqtt.ws import create_ws_app
 from mainflux.core.auth import ThingAccess
 from mainflux.events.stream import EventStream
 from mainflux.messaging.bus import Bus
-
-STANDALONE_REFUSED = ("test/nosubscribe",)
 
 
 class AdapterHooks:
@@ -63,12 +63,16 @@ class MqttAdapter:
         bridge: Bridge | None = None,
         events: ConnectionEvents | None = None,
         access: CachedThingAccess | None = None,
+        revoker: Revoker | None = None,
     ) -> None:
+        """``access`` is an access cache this adapter owns (it tails the things events
+        while the adapter runs); ``revoker`` applies revocations to the broker."""
         self.broker = broker
         self.settings = settings
         self.bridge = bridge
         self.events = events
         self.access = access
+        self.revoker = revoker
         self.listeners = Listeners(broker)
         self._invalidation: asyncio.Task[None] | None = None
 
@@ -86,7 +90,10 @@ class MqttAdapter:
 
         Raises ``StartupError`` naming the setting of a busy port or a bad certificate."""
         s = self.settings
+        self.broker.limits = fit_to_descriptors(self.broker.limits)
         await self.broker.start()
+        if self.revoker is not None:
+            self.revoker.start()
         if self.events is not None:
             await self.events.start()
         if self.bridge is not None:
@@ -110,6 +117,8 @@ class MqttAdapter:
     async def stop(self) -> None:
         """Stop listening, close every client (wills of clients are not sent), flush."""
         await self.listeners.close()
+        if self.revoker is not None:
+            self.revoker.stop()
         await self.broker.stop()
         if self.bridge is not None:
             await self.bridge.stop()
@@ -135,7 +144,10 @@ def build_adapter(
     ``access`` answers thing questions (wrapped in a :class:`CachedThingAccess`, which
     tails ``things_events`` for invalidation, unless it already is one); ``bus`` gets
     every accepted message and feeds other protocols' messages back (``None``: no
-    bridge); ``events`` receives the ``mainflux.mqtt`` connect/disconnect entries."""
+    bridge); ``events`` receives the ``mainflux.mqtt`` connect/disconnect entries.
+    Revocations the cache learns of (a thing removed or disconnected, a key changed, a
+    channel removed) reach live and absent sessions (see
+    :mod:`~mainflux.adapters.mqtt.revocation`)."""
     owned: CachedThingAccess | None = None
     if not isinstance(access, CachedThingAccess):
         access = owned = CachedThingAccess(access, things_events)
@@ -143,9 +155,18 @@ def build_adapter(
     broker = Broker(MainfluxPolicy(access), settings.limits)
     bridge = Bridge(broker, bus) if bus is not None else None
     broker.hooks = AdapterHooks(bridge, connection_events)
-    return MqttAdapter(broker, settings, bridge=bridge, events=connection_events, access=owned)
+    return MqttAdapter(
+        broker,
+        settings,
+        bridge=bridge,
+        events=connection_events,
+        access=owned,
+        revoker=Revoker(broker, access),
+    )
 
 
 def build_standalone(settings: MqttSettings) -> MqttAdapter:
-    """A plain broker: anyone may connect and publish; ``test/nosubscribe`` is refused."""
-    return MqttAdapter(Broker(AllowAll(STANDALONE_REFUSED), settings.limits), settings)
+    """A plain broker: anyone may connect, publish and subscribe, except to the
+    filters of ``settings.standalone_refused_filters``."""
+    policy = AllowAll(settings.standalone_refused_filters)
+    return MqttAdapter(Broker(policy, settings.limits), settings)

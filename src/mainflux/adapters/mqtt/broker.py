@@ -4,6 +4,13 @@ It knows nothing of Mainflux. Who may connect, subscribe and publish is asked of
 :class:`Policy`; what happens to accepted messages besides local delivery (the bus
 bridge) and to connects/disconnects (events) is told to :class:`Hooks`.
 
+Sessions belong to the principal the policy authenticated (for Mainflux, the thing)
+and the client id together: the same client id under two principals is two unrelated
+sessions, and a client can take over (and inherit) only a session of its own
+principal. The sessions of a principal are indexed, so a revocation (see
+:mod:`~mainflux.adapters.mqtt.revocation`) finds them without a scan and the message
+path pays nothing for it.
+
 Clients of MQTT 3.1.1 and of MQTT 5 share it: a version 5 session may outlive its
 connection for a while (session expiry interval) rather than for ever, its will may be
 delayed, and its subscriptions carry options (see :mod:`~mainflux.adapters.mqtt.session`)."""
@@ -13,15 +20,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
 from mainflux.adapters.mqtt import codec5
 from mainflux.adapters.mqtt.codec import Publish, Will
 from mainflux.adapters.mqtt.connection import Connection
 from mainflux.adapters.mqtt.limits import BrokerLimits
+from mainflux.adapters.mqtt.notices import Notices
 from mainflux.adapters.mqtt.retained import RetainedStore
 from mainflux.adapters.mqtt.session import Session
 from mainflux.adapters.mqtt.topics import TopicTree
@@ -109,23 +118,31 @@ class BrokerStats:
     """Counters of what the broker did and refused."""
 
     __slots__ = (
+        "connect_timeouts",
         "connections_refused",
         "dropped_qos0",
+        "handshakes_dropped",
         "keepalive_timeouts",
         "messages_in",
         "protocol_errors",
         "refused_publishes",
+        "revoked_connections",
+        "revoked_subscriptions",
         "slow_disconnects",
         "too_large_dropped",
     )
 
     def __init__(self) -> None:
+        self.connect_timeouts = 0
         self.connections_refused = 0
         self.dropped_qos0 = 0
+        self.handshakes_dropped = 0
         self.keepalive_timeouts = 0
         self.messages_in = 0
         self.protocol_errors = 0
         self.refused_publishes = 0
+        self.revoked_connections = 0
+        self.revoked_subscriptions = 0
         self.slow_disconnects = 0
         self.too_large_dropped = 0
 
@@ -148,16 +165,20 @@ class Broker:
         self.limits = limits or BrokerLimits()
         self.hooks: Hooks = hooks or NoHooks()
         self.stats = BrokerStats()
+        self.notices = Notices()
         self.tick = 0
+        self.epoch = 0  # bumped by every revocation: a check that waited is asked again
         self.connections: set[Connection] = set()
-        self.sessions: dict[str, Session] = {}
+        self.handshakes: dict[Connection, None] = {}  # admitted, not accepted yet; oldest first
+        self.sessions: dict[Any, dict[str, Session]] = {}  # principal -> client id -> session
         self.tree: TopicTree[Session] = TopicTree()
         self.retained = RetainedStore(
             self.limits.max_retained_count, self.limits.max_retained_bytes
         )
-        self._offline: dict[str, Session] = {}
-        self._expiring: list[tuple[float, str]] = []  # (expires_at, client id), a heap
-        self._wills: dict[str, asyncio.TimerHandle] = {}  # delayed wills by client id
+        self._offline: dict[Session, None] = {}  # absent sessions, longest away first
+        self._expiring: list[tuple[float, int, Session]] = []  # (expires_at, n, session), a heap
+        self._order = itertools.count()
+        self._wills: dict[tuple[Any, str], asyncio.TimerHandle] = {}  # delayed, by session key
         self._dirty: list[Connection] = []
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -207,12 +228,13 @@ class Broker:
             tick = self.tick
             if self._expiring:
                 self._expire_sessions()
+            for conn in list(self.handshakes):
+                if not conn.closed and tick - conn.opened > limits.connect_timeout:
+                    self.stats.connect_timeouts += 1
+                    self.notices.refused("no CONNECT in time (MF_MQTT_ADAPTER_CONNECT_TIMEOUT)")
+                    conn.abort()
             for conn in list(self.connections):
-                if conn.closed:
-                    continue
-                if not conn.connected:
-                    if tick - conn.opened > limits.connect_timeout:
-                        conn.abort()
+                if conn.closed or not conn.connected:
                     continue
                 if conn.keepalive and tick - conn.last_seen > conn.keepalive * 1.5:
                     self.stats.keepalive_timeouts += 1
@@ -232,49 +254,101 @@ class Broker:
     # --- connections and sessions -------------------------------------------------------
 
     def admit(self, conn: Connection) -> bool:
-        """Take a new connection unless the broker is at its connection limit."""
-        if len(self.connections) >= self.limits.max_connections:
+        """Take a new connection unless the broker is at its connection limit. When
+        ``max_pending_connections`` have not finished their CONNECT yet, the oldest of
+        them (the likeliest to be silent: a real client's handshake takes moments) is
+        dropped to make room."""
+        limits = self.limits
+        if len(self.connections) >= limits.max_connections:
             self.stats.connections_refused += 1
+            self.notices.refused("connection limit reached (MF_MQTT_ADAPTER_MAX_CONNECTIONS)")
             return False
+        if len(self.handshakes) >= limits.max_pending_connections:
+            self.stats.handshakes_dropped += 1
+            self.notices.refused(
+                "oldest connection without CONNECT dropped "
+                "(MF_MQTT_ADAPTER_MAX_PENDING_CONNECTIONS)"
+            )
+            next(iter(self.handshakes)).abort()
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
         conn.last_seen = conn.opened = self.tick
         self.connections.add(conn)
+        self.handshakes[conn] = None
         return True
 
+    @property
+    def delayed_wills(self) -> int:
+        """Wills waiting for their delay (or for their client to come back)."""
+        return len(self._wills)
+
+    def session(self, principal: Any, client_id: str) -> Session | None:
+        """The session of ``client_id`` under ``principal``, live or absent."""
+        owned = self.sessions.get(principal)
+        return owned.get(client_id) if owned is not None else None
+
+    def sessions_of(self, principal: Any) -> list[Session]:
+        """Every session (live or absent) of ``principal``."""
+        return list(self.sessions.get(principal, {}).values())
+
+    def make_room(self, principal: Any, client_id: str) -> bool:
+        """Whether ``principal`` may have a session for ``client_id``: yes when it has
+        one already or fewer than ``max_sessions_per_thing``; else its absent session
+        that has been away longest is discarded to make room, and when all of them are
+        live the answer is no."""
+        owned = self.sessions.get(principal)
+        if owned is None or client_id in owned:
+            return True
+        if len(owned) < self.limits.max_sessions_per_thing:
+            return True
+        for session in owned.values():
+            if session.conn is None:
+                self._discard(session)
+                return True
+        return False
+
     def attach(self, conn: Connection, clean: bool, expiry: int | None = -1) -> bool:
-        """Bind ``conn`` to its client id's session, taking over any live connection.
+        """Bind ``conn`` to the session of its principal and client id, taking over
+        that session's live connection (never another principal's).
 
         ``clean`` starts a new session; ``expiry`` is how long (seconds; ``None``: for
         ever) the session outlives the connection, by default as 3.1.1 says (not at
         all when clean, else for ever). Returns whether a previous session was resumed
         (CONNACK session present)."""
-        client_id = conn.client_id
+        principal, client_id = conn.principal, conn.client_id
+        self.handshakes.pop(conn, None)
         if expiry == -1:
             expiry = 0 if clean else None
-        old = self.sessions.get(client_id)
+        old = self.session(principal, client_id)
         if old is not None and old.conn is not None and old.conn is not conn:
             previous = old.conn
             old.conn = None
             log.info("mqtt: client id %s taken over by a new connection", client_id)
             previous.shutdown(codec5.SESSION_TAKEN_OVER)
-        delayed = self._wills.pop(client_id, None)
+        delayed = self._wills.pop((principal, client_id), None)
         if delayed is not None:
             delayed.cancel()
-        self._offline.pop(client_id, None)
+        if old is not None:
+            self._offline.pop(old, None)
         if old is not None and (clean or old.clean or 0.0 < old.expires_at <= time.monotonic()):
             self._discard(old)
             old = None
         present = old is not None
+        limits = self.limits
         session = old or Session(
-            client_id, clean, self.limits.max_inflight, self.limits.max_offline_queue
+            principal,
+            client_id,
+            clean,
+            limits.max_inflight,
+            limits.max_offline_queue,
+            limits.max_offline_queue_bytes,
         )
         session.expiry = expiry
         session.clean = expiry == 0
         session.expires_at = 0.0
         session.conn = conn
         conn.session = session
-        self.sessions[client_id] = session
+        self.sessions.setdefault(principal, {})[client_id] = session
         return present
 
     def set_expiry(self, session: Session, expiry: int | None) -> None:
@@ -289,6 +363,7 @@ class Broker:
     def release(self, conn: Connection) -> None:
         """A connection ended: publish its will, park or drop its session."""
         self.connections.discard(conn)
+        self.handshakes.pop(conn, None)
         if not conn.connected:
             return
         conn.connected = False
@@ -301,44 +376,52 @@ class Broker:
             if delay and kept and session is not None:
                 if session.expiry is not None:
                     delay = min(delay, session.expiry)
-                self._delay_will(conn.principal, conn.client_id, will, delay)
+                self._delay_will(session, will, delay)
             else:
-                self._publish_will(conn.principal, _will_message(will, conn.client_id))
+                self._publish_will(conn.principal, _will_message(will, session))
         if session is not None and session.conn is conn:
             session.conn = None
             if session.clean:
                 self._discard(session)
             else:
-                self._offline[session.client_id] = session
-                if session.expiry is not None:
-                    session.expires_at = time.monotonic() + session.expiry
-                    heapq.heappush(self._expiring, (session.expires_at, session.client_id))
-                if len(self._offline) > self.limits.max_sessions:
-                    oldest = next(iter(self._offline))
-                    self._discard(self._offline.pop(oldest))
+                self._park(session)
         self.hooks.disconnected(conn.principal, conn.client_id)
 
-    def _delay_will(self, principal: Any, client_id: str, will: Will, delay: float) -> None:
+    def _park(self, session: Session) -> None:
+        """Keep an absent persistent session (its owner's, and the broker's, bounds)."""
+        owned = self.sessions.get(session.owner)
+        if owned is None or owned.get(session.client_id) is not session:
+            return  # discarded meanwhile
+        self._offline[session] = None
+        del owned[session.client_id]  # to the end: its owner's longest-away come first
+        owned[session.client_id] = session
+        if session.expiry is not None:
+            session.expires_at = time.monotonic() + session.expiry
+            heapq.heappush(self._expiring, (session.expires_at, next(self._order), session))
+        if len(self._offline) > self.limits.max_sessions:
+            self._discard(next(iter(self._offline)))
+
+    def _delay_will(self, session: Session, will: Will, delay: float) -> None:
         """Publish ``will`` after ``delay`` seconds unless the client comes back."""
         loop = self._loop or asyncio.get_running_loop()
+        key = (session.owner, session.client_id)
 
         def publish() -> None:
-            if self._wills.pop(client_id, None) is not None:
-                self._publish_will(principal, _will_message(will, client_id))
+            if self._wills.pop(key, None) is not None:
+                self._publish_will(session.owner, _will_message(will, session))
 
-        old = self._wills.pop(client_id, None)
+        old = self._wills.pop(key, None)
         if old is not None:
             old.cancel()
-        self._wills[client_id] = loop.call_later(delay, publish)
+        self._wills[key] = loop.call_later(delay, publish)
 
     def _expire_sessions(self) -> None:
         """Drop absent sessions whose expiry interval has passed."""
         now = time.monotonic()
         expiring = self._expiring
         while expiring and expiring[0][0] <= now:
-            _, client_id = heapq.heappop(expiring)
-            session = self._offline.get(client_id)
-            if session is not None and 0.0 < session.expires_at <= now:
+            session = heapq.heappop(expiring)[2]
+            if session in self._offline and 0.0 < session.expires_at <= now:
                 self._discard(session)
 
     def _publish_will(self, principal: Any, message: Publish) -> None:
@@ -362,10 +445,59 @@ class Broker:
         for topic_filter in session.subscriptions:
             self.tree.unsubscribe(topic_filter, session)
         session.subscriptions.clear()
-        if self.sessions.get(session.client_id) is session:
-            del self.sessions[session.client_id]
-        if self._offline.get(session.client_id) is session:
-            del self._offline[session.client_id]
+        owned = self.sessions.get(session.owner)
+        if owned is not None and owned.get(session.client_id) is session:
+            del owned[session.client_id]
+            if not owned:
+                del self.sessions[session.owner]
+        self._offline.pop(session, None)
+
+    # --- revocation -------------------------------------------------------------------
+
+    def revoke_connection(self, conn: Connection, code: int) -> None:
+        """Close ``conn`` because its principal lost the right to it: no will is
+        published, and a version 5 client gets DISCONNECT ``code`` first."""
+        if conn.closed:
+            return
+        self.stats.revoked_connections += 1
+        conn.will = None
+        conn.shutdown(code)
+
+    def end_principal(self, principal: Any, code: int) -> tuple[int, int]:
+        """Close every connection of ``principal`` (as :meth:`revoke_connection`) and
+        discard all its sessions and delayed wills; returns ``(connections, sessions)``."""
+        self.epoch += 1
+        sessions = self.sessions_of(principal)
+        closed = 0
+        for session in sessions:
+            conn = session.conn
+            if conn is not None:
+                session.conn = None
+                closed += not conn.closed
+                self.revoke_connection(conn, code)
+            handle = self._wills.pop((principal, session.client_id), None)
+            if handle is not None:
+                handle.cancel()
+            self._discard(session)
+        return closed, len(sessions)
+
+    def subscribers_under(self, prefix: str) -> set[Session]:
+        """Sessions (live or absent) with a subscription whose filter starts with the
+        topic levels of ``prefix`` (no wildcards in ``prefix``)."""
+        return self.tree.keys_under(prefix)
+
+    def drop_subscriptions(self, sessions: Iterable[Session], stale: Callable[[str], bool]) -> int:
+        """Remove the subscriptions of ``sessions`` whose filter is ``stale``, and their
+        queued messages whose topic is; returns how many subscriptions went."""
+        self.epoch += 1
+        dropped = 0
+        for session in sessions:
+            for topic_filter in [f for f in session.subscriptions if stale(f)]:
+                self.unsubscribe(session, topic_filter)
+                dropped += 1
+            session.forget(stale)
+        self.stats.revoked_subscriptions += dropped
+        return dropped
 
     # --- messages ---------------------------------------------------------------------
 
@@ -437,9 +569,9 @@ class Broker:
             conn.flush()
 
 
-def _will_message(will: Will, client_id: str) -> Publish:
+def _will_message(will: Will, session: Session | None) -> Publish:
     if isinstance(will, codec5.Will5):
-        return will.message(client_id)
+        return will.message(session)
     return Publish(will.topic, will.payload, will.qos, will.retain)
 
 

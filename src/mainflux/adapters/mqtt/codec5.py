@@ -71,6 +71,7 @@ PACKET_IDENTIFIER_NOT_FOUND: Final = 0x92
 RECEIVE_MAXIMUM_EXCEEDED: Final = 0x93
 TOPIC_ALIAS_INVALID: Final = 0x94
 PACKET_TOO_LARGE: Final = codec.PACKET_TOO_LARGE
+QUOTA_EXCEEDED: Final = 0x97
 SHARED_SUBSCRIPTIONS_NOT_SUPPORTED: Final = 0x9E
 SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED: Final = 0xA1
 
@@ -304,7 +305,7 @@ class Will5(Will):
         self.expiry = expiry
         self.delay = delay
 
-    def message(self, origin: str) -> Publish5:
+    def message(self, origin: object) -> Publish5:
         """The will as a message, its expiry counted from now."""
         expires_at = time.monotonic() + self.expiry if self.expiry is not None else 0.0
         return Publish5(
@@ -355,12 +356,12 @@ class Publish5(Publish):
         *,
         properties: bytes = b"",
         expires_at: float = 0.0,
-        origin: str = "",
+        origin: object = None,
     ) -> None:
         super().__init__(topic, payload, qos, retain, dup, packet_id)
         self.properties = properties
         self.expires_at = expires_at  # time.monotonic() deadline; 0: never
-        self.origin = origin  # client id of the publisher (for no-local)
+        self.origin = origin  # the publisher's session (for no-local)
 
     def expired(self, now: float) -> bool:
         """Whether the message expiry interval has passed."""
@@ -758,14 +759,18 @@ def encode_publish(
     )
 
 
-def encode_connect(connect: Connect, props: dict[int, Any] | None = None) -> bytes:
-    """A version 5 CONNECT (client side; the will, if any, without properties)."""
+def encode_connect(
+    connect: Connect,
+    props: dict[int, Any] | None = None,
+    will_props: dict[int, Any] | None = None,
+) -> bytes:
+    """A version 5 CONNECT (client side), the will (if any) with ``will_props``."""
     flags = 0x02 if connect.clean_session else 0
     payload = _string(connect.client_id)
     will = connect.will
     if will is not None:
         flags |= 0x04 | (will.qos << 3) | (0x20 if will.retain else 0)
-        payload += b"\x00" + _string(will.topic) + _string(will.payload)
+        payload += encode_properties(will_props) + _string(will.topic) + _string(will.payload)
     if connect.username is not None:
         flags |= 0x80
         payload += _string(connect.username)

@@ -10,6 +10,10 @@ always kept.
 
 Writes are gathered per connection and handed to the transport once per loop turn.
 
+A check that had to wait (authentication, a SUBSCRIBE authorization) is asked again
+when a revocation happened meanwhile (the broker's ``epoch`` moved), so an answer
+given before a thing lost a right is never acted on after.
+
 A CONNECT of protocol level 5 turns the connection (and its decoder) into their
 version 5 subclasses (:mod:`~mainflux.adapters.mqtt.connection5`), once; a 3.1.1
 connection runs exactly this code."""
@@ -20,7 +24,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from mainflux.adapters.mqtt import codec
 from mainflux.adapters.mqtt.codec import (
@@ -51,6 +55,15 @@ log = logging.getLogger("mainflux.mqtt")
 
 _STOP: Any = object()
 Step = Awaitable[Any] | None
+_TRIES: Final = 5  # askings of a check that revocations keep making stale
+
+REFUSALS: Final = {
+    codec.UNACCEPTABLE_PROTOCOL: "unsupported protocol level",
+    codec.IDENTIFIER_REJECTED: "client id rejected",
+    codec.SERVER_UNAVAILABLE: "server unavailable (the credentials could not be checked)",
+    codec.BAD_CREDENTIALS: "bad user name or password",
+    codec.NOT_AUTHORIZED: "not authorized",
+}
 
 
 class Connection(asyncio.Protocol):
@@ -69,6 +82,7 @@ class Connection(asyncio.Protocol):
         "client_id",
         "closed",
         "connected",
+        "credentials",
         "decoder",
         "keepalive",
         "last_seen",
@@ -88,6 +102,8 @@ class Connection(asyncio.Protocol):
         self.principal: Any = None
         self.client_id = ""
         self.will: codec.Will | None = None
+        # user name and password, checked again when the thing's key may have changed
+        self.credentials: tuple[str | None, bytes | None] = (None, None)
         self.keepalive = 0
         self.last_seen = broker.tick
         self.opened = broker.tick
@@ -248,33 +264,59 @@ class Connection(asyncio.Protocol):
         self._connecting = True
         expected = 4 if packet.protocol_name == "MQTT" else 3
         if level != expected:
-            self.write(encode_connack(False, codec.UNACCEPTABLE_PROTOCOL))
-            self.close()
+            self._refuse(codec.UNACCEPTABLE_PROTOCOL, packet.client_id)
             return _STOP
         if not packet.client_id:
             if not packet.clean_session:
-                self.write(encode_connack(False, codec.IDENTIFIER_REJECTED))
-                self.close()
+                self._refuse(codec.IDENTIFIER_REJECTED)
                 return _STOP
             packet.client_id = "auto-" + uuid.uuid4().hex
+        elif self._too_long(packet.client_id):
+            return _STOP
         return self._authenticate(packet)
+
+    def _too_long(self, client_id: str) -> bool:
+        """Refuse a client id longer than ``max_client_id_length`` (before any lookup)."""
+        if len(client_id) <= self.broker.limits.max_client_id_length:
+            return False
+        self._refuse(
+            codec.IDENTIFIER_REJECTED,
+            client_id[:64] + "...",
+            "client id too long (MF_MQTT_ADAPTER_MAX_CLIENT_ID_LENGTH)",
+        )
+        return True
 
     async def _authenticate(self, packet: Connect) -> None:
         broker = self.broker
-        try:
-            result = await broker.policy.authenticate(
-                packet.client_id, packet.username, packet.password
-            )
-        except Exception:
-            log.exception("mqtt: authentication of client %s failed", packet.client_id)
+        for _ in range(_TRIES):
+            epoch = broker.epoch
+            try:
+                result = await broker.policy.authenticate(
+                    packet.client_id, packet.username, packet.password
+                )
+            except Exception:
+                log.exception("mqtt: authentication of client %s failed", packet.client_id)
+                result = codec.SERVER_UNAVAILABLE
+            if broker.epoch == epoch:
+                break
+        else:  # revocations kept coming: the answer cannot be trusted
             result = codec.SERVER_UNAVAILABLE
         if self.closed:
             return
         if isinstance(result, int):
-            self._refuse(result)
+            self._refuse(result, packet.client_id)
+            return
+        if not broker.make_room(result, packet.client_id):
+            self._refuse(
+                codec.SERVER_UNAVAILABLE,
+                packet.client_id,
+                "too many sessions of one thing (MF_MQTT_ADAPTER_MAX_SESSIONS_PER_THING)",
+                quota=True,
+            )
             return
         self.principal = result
         self.client_id = packet.client_id
+        self.credentials = (packet.username, packet.password)
         self.keepalive = packet.keepalive
         self.will = packet.will
         self.connected = True
@@ -288,10 +330,18 @@ class Connection(asyncio.Protocol):
         """How long the session outlives this connection: 3.1.1 says by clean session."""
         return 0 if packet.clean_session else None
 
-    def _refuse(self, code: int) -> None:
-        """Answer a refused CONNECT and close."""
-        self.write(encode_connack(False, code))
+    def _refuse(self, code: int, client: str = "", cause: str = "", quota: bool = False) -> None:
+        """Answer a refused CONNECT with ``code`` (a 3.1.1 return code; ``quota``: a bound
+        was reached, which version 5 says with its own code) and close; ``cause`` is
+        logged (by default, what ``code`` means)."""
+        ours = code == codec.SERVER_UNAVAILABLE and not cause  # the server's side failed
+        cause = cause or REFUSALS.get(code, f"CONNACK {code}")
+        self.broker.notices.refused(cause, client, "", logging.WARNING if ours else logging.INFO)
+        self._connack_refusal(code, quota)
         self.close()
+
+    def _connack_refusal(self, code: int, quota: bool) -> None:
+        self.write(encode_connack(False, code))
 
     def _accept(self, packet: Connect, present: bool) -> None:
         """Answer an accepted CONNECT (the session is attached)."""
@@ -349,29 +399,58 @@ class Connection(asyncio.Protocol):
         return gate
 
     def _on_subscribe(self, packet: Subscribe) -> Step:
-        policy = self.broker.policy
-        answers: list[Any] = []
-        waiting = False
         for topic_filter, _ in packet.topics:
             if not valid_filter(topic_filter):
                 return self.fail("invalid topic filter")
-            answer = policy.authorize_subscribe(self.principal, topic_filter)
-            waiting = waiting or not isinstance(answer, bool)
-            answers.append(answer)
-        if waiting:
-            return self._subscribe_when(packet, answers)
+        epoch = self.broker.epoch
+        answers = self._authorize_filters(packet)
+        if any(not isinstance(a, bool | int) for a in answers):
+            return self._subscribe_when(packet, answers, epoch)
         self._subscribe(packet, answers)
         return None
 
-    async def _subscribe_when(self, packet: Subscribe, answers: list[Any]) -> None:
-        resolved = [a if isinstance(a, bool) else bool(await a) for a in answers]
+    def _authorize_filters(self, packet: Any) -> list[Any]:
+        """The policy's answer for each filter (a ``bool`` or an awaitable)."""
+        policy = self.broker.policy
+        return [policy.authorize_subscribe(self.principal, f) for f, _ in packet.topics]
+
+    async def _subscribe_when(self, packet: Any, answers: list[Any], epoch: int) -> None:
+        broker = self.broker
+        for _ in range(_TRIES):
+            resolved = [a if isinstance(a, bool | int) else bool(await a) for a in answers]
+            if broker.epoch == epoch or self.closed:
+                break
+            epoch = broker.epoch  # a revocation came meanwhile: ask again
+            answers = self._authorize_filters(packet)
+        else:  # revocations kept coming: no answer can be trusted
+            resolved = [False if a is True else a for a in resolved]
         if not self.closed:
             self._subscribe(packet, resolved)
 
-    def _subscribe(self, packet: Subscribe, answers: list[bool]) -> None:
+    def _within_bound(self, packet: Any, answers: list[Any]) -> list[bool]:
+        """For each filter, whether it is already subscribed or still fits under
+        ``max_subscriptions`` (filters new to the session count in order)."""
+        session = self.session
+        assert session is not None
+        subscribed = session.subscriptions
+        room = self.broker.limits.max_subscriptions - len(subscribed)
+        added: set[str] = set()
+        fits: list[bool] = []
+        for (topic_filter, _), answer in zip(packet.topics, answers, strict=True):
+            if answer is not True or topic_filter in subscribed or topic_filter in added:
+                fits.append(True)
+            elif len(added) < room:
+                added.add(topic_filter)
+                fits.append(True)
+            else:
+                fits.append(False)
+        return fits
+
+    def _subscribe(self, packet: Subscribe, answers: list[Any]) -> None:
+        fits = self._within_bound(packet, answers)
         codes = [
-            qos if allowed else codec.SUBACK_FAILURE
-            for (_, qos), allowed in zip(packet.topics, answers, strict=True)
+            qos if allowed and fit else codec.SUBACK_FAILURE
+            for (_, qos), allowed, fit in zip(packet.topics, answers, fits, strict=True)
         ]
         self.write(encode_suback(packet.packet_id, codes))
         session = self.session
@@ -445,7 +524,10 @@ class Connection(asyncio.Protocol):
     def fail(self, reason: str, code: int = codec.MALFORMED) -> Any:
         """Close the connection because the client broke the protocol (``code``: the
         MQTT 5 reason code, for a version 5 client)."""
-        log.info("mqtt: closing client %s: %s", self.client_id or "(not connected)", reason)
+        if self.connected:
+            log.info("mqtt: closing client %s: %s", self.client_id, reason)
+        else:
+            self.broker.notices.refused("malformed or unexpected packet before CONNECT", "", reason)
         self.broker.stats.protocol_errors += 1
         self.shutdown(code)
         return _STOP
@@ -456,12 +538,14 @@ class Connection(asyncio.Protocol):
         self.close()
 
     def close(self) -> None:
-        """Flush what is queued and close the socket."""
+        """Flush what is queued and close the socket; the session is released at once
+        (a persistent one queues what arrives from now on)."""
         if self.closed:
             return
         self.flush()
         self.closed = True
         self.transport.close()
+        self.broker.release(self)
 
     def abort(self) -> None:
         """Drop the socket at once (a client that stays too slow, or a dead one)."""
@@ -469,3 +553,4 @@ class Connection(asyncio.Protocol):
             return
         self.closed = True
         self.transport.abort()
+        self.broker.release(self)

@@ -70,20 +70,24 @@ class Connection5(Connection):
         self._connecting = True
         self.max_send = packet.max_packet_size
         if packet.auth_method is not None:
-            self._refuse(codec5.BAD_AUTHENTICATION_METHOD)
+            self._refuse(
+                codec5.BAD_AUTHENTICATION_METHOD, packet.client_id, "bad authentication method"
+            )
             return _STOP
         if not packet.client_id:
             packet.client_id = "auto-" + uuid.uuid4().hex
             packet.assigned = True
+        elif self._too_long(packet.client_id):
+            return _STOP
         return self._authenticate(packet)
 
     def _session_expiry(self, packet: Connect) -> int | None:
         expiry: int = packet.session_expiry  # type: ignore[attr-defined]
         return None if expiry == NEVER else expiry
 
-    def _refuse(self, code: int) -> None:
-        self.write(encode_connack(False, codec5.CONNACK_REASONS.get(code, code)))
-        self.close()
+    def _connack_refusal(self, code: int, quota: bool) -> None:
+        reason = codec5.QUOTA_EXCEEDED if quota else codec5.CONNACK_REASONS.get(code, code)
+        self.write(encode_connack(False, reason))
 
     def _accept(self, packet: Connect, present: bool) -> None:
         assert isinstance(packet, Connect5)
@@ -112,7 +116,7 @@ class Connection5(Connection):
         if kind == PUBLISH:
             if not self.connected:
                 return self.fail("PUBLISH before CONNECT", codec5.PROTOCOL_ERROR)
-            packet.origin = self.client_id  # type: ignore[union-attr]
+            packet.origin = self.session  # type: ignore[union-attr]
             return self._on_publish(packet)  # type: ignore[arg-type]
         if kind == codec.CONNECT:
             return self.fail("second CONNECT", codec5.PROTOCOL_ERROR)
@@ -191,35 +195,33 @@ class Connection5(Connection):
 
     def _on_subscribe(self, packet: Any) -> Step:
         assert isinstance(packet, Subscribe5)
-        policy = self.broker.policy
-        answers: list[Any] = []
-        waiting = False
-        for topic_filter, _ in packet.topics:
-            if topic_filter.startswith(SHARED_PREFIX):
-                answers.append(codec5.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED)
-                continue
-            if not valid_filter(topic_filter):
-                answers.append(codec5.TOPIC_FILTER_INVALID)
-                continue
-            answer = policy.authorize_subscribe(self.principal, topic_filter)
-            waiting = waiting or not isinstance(answer, bool)
-            answers.append(answer)
-        if waiting:
-            return self._subscribe_when(packet, answers)
+        epoch = self.broker.epoch
+        answers = self._authorize_filters(packet)
+        if any(not isinstance(a, bool | int) for a in answers):
+            return self._subscribe_when(packet, answers, epoch)
         self._subscribe(packet, answers)
         return None
 
-    async def _subscribe_when(self, packet: Any, answers: list[Any]) -> None:
-        resolved = [a if isinstance(a, bool | int) else bool(await a) for a in answers]
-        if not self.closed:
-            self._subscribe(packet, resolved)
+    def _authorize_filters(self, packet: Any) -> list[Any]:
+        """Per filter: the policy's answer, or the reason code of a filter not offered."""
+        policy = self.broker.policy
+        answers: list[Any] = []
+        for topic_filter, _ in packet.topics:
+            if topic_filter.startswith(SHARED_PREFIX):
+                answers.append(codec5.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED)
+            elif not valid_filter(topic_filter):
+                answers.append(codec5.TOPIC_FILTER_INVALID)
+            else:
+                answers.append(policy.authorize_subscribe(self.principal, topic_filter))
+        return answers
 
     def _subscribe(self, packet: Any, answers: list[Any]) -> None:
         refusal = getattr(self.broker.policy, "subscribe_refusal", codec5.NOT_AUTHORIZED)
+        fits = self._within_bound(packet, answers)
         codes: list[int] = []
-        for (_, options), answer in zip(packet.topics, answers, strict=True):
+        for (_, options), answer, fit in zip(packet.topics, answers, fits, strict=True):
             if answer is True:
-                codes.append(options & 0x03)
+                codes.append(options & 0x03 if fit else codec5.QUOTA_EXCEEDED)
             elif answer is False:
                 codes.append(refusal)
             else:
@@ -228,8 +230,8 @@ class Connection5(Connection):
         session = self.session
         assert session is not None
         ident = (packet.subscription_id or 0) << 8
-        for (topic_filter, options), answer in zip(packet.topics, answers, strict=True):
-            if answer is True:
+        for (topic_filter, options), answer, fit in zip(packet.topics, answers, fits, strict=True):
+            if answer is True and fit:
                 qos = options & 0x03
                 self.broker.subscribe(session, topic_filter, qos, (options & 0x3C) | ident)
 

@@ -56,8 +56,7 @@ class MainfluxPolicy:
             thing_id = await self._access.identify(key)
         except Unauthorized:
             return codec.BAD_CREDENTIALS
-        except ServiceUnavailable:
-            log.warning("mqtt: things service unavailable; refusing client %s", client_id)
+        except ServiceUnavailable:  # logged by the broker, sparingly
             return codec.SERVER_UNAVAILABLE
         if thing_id != username:
             return codec.NOT_AUTHORIZED

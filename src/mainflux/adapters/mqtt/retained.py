@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from mainflux.adapters.mqtt.codec import Publish
 from mainflux.adapters.mqtt.codec5 import Publish5
@@ -49,6 +49,13 @@ class RetainedStore:
         self._messages[topic] = stored
         self.size += added - freed
         return True
+
+    def drop(self, stale: Callable[[str], bool]) -> int:
+        """Forget the messages whose topic is ``stale``; return how many."""
+        topics = [topic for topic in self._messages if stale(topic)]
+        for topic in topics:
+            self.size -= len(self._messages.pop(topic).payload)
+        return len(topics)
 
     def matching(self, topic_filter: str) -> Iterator[Publish]:
         """Retained messages whose topic matches ``topic_filter``."""

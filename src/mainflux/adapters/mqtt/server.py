@@ -1,4 +1,8 @@
-"""Listeners: MQTT over TCP, over TLS, and over WebSocket, all feeding one broker."""
+"""Listeners: MQTT over TCP, over TLS, and over WebSocket, all feeding one broker.
+
+The broker bounds the sockets that have not finished their MQTT CONNECT; the WebSocket
+listener applies the same bounds to sockets that have not sent their HTTP request yet
+(uvicorn alone would keep a silent socket open for ever)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import ssl
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mainflux.adapters.mqtt.broker import Broker
 from mainflux.adapters.mqtt.ws import create_ws_app
@@ -65,7 +70,7 @@ class Listeners:
             access_log=False,
             lifespan="off",
             loop="none",
-            http="httptools",
+            http=guarded_http(self.broker),
             ws="websockets-sansio",
             ws_max_size=self.broker.limits.max_packet_size + 16,
             ws_ping_interval=None,
@@ -102,3 +107,62 @@ class Listeners:
     def status(self) -> dict[str, Any]:
         """The bound ports by listener name."""
         return dict(self.ports)
+
+
+def guarded_http(broker: Broker) -> type[HttpToolsProtocol]:
+    """uvicorn's HTTP protocol under the broker's handshake bounds: at most
+    ``max_connections`` sockets, of which at most ``max_pending_connections`` without a
+    complete request (beyond it the oldest of those is dropped), each dropped when it
+    has none after ``connect_timeout`` seconds."""
+    pending: dict[GuardedHttp, None] = {}  # oldest first
+
+    class GuardedHttp(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+        _refused = False
+
+        def connection_made(self, transport: Any) -> None:
+            limits = broker.limits
+            if len(self.connections) >= limits.max_connections:
+                self._refused = True
+                broker.stats.connections_refused += 1
+                broker.notices.refused(
+                    "WebSocket connection limit reached (MF_MQTT_ADAPTER_MAX_CONNECTIONS)"
+                )
+                transport.abort()
+                return
+            if len(pending) >= limits.max_pending_connections:
+                broker.stats.handshakes_dropped += 1
+                broker.notices.refused(
+                    "oldest WebSocket connection without a request dropped "
+                    "(MF_MQTT_ADAPTER_MAX_PENDING_CONNECTIONS)"
+                )
+                oldest = next(iter(pending))
+                oldest._settle()
+                oldest.transport.abort()
+            super().connection_made(transport)
+            pending[self] = None
+            self._deadline = self.loop.call_later(limits.connect_timeout, self._expire)
+
+        def on_headers_complete(self) -> None:
+            self._settle()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._settle()
+            if not self._refused:
+                super().connection_lost(exc)
+
+        def _settle(self) -> None:
+            pending.pop(self, None)
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expire(self) -> None:
+            self._deadline = None
+            pending.pop(self, None)
+            broker.stats.connect_timeouts += 1
+            broker.notices.refused("no WebSocket request in time (MF_MQTT_ADAPTER_CONNECT_TIMEOUT)")
+            self.transport.abort()
+
+    return GuardedHttp

@@ -1,8 +1,10 @@
 """A client's session: subscriptions, messages in flight, and the queue behind them.
 
-A session outlives its connection when the client asked for a persistent one
+A session belongs to its owner (the authenticated principal: for Mainflux, the thing)
+and a client id: the same client id under two owners is two unrelated sessions.
+It outlives its connection when the client asked for a persistent one
 (clean session 0): its subscriptions keep matching, and QoS 1/2 messages wait in a
-bounded queue until the client comes back. Messages in flight (sent, not yet
+queue bounded in messages and bytes until the client comes back. Messages in flight (sent, not yet
 acknowledged) are sent again, flagged DUP, on reconnect.
 
 A version 5 client's session is a :class:`Session5`: the same state, plus the
@@ -13,7 +15,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from mainflux.adapters.mqtt.codec import PUBACK, PUBCOMP, PUBREC, PUBREL, Publish, encode_ack
 from mainflux.adapters.mqtt.codec5 import Publish5, with_subscription_ids
@@ -36,7 +39,7 @@ class Outgoing:
 
 
 class Session:
-    """State of one client id; ``conn`` is ``None`` while the client is away."""
+    """State of one client id of one owner; ``conn`` is ``None`` while the client is away."""
 
     __slots__ = (
         "_next_id",
@@ -50,12 +53,24 @@ class Session:
         "inflight",
         "max_inflight",
         "max_queue",
+        "max_queue_bytes",
         "options",
+        "owner",
         "pending",
+        "queued_bytes",
         "subscriptions",
     )
 
-    def __init__(self, client_id: str, clean: bool, max_inflight: int, max_queue: int) -> None:
+    def __init__(
+        self,
+        owner: Any,
+        client_id: str,
+        clean: bool,
+        max_inflight: int,
+        max_queue: int,
+        max_queue_bytes: int = 1 << 62,
+    ) -> None:
+        self.owner = owner
         self.client_id = client_id
         self.clean = clean
         self.conn: Connection | None = None
@@ -65,6 +80,8 @@ class Session:
         self.awaiting_release: set[int] | None = None
         self.max_inflight = max_inflight
         self.max_queue = max_queue
+        self.max_queue_bytes = max_queue_bytes
+        self.queued_bytes = 0  # payload and topic bytes of the messages in ``pending``
         self.dropped = 0
         self._next_id = 0
         self.expiry: int | None = 0 if clean else None  # seconds kept when away; None: ever
@@ -91,10 +108,12 @@ class Session:
         pending = self.pending
         if pending is None:
             pending = self.pending = deque()
-        if len(pending) >= self.max_queue:
-            self.dropped += 1
+        size = len(message.payload) + len(message.topic)
+        if len(pending) >= self.max_queue or self.queued_bytes + size > self.max_queue_bytes:
+            self.dropped += 1  # the newest is refused: what was queued first goes first
             return
         pending.append((message, qos, retain))
+        self.queued_bytes += size
 
     def _send_new(self, conn: Connection, message: Publish, qos: int, retain: bool) -> None:
         packet_id = self._allocate()
@@ -147,6 +166,7 @@ class Session:
         now = 0.0
         while pending and len(self.inflight) < self.max_inflight and not conn.blocked:
             message, qos, retain = pending.popleft()
+            self.queued_bytes -= len(message.payload) + len(message.topic)
             if message.__class__ is Publish5:
                 now = now or time.monotonic()
                 if message.expired(now):  # type: ignore[attr-defined]
@@ -154,6 +174,19 @@ class Session:
             self._send_new(conn, message, qos, retain)
         if not pending:
             self.pending = None
+
+    def forget(self, stale: Callable[[str], bool]) -> int:
+        """Drop the queued (not yet sent) messages whose topic is ``stale``; return how
+        many. Messages already in flight finish their exchange."""
+        pending = self.pending
+        if not pending:
+            return 0
+        kept = deque(item for item in pending if not stale(item[0].topic))
+        dropped = len(pending) - len(kept)
+        if dropped:
+            self.pending = kept or None
+            self.queued_bytes = sum(len(m.payload) + len(m.topic) for m, _, _ in kept)
+        return dropped
 
 
 NO_LOCAL = 0x04
@@ -173,7 +206,7 @@ class Session5(Session):
         """As :meth:`Session.deliver`, after applying the subscription options."""
         options = self.options
         if options and not retain:
-            own = message.__class__ is Publish5 and message.origin == self.client_id  # type: ignore[attr-defined]
+            own = message.__class__ is Publish5 and message.origin is self  # type: ignore[attr-defined]
             granted = -1
             topic = message.topic
             ids: list[int] = []

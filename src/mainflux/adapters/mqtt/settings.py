@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mainflux.adapters.mqtt.limits import BrokerLimits
+from mainflux.adapters.mqtt.topics import valid_filter
 from mainflux.core.config import ConfigError, env, env_port, env_url, redis_url
 from mainflux.core.tls import ClientTLS, client_tls
 
@@ -27,6 +28,7 @@ class MqttSettings:
     server_key: str = ""
     instance: str = ""
     limits: BrokerLimits = field(default_factory=BrokerLimits)
+    standalone_refused_filters: tuple[str, ...] = ()  # refused by ``--standalone`` only
 
     @property
     def tls_enabled(self) -> bool:
@@ -51,7 +53,17 @@ class MqttSettings:
             server_key=key,
             instance=env(_P + "INSTANCE", "", environ),
             limits=BrokerLimits.from_env(environ),
+            standalone_refused_filters=_filters(_P + "STANDALONE_REFUSED_FILTERS", environ),
         )
+
+
+def _filters(name: str, environ: Mapping[str, str] | None) -> tuple[str, ...]:
+    """A comma-separated list of topic filters (empty items are ignored)."""
+    filters = tuple(f.strip() for f in env(name, "", environ).split(",") if f.strip())
+    for topic_filter in filters:
+        if not valid_filter(topic_filter):
+            raise ConfigError(f"{name}: {topic_filter!r} is not a valid MQTT topic filter")
+    return filters
 
 
 @dataclass(frozen=True, slots=True)

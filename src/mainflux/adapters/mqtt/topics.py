@@ -102,6 +102,22 @@ class TopicTree(Generic[K]):
             del parent.children[level]
         return True
 
+    def keys_under(self, prefix: str) -> set[K]:
+        """Every key subscribed to a filter that starts with the levels of ``prefix``
+        (taken literally: wildcards in ``prefix`` are plain levels here)."""
+        node: _Node[K] | None = self._root
+        for level in prefix.split("/"):
+            node = node.children.get(level) if node is not None else None
+        if node is None:
+            return set()
+        keys: set[K] = set()
+        stack = [node]
+        while stack:
+            node = stack.pop()
+            keys.update(node.subscribers)
+            stack.extend(node.children.values())
+        return keys
+
     def match(self, topic: str) -> list[tuple[K, int]]:
         """Every subscriber of ``topic`` with the highest QoS among its matching filters."""
         found = self._cache.get(topic)
