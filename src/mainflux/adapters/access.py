@@ -41,6 +41,7 @@ from typing import Final, TypeVar
 
 from mainflux.core.auth import ThingAccess
 from mainflux.core.errors import Unauthorized
+from mainflux.core.retry import Backoff
 from mainflux.events.stream import EventStream
 
 log = logging.getLogger("mainflux.access")
@@ -318,21 +319,23 @@ class CachedThingAccess:
     async def run(self, *, block: float = 1.0, retry: float = 0.5) -> None:
         """Tail the things stream from now on and invalidate, until cancelled.
 
-        A read failure clears the whole cache (events may be missed) and retries every
-        ``retry`` seconds. The first read that works again clears it once more and tells
-        the listeners ``Revoked.UNKNOWN``: changes made while the stream could not be
-        read were never heard, so live connections must be checked again."""
+        A read failure clears the whole cache (events may be missed) and retries after
+        ``retry`` seconds, backing off to at most a second (or ``retry`` when longer).
+        The first read that works again clears it once more and tells the listeners
+        ``Revoked.UNKNOWN``: changes made while the stream could not be read were never
+        heard, so live connections must be checked again."""
         if self._events is None:
             return
         after = "$"
         failing = False
+        backoff = Backoff(first=retry, most=max(retry, 1.0))
         while True:
             try:
                 entries = await self._events.read(self._stream, after, count=500, block=block)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # Once per outage at WARNING: retries would repeat it twice a second.
+                # Once per outage at WARNING: every retry would repeat it.
                 log.log(
                     logging.DEBUG if failing else logging.WARNING,
                     "reading %s failed (%s); cache cleared, retrying",
@@ -342,10 +345,11 @@ class CachedThingAccess:
                 failing = True
                 self.read_failures += 1
                 self.clear()
-                await asyncio.sleep(retry)
+                await asyncio.sleep(backoff.next_delay())
                 continue
             if failing:
                 failing = False
+                backoff.reset()
                 log.info("reading %s again; live connections are checked again", self._stream)
                 self.clear()
                 self._revoke(Revocation(Revoked.UNKNOWN))
