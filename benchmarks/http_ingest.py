@@ -136,7 +136,6 @@ async def control(counter: Counter, port: int) -> asyncio.AbstractServer:
 async def serve(args: argparse.Namespace) -> None:
     from mainflux.adapters.access import CachedThingAccess
     from mainflux.adapters.http import create_app
-    from mainflux.adapters.http.main import bind_shared
     from mainflux.core import runner
     from mainflux.messaging.inproc import InProcessBus
     from mainflux.messaging.nats import NatsBus
@@ -153,7 +152,7 @@ async def serve(args: argparse.Namespace) -> None:
         app = create_app(CachedThingAccess(StaticThings(), None), bus)
     if args.control:
         await control(counter, args.control)
-    sock = bind_shared("127.0.0.1", args.port, "port")
+    sock = runner.bind_socket("127.0.0.1", args.port, "port", reuse_port=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     server = asyncio.create_task(runner.serve_http(app, sock))

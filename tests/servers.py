@@ -51,31 +51,58 @@ def _binary(name: str) -> str:
     return path
 
 
+class RedisServer:
+    """A throw-away Redis (no persistence) on a free port that tests may stop and restart."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                _binary("redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
 @contextmanager
 def redis_server() -> Iterator[str]:
     """Start a throw-away Redis on a free port; yield its URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            _binary("redis-server"),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with restartable_redis() as server:
+        yield server.url
+
+
+@contextmanager
+def restartable_redis() -> Iterator[RedisServer]:
+    """Start a throw-away Redis on a free port; yield it (it may be stopped and restarted)."""
+    server = RedisServer()
+    server.start()
     try:
-        wait_for_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.stop()
 
 
 class NatsServer:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import pytest
 
-from mainflux.adapters.access import CachedThingAccess
+from mainflux.adapters.access import THINGS_STREAM, CachedThingAccess, Revocation, Revoked
 from mainflux.core.db import create_engine
 from mainflux.core.errors import ServiceUnavailable, Unauthorized
 from mainflux.events.redis import RedisEventStream
 from mainflux.events.sql import SqlEventStream
 from mainflux.events.stream import Entry, EventStream
+from tests.servers import restartable_redis
 
 
 class Things:
@@ -300,3 +302,80 @@ async def test_a_bounded_cache_forgets_the_oldest() -> None:
     assert things.calls == 10, "the newest entry is still cached"
     await cache.can_access_by_key("chan-1", "key-0")
     assert things.calls == 11, "the oldest one was forgotten"
+
+
+async def until(condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    """Wait until ``condition()`` holds (checked on every loop turn, with a timeout)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"never happened: {what}"
+        await asyncio.sleep(0.01)
+
+
+async def test_after_an_event_store_outage_every_listener_checks_everything_again() -> None:
+    with restartable_redis() as redis:
+        events = RedisEventStream(redis.url)
+        things = Things()
+        things.add("thing-1", "key-1", "chan-1")
+        cache = CachedThingAccess(things, events, max_age=3600)
+        heard: list[Revocation] = []
+        cache.watch(heard.append)
+        task = await tailing(cache, events, THINGS_STREAM)
+        try:
+            await cache.can_access_by_key("chan-1", "key-1")
+            redis.stop()
+            await until(lambda: cache.read_failures > 0, "the tail noticed the outage")
+            # a change made now never reaches the stream
+            things.links.discard(("chan-1", "thing-1"))
+            assert heard == [], "nothing is said while the stream cannot be read"
+            redis.start()
+            await until(lambda: heard, "the listener was told after the outage")
+            assert heard == [Revocation(Revoked.UNKNOWN)]
+            with pytest.raises(Unauthorized):
+                await cache.can_access_by_key("chan-1", "key-1")
+            failures = cache.read_failures
+            writer = RedisEventStream(redis.url)  # a client that never saw the old server
+            await writer.append(THINGS_STREAM, {"operation": "thing.remove", "id": "thing-9"})
+            await writer.close()
+            await until(lambda: len(heard) == 2, "the tail reads new events again")
+            assert heard[1] == Revocation(Revoked.THING, thing_id="thing-9")
+            assert cache.read_failures == failures
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await events.close()
+
+
+async def test_a_failed_read_is_told_once_when_reading_works_again() -> None:
+    class FailsTwice:
+        reads = 0
+
+        async def append(self, stream: str, fields: Mapping[str, str]) -> str:
+            return "0-1"
+
+        async def read(
+            self, stream: str, after: str = "0-0", count: int = 100, block: float | None = None
+        ) -> list[Entry]:
+            FailsTwice.reads += 1
+            if FailsTwice.reads <= 2:
+                raise ConnectionError("event store down")
+            if FailsTwice.reads == 3:
+                return [("5-0", {"operation": "thing.remove", "id": "thing-2"})]
+            await asyncio.sleep(3600)
+            return []
+
+        async def close(self) -> None:
+            return None
+
+    cache = CachedThingAccess(Things(), FailsTwice())
+    heard: list[Revocation] = []
+    cache.watch(heard.append)
+    task = asyncio.create_task(cache.run(retry=0.01))
+    try:
+        await until(lambda: FailsTwice.reads > 3, "the tail read past the outage")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert heard == [Revocation(Revoked.UNKNOWN), Revocation(Revoked.THING, thing_id="thing-2")]

@@ -34,20 +34,93 @@ def _env(**settings: str) -> dict[str, str]:
     return {**base, **settings}
 
 
+def _run(*args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    # The bus is unreachable: a process that got as far as connecting would say so.
+    settings = {"MF_NATS_URL": f"nats://127.0.0.1:{free_port()}", **settings}
+    return subprocess.run(
+        [*WS, *args], env=_env(**settings), capture_output=True, text=True, timeout=60
+    )
+
+
 @pytest.mark.parametrize(
-    ("name", "value"),
+    ("settings", "named"),
     [
-        ("MF_WS_ADAPTER_MAX_CONNECTIONS", "0"),
-        ("MF_WS_ADAPTER_MAX_CONNECTIONS", "many"),
-        ("MF_WS_ADAPTER_MAX_CONNECTIONS_PER_THING", "-1"),
+        ({"MF_WS_ADAPTER_MAX_CONNECTIONS": "0"}, "MF_WS_ADAPTER_MAX_CONNECTIONS"),
+        ({"MF_WS_ADAPTER_MAX_CONNECTIONS": "many"}, "MF_WS_ADAPTER_MAX_CONNECTIONS"),
+        (
+            {"MF_WS_ADAPTER_MAX_CONNECTIONS_PER_THING": "-1"},
+            "MF_WS_ADAPTER_MAX_CONNECTIONS_PER_THING",
+        ),
+        ({"MF_WS_MAX_FRAME": "1MB"}, "MF_WS_MAX_FRAME"),
+        ({"MF_WS_MAX_FRAME": "0"}, "MF_WS_MAX_FRAME"),
+        ({"MF_WS_ADAPTER_CACHE_MAX_AGE": "nan"}, "MF_WS_ADAPTER_CACHE_MAX_AGE"),
+        ({"MF_WS_ADAPTER_CLIENT_TLS": "sometimes"}, "MF_WS_ADAPTER_CLIENT_TLS"),
+        ({"MF_THINGS_AUTH_GRPC_TIMEOUT": "0"}, "MF_THINGS_AUTH_GRPC_TIMEOUT"),
+        ({"MF_THINGS_ES_URL": "localhost:6379", "MF_THINGS_ES_DB": "first"}, "MF_THINGS_ES_DB"),
+        ({"MF_WS_ADAPTER_PORT": "70000"}, "MF_WS_ADAPTER_PORT"),
+        ({"MF_WS_ADAPTER_LOG_LEVEL": "loud"}, "MF_WS_ADAPTER_LOG_LEVEL"),
     ],
-    ids=["zero", "not-a-number", "negative"],
+    ids=[
+        "zero cap",
+        "cap not a number",
+        "negative per-thing cap",
+        "frame with a unit",
+        "zero frame",
+        "nan cache age",
+        "client tls not a boolean",
+        "zero grpc timeout",
+        "events db not a number",
+        "port too big",
+        "log level",
+    ],
 )
-def test_a_bad_cap_stops_start_up_with_one_line_naming_it(name: str, value: str) -> None:
-    done = subprocess.run(WS, env=_env(**{name: value}), capture_output=True, text=True, timeout=60)
+def test_a_bad_value_stops_start_up_with_one_line_naming_it(
+    settings: dict[str, str], named: str
+) -> None:
+    done = _run(**settings)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and name in lines[0], done.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"mainflux: {named}: "), done.stderr
+
+
+def test_help_lists_every_variable_with_its_default_and_starts_nothing() -> None:
+    done = _run("--help")
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.startswith("usage: mainflux-ws [--help]")
+    rows = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines()[5:]}
+    assert rows == {
+        "MF_WS_ADAPTER_HOST": "0.0.0.0",
+        "MF_WS_ADAPTER_PORT": "8186",
+        "MF_NATS_URL": "nats://localhost:4222",
+        "MF_THINGS_AUTH_GRPC_URL": "localhost:8183",
+        "MF_THINGS_AUTH_GRPC_TIMEOUT": "1",
+        "MF_THINGS_ES_URL": "(unset)",
+        "MF_THINGS_ES_PASS": "(unset)",
+        "MF_THINGS_ES_DB": "0",
+        "MF_WS_ADAPTER_CACHE_MAX_AGE": "1",
+        "MF_WS_ADAPTER_CLIENT_TLS": "false",
+        "MF_WS_ADAPTER_CA_CERTS": "(unset)",
+        "MF_WS_ADAPTER_MAX_CONNECTIONS": "10000",
+        "MF_WS_ADAPTER_MAX_CONNECTIONS_PER_THING": "100",
+        "MF_WS_ADAPTER_LOG_LEVEL": "info",
+        "MF_LOG_LEVEL": "info",
+        "MF_WS_ADAPTER_SERVER_CERT": "(unset)",
+        "MF_WS_ADAPTER_SERVER_KEY": "(unset)",
+        "MF_HTTP_MAX_HEADER_BYTES": "32768",
+        "MF_HTTP_MAX_HEADERS": "100",
+        "MF_HTTP_REQUEST_TIMEOUT": "30",
+        "MF_HTTP_IDLE_TIMEOUT": "5",
+        "MF_HTTP_MAX_CONNECTIONS": "10000",
+        "MF_WS_MAX_FRAME": "1048576",
+    }
+
+
+def test_an_unknown_argument_exits_2_with_one_line() -> None:
+    done = _run("--port", "1")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "mainflux-ws: unexpected argument '--port' (see mainflux-ws --help)"
+    )
 
 
 @dataclass

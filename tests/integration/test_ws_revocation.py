@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from mainflux.adapters.ws.api import WsApp
 from mainflux.core.db import create_engine
 from mainflux.core.errors import ServiceUnavailable, Unauthorized
 from mainflux.events.sql import SqlEventStream
+from mainflux.events.stream import Entry, EventStream
 from mainflux.messaging.envelope import Message
 from mainflux.messaging.inproc import InProcessBus
 from mainflux.things import main as things_main
@@ -223,6 +224,8 @@ class Things:
         self.entered = asyncio.Event()
 
     async def can_access_by_key(self, channel_id: str, key: str) -> str:
+        if self.down:
+            raise ServiceUnavailable()
         thing = self.keys.get(key)
         allowed = thing is not None and (channel_id, thing) in self.links
         self.entered.set()
@@ -256,10 +259,33 @@ class Scripted:
         return f"ws://127.0.0.1:{self.port}/channels/{CH}/messages{subtopic}"
 
 
+class FlakyStream:
+    """A things event stream with no events whose reads fail while ``down``: what the
+    access cache's tail sees of an event store outage."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    async def append(self, stream: str, fields: Mapping[str, str]) -> str:
+        return "0-1"
+
+    async def read(
+        self, stream: str, after: str = "0-0", count: int = 100, block: float | None = None
+    ) -> list[Entry]:
+        if self.down:
+            raise ConnectionError("event store down")
+        await asyncio.sleep(block or 0)  # a blocking read that finds nothing new
+        return []
+
+    async def close(self) -> None:
+        return None
+
+
 @contextlib.asynccontextmanager
-async def scripted(**caps: int) -> AsyncIterator[Scripted]:
+async def scripted(events: EventStream | None = None, **caps: int) -> AsyncIterator[Scripted]:
     things = Things()
-    cache = CachedThingAccess(things, None, max_age=3600)
+    cache = CachedThingAccess(things, events, max_age=3600)
+    tail = asyncio.create_task(cache.run(block=0.05, retry=0.01))
     bus = InProcessBus()
     app = create_app(cache, bus, **caps)
     assert isinstance(app, WsApp)
@@ -267,6 +293,9 @@ async def scripted(**caps: int) -> AsyncIterator[Scripted]:
         async with serving(app) as port:
             yield Scripted(things, cache, bus, app, port)
     finally:
+        tail.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await tail
         await bus.close()
 
 
@@ -302,6 +331,39 @@ async def test_a_revocation_during_the_handshake_is_not_missed() -> None:
         s.things.gate = None
         assert await asyncio.wait_for(attempt, 5) == 403
         await alive(keeper)
+
+
+async def test_after_an_event_store_outage_every_socket_is_checked_again() -> None:
+    events = FlakyStream()
+    async with (
+        scripted(events) as s,
+        open_ws(s.url("/a"), KEY) as disconnected,
+        open_ws(s.url("/b"), "k-2") as untouched,
+        open_ws(s.url("/c"), "k-3") as rekeyed,
+    ):
+        events.down = True
+        await until(lambda: s.cache.read_failures > 0, "the tail noticed the outage")
+        # changes whose events are lost with the event store
+        s.things.links.discard((CH, THING))
+        del s.things.keys["k-3"]
+        await alive(untouched, "nothing is closed during the outage")
+        events.down = False
+        await closed_with(disconnected)
+        await closed_with(rekeyed)
+        await s.app.live.settled()
+        await alive(untouched)
+
+
+async def test_sockets_that_cannot_be_checked_after_an_outage_stay_open() -> None:
+    events = FlakyStream()
+    async with scripted(events) as s, open_ws(s.url(), KEY) as ws:
+        events.down = s.things.down = True
+        await until(lambda: s.cache.read_failures > 0, "the tail noticed the outage")
+        heard = s.app.live.revocations
+        events.down = False
+        await until(lambda: s.app.live.revocations > heard, "the adapter heard of the outage")
+        await s.app.live.settled()
+        await alive(ws)
 
 
 # -- caps ------------------------------------------------------------------------------

@@ -23,7 +23,10 @@ Live connections follow the same events: :meth:`CachedThingAccess.watch` registe
 listener that is told, as a :class:`Revocation`, of every event that may take a right
 away (a thing removed, its key changed, a thing disconnected, a channel removed), after
 the cache has dropped what the event made stale. Adapters use it to close connections
-and drop subscriptions that are no longer allowed."""
+and drop subscriptions that are no longer allowed. When the stream could not be read
+for a while, changes made meanwhile were never heard: once reading works again the
+cache is cleared and listeners get ``Revoked.UNKNOWN``, meaning "check every right you
+hold again"."""
 
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ from typing import Final, TypeVar
 
 from mainflux.core.auth import ThingAccess
 from mainflux.core.errors import Unauthorized
+from mainflux.core.retry import Backoff
 from mainflux.events.stream import EventStream
 
 log = logging.getLogger("mainflux.access")
@@ -54,6 +58,7 @@ class Revoked(Enum):
     KEY = "key"  # the thing's key may have changed: a held key must be checked again
     CONNECTION = "connection"  # the thing was disconnected from the channel
     CHANNEL = "channel"  # the channel was removed: every thing on it lost it
+    UNKNOWN = "unknown"  # events may have been missed: every right must be checked again
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +127,7 @@ class CachedThingAccess:
         self._listeners: list[RevocationListener] = []
         self.calls = 0  # calls that reached ``inner``: for tests and benchmarks
         self.events_seen = 0  # stream entries handled by :meth:`run`
+        self.read_failures = 0  # reads of the stream that failed (for tests and metrics)
 
     # -- ThingAccess ---------------------------------------------------------------
 
@@ -313,20 +319,40 @@ class CachedThingAccess:
     async def run(self, *, block: float = 1.0, retry: float = 0.5) -> None:
         """Tail the things stream from now on and invalidate, until cancelled.
 
-        A read failure clears the whole cache (events may be missed) and retries."""
+        A read failure clears the whole cache (events may be missed) and retries after
+        ``retry`` seconds, backing off to at most a second (or ``retry`` when longer).
+        The first read that works again clears it once more and tells the listeners
+        ``Revoked.UNKNOWN``: changes made while the stream could not be read were never
+        heard, so live connections must be checked again."""
         if self._events is None:
             return
         after = "$"
+        failing = False
+        backoff = Backoff(first=retry, most=max(retry, 1.0))
         while True:
             try:
                 entries = await self._events.read(self._stream, after, count=500, block=block)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("reading %s failed (%s); cache cleared, retrying", self._stream, exc)
+                # Once per outage at WARNING: every retry would repeat it.
+                log.log(
+                    logging.DEBUG if failing else logging.WARNING,
+                    "reading %s failed (%s); cache cleared, retrying",
+                    self._stream,
+                    exc,
+                )
+                failing = True
+                self.read_failures += 1
                 self.clear()
-                await asyncio.sleep(retry)
+                await asyncio.sleep(backoff.next_delay())
                 continue
+            if failing:
+                failing = False
+                backoff.reset()
+                log.info("reading %s again; live connections are checked again", self._stream)
+                self.clear()
+                self._revoke(Revocation(Revoked.UNKNOWN))
             for entry_id, fields in entries:
                 self.invalidate(fields)
                 self.events_seen += 1

@@ -73,12 +73,22 @@ def setup_logging(level_var: str = "MF_LOG_LEVEL", default: str = "info") -> Non
 
 
 def bind_socket(
-    host: str, port: int, setting: str, kind: int = socket.SOCK_STREAM
+    host: str,
+    port: int,
+    setting: str,
+    kind: int = socket.SOCK_STREAM,
+    *,
+    reuse_port: bool = False,
 ) -> socket.socket:
-    """Bind a listening socket now, so a busy port fails start-up naming ``setting``."""
+    """Bind a listening socket now, so a busy port fails start-up naming ``setting``.
+
+    With ``reuse_port`` the socket gets ``SO_REUSEPORT``: sibling processes that bind
+    the same address the same way share its connections (the kernel spreads them)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, kind)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     if kind == socket.SOCK_STREAM:
         # Accepted connections inherit this: no Nagle delay on small replies.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -8,7 +8,7 @@ or subtopic that breaks the rules; 403 for a missing or wrong key, an unknown ch
 a thing not connected to it; 405 for another method; 413 for a body over ``max_body``;
 503 when the things service or the bus cannot be reached. A refused key (403) or an
 unreachable service (503) is logged at INFO once per cause, then at DEBUG, never with a
-traceback (:mod:`mainflux.adapters.http.refusals`). Every other path (``/version``,
+traceback (:mod:`mainflux.adapters.refusals`). Every other path (``/version``,
 ``/health``, ``/metrics``, unknown routes) goes to the shared service app."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Final
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mainflux.adapters.http.asgi import header, request_path, respond
-from mainflux.adapters.http.refusals import RefusalLog
+from mainflux.adapters.asgi import client_address, header, request_path, respond
+from mainflux.adapters.refusals import RefusalLog
 from mainflux.core.auth import ThingAccess
 from mainflux.core.errors import (
     MalformedEntity,
@@ -90,23 +90,23 @@ class MessageApp:
             return body
         key = header(scope, b"authorization")
         if not key:
-            self.refusals.note("403 no key", scope)
+            self.refusals.note("403 no key", client_address(scope))
             return 403
         try:
             thing = await self.access.can_access_by_key(channel, key.decode("latin-1"))
         except (Unauthorized, NotFound):
-            self.refusals.note("403 wrong key or not connected", scope)
+            self.refusals.note("403 wrong key or not connected", client_address(scope))
             return 403
         except MalformedEntity:
             return 400
         except ServiceUnavailable:
-            self.refusals.note("503 things service unavailable", scope)
+            self.refusals.note("503 things service unavailable", client_address(scope))
             return 503
         message = Message(channel, subtopic, thing, PROTOCOL, body, time.time_ns())
         try:
             await self.publisher.publish(message)
         except ServiceUnavailable:
-            self.refusals.note("503 message bus unavailable", scope)
+            self.refusals.note("503 message bus unavailable", client_address(scope))
             return 503
         except PayloadTooLarge:
             return 413

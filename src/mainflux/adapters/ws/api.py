@@ -16,7 +16,7 @@ Refused handshakes answer 400 (bad path or subtopic), 403 (missing or wrong key,
 connected), 429 (the thing already holds ``max_connections_per_thing`` sockets) or 503
 (the adapter holds ``max_connections`` sockets, or the things service or bus is
 unreachable); each is logged at INFO once per cause, then at DEBUG (see
-:mod:`mainflux.adapters.http.refusals`). An open socket whose right is revoked (thing
+:mod:`mainflux.adapters.refusals`). An open socket whose right is revoked (thing
 removed or disconnected, key changed, channel removed; see
 :mod:`mainflux.adapters.ws.live`) is closed with 1008. A client that reads too slowly
 loses messages (its outbox holds ``max_outbox`` frames) instead of slowing the bus.
@@ -33,8 +33,8 @@ from typing import Any, Final
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mainflux.adapters.http.asgi import header, query_param, request_path
-from mainflux.adapters.http.refusals import RefusalLog
+from mainflux.adapters.asgi import client_address, header, query_param, request_path
+from mainflux.adapters.refusals import RefusalLog
 from mainflux.adapters.ws import serverlog
 from mainflux.adapters.ws.live import (
     DEFAULT_MAX_CONNECTIONS,
@@ -213,7 +213,7 @@ class WsApp:
 
     async def _refuse(self, scope: Scope, send: Send, refused: _Refused) -> None:
         REFUSED.labels(str(refused.status)).inc()
-        self.refusals.note(f"{refused.status} {refused.cause}", scope)
+        self.refusals.note(f"{refused.status} {refused.cause}", client_address(scope))
         await _refuse(scope, send, refused.status)
 
     async def _read_frames(

@@ -11,7 +11,13 @@ and marks the sockets that lost their right:
 - ``Revoked.KEY``: the thing's key may have changed, so each distinct key its sockets
   authenticated with is checked again (``identify``, in a task); the sockets whose key
   is refused or now names another thing are marked. A things service that cannot be
-  reached keeps them open (the next event or a reconnect decides).
+  reached keeps them open (the next event or a reconnect decides);
+- ``Revoked.UNKNOWN``: events may have been missed (the things event stream could not
+  be read for a while), so every socket is checked again, once per distinct channel and
+  key (``can_access_by_key``: who the key belongs to now, and whether it may still use
+  the channel), at most :data:`RECHECK_CONCURRENCY` questions at a time; the sockets
+  refused or whose key now names another thing are marked. Unreachable things keep
+  them open, as above.
 
 A marked socket's :attr:`LiveSocket.revoked` future is done; the connection handler
 waits on it next to the client's frames and closes the socket. Nothing here runs per
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Final, Protocol, runtime_checkable
 
@@ -33,6 +39,8 @@ log = logging.getLogger("mainflux.ws")
 
 DEFAULT_MAX_CONNECTIONS: Final = 10_000
 DEFAULT_MAX_CONNECTIONS_PER_THING: Final = 100
+#: Access questions in flight at once while every socket is checked again.
+RECHECK_CONCURRENCY: Final = 32
 
 
 @runtime_checkable
@@ -158,11 +166,51 @@ class LiveSockets:
         elif what is Revoked.KEY:
             keys = {s.key for s in self._by_thing.get(revocation.thing_id, ())}
             for key in keys:
-                task = asyncio.get_running_loop().create_task(
-                    self._check_key(revocation.thing_id, key)
-                )
-                self._checks.add(task)
-                task.add_done_callback(self._checks.discard)
+                self._spawn(self._check_key(revocation.thing_id, key))
+        elif what is Revoked.UNKNOWN:
+            held: dict[tuple[str, str], list[LiveSocket]] = {}
+            for sockets in self._by_channel.values():
+                for socket in sockets:
+                    held.setdefault((socket.channel, socket.key), []).append(socket)
+            if held:
+                self._spawn(self._check_all(held))
+
+    def _spawn(self, check: Coroutine[None, None, None]) -> None:
+        task = asyncio.get_running_loop().create_task(check)
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+
+    async def _check_all(self, held: dict[tuple[str, str], list[LiveSocket]]) -> None:
+        """Ask again about each (channel, key) of ``held``; revoke the sockets refused."""
+        limit = asyncio.Semaphore(RECHECK_CONCURRENCY)
+        closed = kept = 0
+
+        async def check(channel: str, key: str, sockets: list[LiveSocket]) -> None:
+            nonlocal closed, kept
+            async with limit:
+                try:
+                    owner = await self._access.can_access_by_key(channel, key)
+                except (Unauthorized, NotFound):
+                    owner = ""
+                except ServiceUnavailable:
+                    kept += len(sockets)  # the next event or a reconnect decides
+                    return
+                except Exception as exc:  # an unexpected failure keeps the sockets open
+                    log.warning("a socket on %s could not be checked again: %s", channel, exc)
+                    kept += len(sockets)
+                    return
+            stale = [s for s in sockets if s.thing != owner and not s.revoked.done()]
+            _revoke_all(stale)
+            closed += len(stale)
+
+        await asyncio.gather(*(check(c, k, sockets) for (c, k), sockets in held.items()))
+        log.info(
+            "things events may have been missed: %d WebSockets checked again, %d closed, "
+            "%d kept unchecked (things service unavailable)",
+            sum(len(sockets) for sockets in held.values()),
+            closed,
+            kept,
+        )
 
     async def _check_key(self, thing: str, key: str) -> None:
         """Ask again who ``key`` belongs to; revoke the sockets it no longer admits."""

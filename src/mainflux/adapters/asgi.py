@@ -1,4 +1,4 @@
-"""Small raw-ASGI helpers shared by the message adapters' hot paths."""
+"""Small raw-ASGI helpers shared by the ASGI adapters' (HTTP, WebSocket) hot paths."""
 
 from __future__ import annotations
 
@@ -36,6 +36,12 @@ def header(scope: Scope, name: bytes) -> bytes | None:
         if key == name:
             return value
     return None
+
+
+def client_address(scope: Scope) -> str:
+    """The client's ``host:port`` as the server saw it (for log lines)."""
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else "an unknown client"
 
 
 def query_param(query: bytes, name: str) -> str | None:

@@ -1,0 +1,207 @@
+"""What every protocol adapter's process shares: settings, thing access, bus.
+
+Each adapter (HTTP, WebSocket, MQTT, CoAP) declares its settings with
+:mod:`mainflux.core.settings` and takes the common parts from here:
+
+- :class:`AccessSettings`: where thing keys are checked (``MF_THINGS_AUTH_GRPC_*``),
+  the things event stream that invalidates cached answers (``MF_THINGS_ES_*``), and the
+  adapter's own cache age and client TLS. Those two carry the adapter's prefix
+  (``MF_HTTP_ADAPTER_CACHE_MAX_AGE``, ``MF_WS_ADAPTER_CLIENT_TLS``), so an adapter
+  declares a two-line subclass with :func:`cache_max_age` and :func:`things_client_tls`::
+
+      @dataclass(frozen=True, slots=True)
+      class WsAccess(AccessSettings):
+          max_age: float = cache_max_age("WS_ADAPTER")
+          tls: ClientTLS | None = things_client_tls("WS_ADAPTER")
+
+- field helpers for the bus URL (:func:`nats_url`), a served port's TLS
+  (:func:`server_tls_setting`), the log level (:func:`log_level`) and the HTTP bounds
+  (:func:`http_limits`), so ``--help`` lists every variable an adapter reads;
+- :func:`open_access` (the cached thing access with its invalidation task) and
+  :func:`connect_bus` (NATS, or a start-up error naming ``MF_NATS_URL``).
+
+Binding a port is :func:`mainflux.core.runner.bind_socket` (``reuse_port=True`` for
+processes sharing one)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from mainflux.adapters.access import CachedThingAccess
+from mainflux.core import runner
+from mainflux.core.auth import ThingAccess
+from mainflux.core.config import env, redis_url
+from mainflux.core.errors import ServiceUnavailable
+from mainflux.core.limits import HttpLimits
+from mainflux.core.settings import derived, setting
+from mainflux.core.tls import ClientTLS, client_tls, server_tls
+from mainflux.events.redis import RedisEventStream
+from mainflux.messaging.nats import NatsBus
+
+NATS_URL_VAR: Final = "MF_NATS_URL"
+DEFAULT_NATS_URL: Final = "nats://localhost:4222"
+_LEVELS: Final = "debug, info, warn or error"
+
+
+def _things_events_url(environ: Mapping[str, str]) -> str | None:
+    """``redis://`` URL of the things events, or ``None`` when ``MF_THINGS_ES_URL`` is unset."""
+    if not env("MF_THINGS_ES_URL", "", environ):
+        return None
+    return redis_url("MF_THINGS_ES", environ=environ)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessSettings:
+    """Where an adapter asks about thing keys, and how long it may reuse answers.
+
+    Built directly (tests, the all-in-one) it has the defaults and no event stream;
+    loaded, it reads the variables below (the subclass of an adapter adds its own)."""
+
+    grpc_url: str = setting(
+        "MF_THINGS_AUTH_GRPC_URL", "localhost:8183", "things' gRPC access service"
+    )
+    grpc_timeout: float = setting(
+        "MF_THINGS_AUTH_GRPC_TIMEOUT", 1.0, "seconds per access call", minimum=0.001
+    )
+    #: ``redis://`` URL of the things event stream; ``None``: answers only expire.
+    es_url: str | None = derived(
+        _things_events_url,
+        [
+            (
+                "MF_THINGS_ES_URL",
+                "(unset)",
+                "Redis host:port of the things events (unset: cached answers only expire)",
+            ),
+            ("MF_THINGS_ES_PASS", "(unset)", "its password"),
+            ("MF_THINGS_ES_DB", "0", "its database"),
+        ],
+    )
+    #: Seconds an access answer is reused (see :func:`cache_max_age`).
+    max_age: float = 1.0
+    #: TLS to the things gRPC service; ``None``: plain (see :func:`things_client_tls`).
+    tls: ClientTLS | None = None
+
+
+def cache_max_age(prefix: str) -> Any:
+    """The ``max_age`` field of an adapter's :class:`AccessSettings`:
+    ``MF_<prefix>_CACHE_MAX_AGE`` seconds (1)."""
+    return setting(
+        f"MF_{prefix}_CACHE_MAX_AGE", 1.0, "seconds an access answer is reused", minimum=0
+    )
+
+
+def things_client_tls(prefix: str) -> Any:
+    """The ``tls`` field of an adapter's :class:`AccessSettings`:
+    ``MF_<prefix>_CLIENT_TLS`` and ``MF_<prefix>_CA_CERTS`` (see :func:`client_tls`)."""
+    return derived(
+        lambda environ: client_tls(prefix, environ=environ),
+        [
+            (f"MF_{prefix}_CLIENT_TLS", "false", "TLS to things' gRPC service"),
+            (f"MF_{prefix}_CA_CERTS", "(unset)", "PEM bundle trusted for it (unset: system roots)"),
+        ],
+    )
+
+
+def server_tls_setting(prefix: str, what: str = "serve HTTPS") -> Any:
+    """A ``ServerTLS | None`` field: ``MF_<prefix>_SERVER_CERT`` and ``_SERVER_KEY``,
+    both set to ``what`` (see :func:`server_tls`)."""
+    return derived(
+        lambda environ: server_tls(prefix, environ),
+        [
+            (f"MF_{prefix}_SERVER_CERT", "(unset)", f"PEM certificate chain; with the key: {what}"),
+            (f"MF_{prefix}_SERVER_KEY", "(unset)", "PEM private key of that certificate"),
+        ],
+    )
+
+
+def nats_url() -> Any:
+    """The ``MF_NATS_URL`` field."""
+    return setting(NATS_URL_VAR, DEFAULT_NATS_URL, "the message bus")
+
+
+def log_level(variable: str) -> Any:
+    """A field documenting the adapter's log level ``variable`` (``MF_LOG_LEVEL`` when
+    unset); :func:`mainflux.core.runner.run` applies and checks it."""
+    return derived(
+        lambda environ: env(variable, env("MF_LOG_LEVEL", "info", environ), environ).lower(),
+        [
+            (variable, "info", f"{_LEVELS} (unset: MF_LOG_LEVEL)"),
+            ("MF_LOG_LEVEL", "info", "log level of every service without its own"),
+        ],
+    )
+
+
+def http_limits() -> Any:
+    """An :class:`~mainflux.core.limits.HttpLimits` field, read by its ``from_env``."""
+    d = HttpLimits()
+    return derived(
+        HttpLimits.from_env,
+        [
+            (
+                "MF_HTTP_MAX_HEADER_BYTES",
+                str(d.max_header_bytes),
+                "bytes of request line and headers (431 above; >= 1024)",
+            ),
+            ("MF_HTTP_MAX_HEADERS", str(d.max_headers), "header fields per request (431 above)"),
+            (
+                "MF_HTTP_REQUEST_TIMEOUT",
+                f"{d.request_timeout:g}",
+                "seconds a request may take to arrive (408 after)",
+            ),
+            (
+                "MF_HTTP_IDLE_TIMEOUT",
+                f"{d.idle_timeout:g}",
+                "seconds a kept-alive connection may stay silent",
+            ),
+            (
+                "MF_HTTP_MAX_CONNECTIONS",
+                str(d.max_connections),
+                "open connections per port, WebSockets included",
+            ),
+            (
+                "MF_WS_MAX_FRAME",
+                str(d.ws_max_size),
+                "largest WebSocket message in bytes (closed with 1009 above)",
+            ),
+        ],
+    )
+
+
+async def connect_bus(url: str, name: str) -> NatsBus:
+    """Connect to NATS as ``name``, or stop start-up naming ``MF_NATS_URL``."""
+    try:
+        return await NatsBus.connect(url, name=name)
+    except ServiceUnavailable as exc:
+        raise runner.StartupError(f"{NATS_URL_VAR}: {exc}") from None
+
+
+@contextlib.asynccontextmanager
+async def open_access(
+    settings: AccessSettings, inner: ThingAccess | None = None
+) -> AsyncIterator[CachedThingAccess]:
+    """The cached thing access, tailing the things events while the block runs.
+
+    ``inner`` answers the questions the cache cannot (default: the things service's
+    gRPC client at ``settings.grpc_url``, closed on exit)."""
+    owned = None
+    if inner is None:
+        from mainflux.things.client import GrpcThingAccess  # the things service's client
+
+        inner = owned = GrpcThingAccess(settings.grpc_url, settings.grpc_timeout, tls=settings.tls)
+    events = RedisEventStream(settings.es_url) if settings.es_url else None
+    access = CachedThingAccess(inner, events, max_age=settings.max_age)
+    tail = asyncio.create_task(access.run(), name="access-cache")
+    try:
+        yield access
+    finally:
+        tail.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await tail
+        if events is not None:
+            await events.close()
+        if owned is not None:
+            await owned.close()
