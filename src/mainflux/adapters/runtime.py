@@ -14,9 +14,9 @@ Each adapter (HTTP, WebSocket, MQTT, CoAP) declares its settings with
           max_age: float = cache_max_age("WS_ADAPTER")
           tls: ClientTLS | None = things_client_tls("WS_ADAPTER")
 
-- field helpers for the bus URL (:func:`nats_url`), a served port's TLS
-  (:func:`server_tls_setting`), the log level (:func:`log_level`) and the HTTP bounds
-  (:func:`http_limits`), so ``--help`` lists every variable an adapter reads;
+- field helpers for the bus URL (:func:`nats_url`) and the HTTP bounds
+  (:func:`http_limits`); a served port's TLS and the log level come from
+  :mod:`mainflux.core.settings`, so ``--help`` lists every variable an adapter reads;
 - :func:`open_access` (the cached thing access with its invalidation task) and
   :func:`connect_bus` (NATS, or a start-up error naming ``MF_NATS_URL``).
 
@@ -37,14 +37,13 @@ from mainflux.core.auth import ThingAccess
 from mainflux.core.config import env, redis_url
 from mainflux.core.errors import ServiceUnavailable
 from mainflux.core.limits import HttpLimits
-from mainflux.core.settings import derived, setting
-from mainflux.core.tls import ClientTLS, client_tls, server_tls
+from mainflux.core.settings import client_tls_setting, derived, setting
+from mainflux.core.tls import ClientTLS
 from mainflux.events.redis import RedisEventStream
 from mainflux.messaging.nats import NatsBus
 
 NATS_URL_VAR: Final = "MF_NATS_URL"
 DEFAULT_NATS_URL: Final = "nats://localhost:4222"
-_LEVELS: Final = "debug, info, warn or error"
 
 
 def _things_events_url(environ: Mapping[str, str]) -> str | None:
@@ -96,43 +95,13 @@ def cache_max_age(prefix: str) -> Any:
 
 def things_client_tls(prefix: str) -> Any:
     """The ``tls`` field of an adapter's :class:`AccessSettings`:
-    ``MF_<prefix>_CLIENT_TLS`` and ``MF_<prefix>_CA_CERTS`` (see :func:`client_tls`)."""
-    return derived(
-        lambda environ: client_tls(prefix, environ=environ),
-        [
-            (f"MF_{prefix}_CLIENT_TLS", "false", "TLS to things' gRPC service"),
-            (f"MF_{prefix}_CA_CERTS", "(unset)", "PEM bundle trusted for it (unset: system roots)"),
-        ],
-    )
-
-
-def server_tls_setting(prefix: str, what: str = "serve HTTPS") -> Any:
-    """A ``ServerTLS | None`` field: ``MF_<prefix>_SERVER_CERT`` and ``_SERVER_KEY``,
-    both set to ``what`` (see :func:`server_tls`)."""
-    return derived(
-        lambda environ: server_tls(prefix, environ),
-        [
-            (f"MF_{prefix}_SERVER_CERT", "(unset)", f"PEM certificate chain; with the key: {what}"),
-            (f"MF_{prefix}_SERVER_KEY", "(unset)", "PEM private key of that certificate"),
-        ],
-    )
+    ``MF_<prefix>_CLIENT_TLS`` and ``MF_<prefix>_CA_CERTS``."""
+    return client_tls_setting(prefix, peer="things' gRPC service")
 
 
 def nats_url() -> Any:
     """The ``MF_NATS_URL`` field."""
     return setting(NATS_URL_VAR, DEFAULT_NATS_URL, "the message bus")
-
-
-def log_level(variable: str) -> Any:
-    """A field documenting the adapter's log level ``variable`` (``MF_LOG_LEVEL`` when
-    unset); :func:`mainflux.core.runner.run` applies and checks it."""
-    return derived(
-        lambda environ: env(variable, env("MF_LOG_LEVEL", "info", environ), environ).lower(),
-        [
-            (variable, "info", f"{_LEVELS} (unset: MF_LOG_LEVEL)"),
-            ("MF_LOG_LEVEL", "info", "log level of every service without its own"),
-        ],
-    )
 
 
 def http_limits() -> Any:

@@ -12,13 +12,11 @@ from mainflux.adapters.runtime import (
     AccessSettings,
     cache_max_age,
     http_limits,
-    log_level,
     nats_url,
-    server_tls_setting,
     things_client_tls,
 )
 from mainflux.core.limits import HttpLimits
-from mainflux.core.settings import nested, setting
+from mainflux.core.settings import log_level_setting, nested, server_tls_setting, setting
 from mainflux.core.tls import ClientTLS, ServerTLS
 
 PROG: Final = "mainflux-http"
@@ -60,6 +58,6 @@ class Settings:
         minimum=1,
         maximum=64,
     )
-    log_level: str = log_level(LOG_LEVEL)
+    log_level: str = log_level_setting(LOG_LEVEL)
     tls: ServerTLS | None = server_tls_setting(PREFIX)
     limits: HttpLimits = http_limits()

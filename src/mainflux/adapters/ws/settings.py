@@ -11,14 +11,12 @@ from mainflux.adapters.runtime import (
     AccessSettings,
     cache_max_age,
     http_limits,
-    log_level,
     nats_url,
-    server_tls_setting,
     things_client_tls,
 )
 from mainflux.adapters.ws.live import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_THING
 from mainflux.core.limits import HttpLimits
-from mainflux.core.settings import nested, setting
+from mainflux.core.settings import log_level_setting, nested, server_tls_setting, setting
 from mainflux.core.tls import ClientTLS, ServerTLS
 
 PROG: Final = "mainflux-ws"
@@ -59,6 +57,6 @@ class Settings:
         "open sockets per thing; 429 above",
         minimum=1,
     )
-    log_level: str = log_level(LOG_LEVEL)
+    log_level: str = log_level_setting(LOG_LEVEL)
     tls: ServerTLS | None = server_tls_setting(PREFIX, "serve wss://")
     limits: HttpLimits = http_limits()
