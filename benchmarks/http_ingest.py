@@ -11,6 +11,8 @@ latency p50/p99 (``created`` stamp to the subscriber), and the server's RSS.
 Shapes:
 - ``raw-asgi``: the reference, a raw ASGI endpoint that does nothing but answer 202;
 - ``all-in-one``: the adapter with the in-process bus, a subscriber in the same process;
+- ``all-in-one + SQLite writer``: the same, plus the all-in-one's message writer storing
+  into a temporary SQLite file (a 202 then waits for the writer's commit);
 - ``http+nats``: the ``mainflux-http`` app on NATS (``--nats``, default the server at
   localhost:4222), the subscriber a plain NATS connection in the benchmark process (it
   counts every envelope and decodes one in eight for latency); also at half peak rate;
@@ -146,10 +148,13 @@ async def serve(args: argparse.Namespace) -> None:
     if args.serve == "raw":
         app: Any = raw_app
     else:
-        bus: Any = InProcessBus() if args.serve == "inproc" else await NatsBus.connect(args.nats)
+        inproc = args.serve in ("inproc", "inproc-store")
+        bus: Any = InProcessBus() if inproc else await NatsBus.connect(args.nats)
         closers.append(bus.close)
-        if args.serve == "inproc":
+        if inproc:
             await bus.subscribe("channels.>", counter)
+        if args.serve == "inproc-store":
+            closers.extend(await start_writer(bus))
         app = create_app(CachedThingAccess(StaticThings(), None), bus)
     if args.control:
         await control(counter, args.control)
@@ -160,6 +165,29 @@ async def serve(args: argparse.Namespace) -> None:
     await runner.until_stopped(stop, server)
     for close in closers:
         await close()
+
+
+async def start_writer(bus: Any) -> list[Any]:
+    """The all-in-one's writer on ``bus``, storing into a temporary SQLite file; returns
+    what to close after the bus."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from mainflux.consumers.settings import WriterSettings
+    from mainflux.consumers.writer import build_writer
+    from mainflux.core.db import create_engine, migrate, sqlite_url
+
+    folder = tempfile.mkdtemp(prefix="http-ingest-")
+    engine = create_engine(sqlite_url(Path(folder) / "messages.db"))
+    await migrate(engine, "consumers")
+    writer = build_writer(engine, bus, WriterSettings())
+    await writer.start()
+
+    async def remove() -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    return [writer.close, engine.dispose, remove]
 
 
 # -- the load generator ------------------------------------------------------------------
@@ -369,7 +397,7 @@ def run_shape(
     name: str, mode: str, args: argparse.Namespace, *, workers: int = 1, rate: float = 0.0
 ) -> Result:
     port = free_port()
-    control_port = free_port() if mode == "inproc" else 0
+    control_port = free_port() if mode.startswith("inproc") else 0
     env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(HERE), "..", "src"))
     servers = [
         subprocess.Popen(
@@ -468,8 +496,10 @@ def report(results: list[Result], reference: float) -> None:
 
 
 def check(results: dict[str, Result], reference: float) -> None:
+    one = results.get("http+nats")
+    if one is None:
+        return
     print("\ntargets (from the issue):")
-    one = results["http+nats"]
     two = results.get("http+nats x2")
     half = results.get("http+nats @ half peak")
     rows = [
@@ -498,7 +528,14 @@ def main() -> None:
     parser.add_argument("--load-procs", type=int, default=1)
     parser.add_argument("--nats", default=os.environ.get("MF_NATS_URL", "nats://localhost:4222"))
     parser.add_argument("--no-workers", action="store_true", help="skip the two-worker shape")
-    parser.add_argument("--serve", choices=["raw", "inproc", "nats"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated shapes to run: raw, inproc, inproc-store, nats (default: all)",
+    )
+    parser.add_argument(
+        "--serve", choices=["raw", "inproc", "inproc-store", "nats"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--control", type=int, default=0, help=argparse.SUPPRESS)
@@ -517,20 +554,24 @@ def main() -> None:
         f"{len(BODY)}-byte SenML body, {os.cpu_count()} CPUs, NATS {args.nats}"
     )
     results: dict[str, Result] = {}
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
     shapes = [
         ("raw-asgi (reference)", "raw", 1),
         ("all-in-one (in-process bus)", "inproc", 1),
+        ("all-in-one + SQLite writer", "inproc-store", 1),
         ("http+nats", "nats", 1),
     ]
     if not args.no_workers:
         shapes.append(("http+nats x2", "nats", 2))
+    shapes = [s for s in shapes if not only or s[1] in only or s[1] == "raw"]
     for name, mode, workers in shapes:
         results[name] = run_shape(name, mode, args, workers=workers)
         print(f"  {name}: {results[name].delivered:.0f} msg/s", flush=True)
-    peak = results["http+nats"].delivered
-    half = "http+nats @ half peak"
-    results[half] = run_shape(half, "nats", args, rate=peak / 2)
-    print(f"  {half}: {results[half].delivered:.0f} msg/s", flush=True)
+    if "http+nats" in results:
+        peak = results["http+nats"].delivered
+        half = "http+nats @ half peak"
+        results[half] = run_shape(half, "nats", args, rate=peak / 2)
+        print(f"  {half}: {results[half].delivered:.0f} msg/s", flush=True)
     reference = results["raw-asgi (reference)"].delivered
     report(list(results.values()), reference)
     check(results, reference)
