@@ -56,7 +56,7 @@ HANDLER_FAILURES: Final = Counter(
 REFUSED: Final = Counter(
     "mainflux_bus_refused_total",
     "Publishes the in-process bus refused with ServiceUnavailable because a durable "
-    "subscriber stayed full or failed to handle the message.",
+    "subscriber stayed full, failed to handle the message, or stopped.",
     ["reason"],
 )
 
@@ -222,6 +222,7 @@ class _Durable:
         self.batches: deque[_Batch] = deque()  # waiting, oldest first
         self.pending = 0  # messages queued or being handled
         self.bytes = 0
+        self.waiting = 0  # publishers waiting for room
         self.ready = asyncio.Event()  # a batch waits
         self.room = asyncio.Event()  # set whenever a batch is finished
         self.task: asyncio.Task[None] | None = None
@@ -230,8 +231,11 @@ class _Durable:
         return any(matches(pattern, tokens) for pattern in self.patterns)
 
     def offer(self, message: Message) -> _Batch | None:
-        """Add ``message`` to the open batch when it fits; that batch, or ``None``."""
+        """Add ``message`` to the open batch when it fits; that batch, or ``None``
+        (also once the subscriber is stopping)."""
         size = len(message.payload)
+        if self.task is None:
+            return None
         if self.pending and (
             self.pending >= self.max_pending or self.bytes + size > self.bus.max_pending_bytes
         ):
@@ -251,18 +255,25 @@ class _Durable:
         """Wait up to the bus's ``put_timeout`` for room; raises ``ServiceUnavailable``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.bus.put_timeout
-        while self.task is not None:
-            self.room.clear()
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            try:
-                await asyncio.wait_for(self.room.wait(), remaining)
-            except TimeoutError:
-                break
-            batch = self.offer(message)
-            if batch is not None:
-                return batch
+        self.waiting += 1
+        try:
+            while True:
+                if self.task is None:
+                    REFUSED.labels("stopped").inc()
+                    raise ServiceUnavailable("message storage is stopping")
+                self.room.clear()
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(self.room.wait(), remaining)
+                except TimeoutError:
+                    break
+                batch = self.offer(message)
+                if batch is not None:
+                    return batch
+        finally:
+            self.waiting -= 1
         REFUSED.labels("full").inc()
         raise ServiceUnavailable("message storage is behind; retry later")
 
