@@ -6,7 +6,8 @@ Every shape runs its server in separate process(es) and is driven by a load gene
 process of our own (raw asyncio sockets, one request in flight per connection, reusing
 each connection). Figures printed per shape: delivered msg/s (what a bus subscriber
 received during the measured window), request latency p50/p99 (client side), delivery
-latency p50/p99 (``created`` stamp to the subscriber), and the server's RSS.
+latency p50/p99 (``created`` stamp to the subscriber), the server's RSS, and the server's
+CPU time per delivered message (from ``/proc``; steadier than msg/s on a busy machine).
 
 Shapes:
 - ``raw-asgi``: the reference, a raw ASGI endpoint that does nothing but answer 202;
@@ -55,6 +56,13 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- the server side ---------------------------------------------------------------------
@@ -295,6 +303,7 @@ class Result:
     del_p50: float
     del_p99: float
     rss: float
+    cpu_us: float = float("nan")  # server CPU microseconds per delivered message
     workers: int = 1
 
 
@@ -444,9 +453,11 @@ def run_shape(
             for _ in range(args.load_procs)
         ]
         time.sleep(args.warmup)
+        cpu_before = sum(cpu_seconds(s.pid) for s in servers)
         before = stats("start")
         time.sleep(args.duration)
         after = stats("stop")
+        cpu = sum(cpu_seconds(s.pid) for s in servers) - cpu_before
         rss = sum(rss_mb(s.pid) for s in servers)
         outputs = [json.loads(loader.communicate()[0]) for loader in loaders]
     finally:
@@ -465,6 +476,7 @@ def run_shape(
         delivered = done / elapsed
     else:
         delivered = (after["count"] - before["count"]) / args.duration
+    count = delivered * args.duration
     return Result(
         name=name,
         rate=rate,
@@ -475,6 +487,7 @@ def run_shape(
         del_p50=after["p50"],
         del_p99=after["p99"],
         rss=rss,
+        cpu_us=cpu / count * 1e6 if count else float("nan"),
         workers=workers,
     )
 
@@ -483,7 +496,7 @@ def report(results: list[Result], reference: float) -> None:
     print()
     head = (
         f"{'shape':<28}{'msg/s':>9}{'ratio':>7}{'errors':>8}{'req p50':>9}{'req p99':>9}"
-        f"{'dlv p50':>9}{'dlv p99':>9}{'RSS MB':>8}  (RSS summed over workers)"
+        f"{'dlv p50':>9}{'dlv p99':>9}{'RSS MB':>8}{'CPU us/msg':>11}  (RSS, CPU: all workers)"
     )
     print(head)
     print("-" * len(head))
@@ -491,6 +504,7 @@ def report(results: list[Result], reference: float) -> None:
         print(
             f"{r.name:<28}{r.delivered:>9.0f}{r.delivered / reference:>7.2f}{r.errors:>8}"
             f"{r.req_p50:>9.2f}{r.req_p99:>9.2f}{r.del_p50:>9.2f}{r.del_p99:>9.2f}{r.rss:>8.1f}"
+            f"{r.cpu_us:>11.1f}"
         )
     print("(msg/s: delivered to a bus subscriber; raw-asgi: answered requests; latencies in ms)")
 
