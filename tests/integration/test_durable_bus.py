@@ -225,3 +225,20 @@ async def test_a_durable_subscription_needs_valid_subjects() -> None:
     await bus.close()
     with pytest.raises(ServiceUnavailable):
         await bus.subscribe_durable(["channels.>"], gate)
+
+
+async def test_a_durable_handler_may_unsubscribe_itself() -> None:
+    bus = InProcessBus()
+    ch = channel()
+    handled: list[bytes] = []
+    subs = []
+
+    async def once(messages: Sequence[Message]) -> None:
+        handled.extend(m.payload for m in messages)
+        await subs[0].unsubscribe()
+
+    subs.append(await bus.subscribe_durable([f"channels.{ch}"], once))
+    await bus.publish(Message(ch, payload=b"1"))
+    await bus.publish(Message(ch, payload=b"2"))  # nothing waits for it any more
+    await bus.close()
+    assert handled == [b"1"]

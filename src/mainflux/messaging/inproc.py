@@ -278,10 +278,13 @@ class _Durable:
         raise ServiceUnavailable("message storage is behind; retry later")
 
     async def run(self) -> None:
+        """Handle batches, oldest first; once stopping, the queued ones, then end."""
         while True:
             await self.ready.wait()
-            batch = self.batches.popleft()
             if not self.batches:
+                return  # woken up to stop, nothing left
+            batch = self.batches.popleft()
+            if not self.batches and self.task is not None:
                 self.ready.clear()
             try:
                 await self.handler(batch.messages)
@@ -309,21 +312,18 @@ class _Durable:
 
     async def unsubscribe(self, timeout: float = 30.0) -> None:
         """Take no new messages; handle those queued (for up to ``timeout`` seconds),
-        then stop. Publishers of messages not handled by then get ``ServiceUnavailable``."""
+        then stop. Publishers of messages not handled by then get ``ServiceUnavailable``.
+        From inside the handler it returns at once; the queued batches are still handled."""
         self.bus._remove_durable(self)
         task, self.task = self.task, None
         if task is None:
             return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.pending and not task.done():
-            self.room.clear()
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.room.wait(), remaining)
-        if task is not asyncio.current_task():
+        self.ready.set()  # wake the loop: it ends once the queued batches are handled
+        if task is asyncio.current_task():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
