@@ -244,9 +244,7 @@ async def test_rows_match_what_sqlalchemy_stores_so_earlier_rows_are_recognised(
 ) -> None:
     """Rows stored through SQLAlchemy's own insert (as earlier versions did on SQLite)
     are the same rows: a redelivery stores nothing twice and ids read back as UUIDs."""
-    msg = Message(
-        CHANNEL, "a", "t", "http", b'[{"n":"x","vd":"bytes"},{"n":"y","vb":true}]', 7
-    )
+    msg = Message(CHANNEL, "a", "t", "http", b'[{"n":"x","vd":"bytes"},{"n":"y","vb":true}]', 7)
     batch = rows(msg)
     async with engine.begin() as conn:
         rid, record = batch[0]
