@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -259,11 +258,9 @@ async def test_rows_match_what_sqlalchemy_stores_so_earlier_rows_are_recognised(
     assert sorted(bytes(d or b"") for _, d in stored) == [b"", b"bytes"]
 
 
-async def test_an_sqlite_file_that_cannot_be_opened_is_service_unavailable(
-    tmp_path: Path,
-) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'dir' / 'm.db'}")
+async def test_a_database_failing_the_insert_is_service_unavailable(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("DROP TABLE messages"))
     msg = Message(CHANNEL, "", "t", "http", b'[{"n":"a","v":1}]', 1)
     with pytest.raises(errors.ServiceUnavailable):
         await MessageRepository(engine).save(rows(msg))
-    await engine.dispose()
