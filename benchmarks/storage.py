@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/storage.py [--messages N] [--rows N] [--queries N]``
 (``--writer-only [--runs N]``: part 1 alone, N times, with the median;
-``--sqlite-writer-only``: the SQLite writer of part 3 alone).
+``--sqlite-writer-only [--publishers N]``: the SQLite writer of part 3 alone).
 
 1. PostgreSQL writer: records/s one writer stores from a pre-filled JetStream stream
    of one-record SenML messages (private nats-server), beside a per-message INSERT
@@ -182,7 +182,9 @@ async def insert_loop_rate(pg_url: str, msgs: list[Message]) -> float:
     return len(msgs) / elapsed
 
 
-async def sqlite_writer_rate(sqlite_url: str, msgs: list[Message]) -> tuple[float, float, int]:
+async def sqlite_writer_rate(
+    sqlite_url: str, msgs: list[Message], publishers: int = PUBLISHERS
+) -> tuple[float, float, int]:
     """Records/s, CPU microseconds per record and records never stored (a bus that drops
     what its writer cannot take in time) of the all-in-one writer on SQLite."""
     engine = create_engine(sqlite_url)
@@ -197,7 +199,7 @@ async def sqlite_writer_rate(sqlite_url: str, msgs: list[Message]) -> tuple[floa
 
     before = stored_total()
     started, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(publisher(msgs[i::PUBLISHERS]) for i in range(PUBLISHERS)))
+    await asyncio.gather(*(publisher(msgs[i::publishers]) for i in range(publishers)))
     stored, progress = 0.0, time.perf_counter()
     while stored < len(msgs) and time.perf_counter() - progress < 5:
         await asyncio.sleep(0.01)
@@ -297,10 +299,10 @@ async def writer_part(msgs: list[Message], count: int, loop_count: int, runs: in
     print(f"[postgres] ratio writer / loop: {rate / loop:.1f}x")
 
 
-async def print_sqlite_writer(url: str, msgs: list[Message]) -> None:
-    rate, cpu_us, lost = await sqlite_writer_rate(url, msgs)
+async def print_sqlite_writer(url: str, msgs: list[Message], publishers: int) -> None:
+    rate, cpu_us, lost = await sqlite_writer_rate(url, msgs, publishers)
     print(
-        f"[sqlite] writer on the in-process bus, {PUBLISHERS} publishers: {rate:,.0f} records/s,"
+        f"[sqlite] writer on the in-process bus, {publishers} publishers: {rate:,.0f} records/s,"
         f" {cpu_us:.1f} us CPU per record, {lost} not stored"
     )
 
@@ -316,11 +318,14 @@ async def main() -> None:
     parser.add_argument(
         "--sqlite-writer-only", action="store_true", help="the SQLite writer of part 3"
     )
+    parser.add_argument(
+        "--publishers", type=int, default=PUBLISHERS, help="concurrent publishers (part 3)"
+    )
     args = parser.parse_args()
     msgs = messages(args.messages)
     if args.sqlite_writer_only:
         with tempfile.TemporaryDirectory() as tmp:
-            await print_sqlite_writer(f"sqlite+aiosqlite:///{tmp}/w.db", msgs)
+            await print_sqlite_writer(f"sqlite+aiosqlite:///{tmp}/w.db", msgs, args.publishers)
         return
     if args.writer_only:
         await writer_part(msgs, args.messages, args.loop_messages, args.runs)
@@ -339,7 +344,7 @@ async def main() -> None:
             f" p99 {p99:.2f} ms (avg total {avg_total}, {args.queries} queries)"
         )
     with tempfile.TemporaryDirectory() as tmp:
-        await print_sqlite_writer(f"sqlite+aiosqlite:///{tmp}/w.db", msgs)
+        await print_sqlite_writer(f"sqlite+aiosqlite:///{tmp}/w.db", msgs, args.publishers)
         url = f"sqlite+aiosqlite:///{tmp}/r.db"
         took = await fill(url, args.rows)
         p50, p99, avg_total = await reader_latency(url, args.rows, args.queries)
