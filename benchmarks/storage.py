@@ -1,7 +1,8 @@
 """Message storage benchmark: writer throughput and reader latency, PostgreSQL and SQLite.
 
 Run: ``.venv/bin/python benchmarks/storage.py [--messages N] [--rows N] [--queries N]``
-(``--writer-only [--runs N]``: part 1 alone, N times, with the median).
+(``--writer-only [--runs N]``: part 1 alone, N times, with the median;
+``--sqlite-writer-only [--publishers N]``: the SQLite writer of part 3 alone).
 
 1. PostgreSQL writer: records/s one writer stores from a pre-filled JetStream stream
    of one-record SenML messages (private nats-server), beside a per-message INSERT
@@ -9,7 +10,10 @@ Run: ``.venv/bin/python benchmarks/storage.py [--messages N] [--rows N] [--queri
    the writer's CPU time per record, which stays comparable on a busy machine.
 2. PostgreSQL reader: p50/p99 of ``GET /channels/{id}/messages`` for a filtered page
    (channel + name + time range, limit 100) on a table of ``--rows`` rows.
-3. SQLite (the all-in-one): the writer on the in-process bus, and the same reader query.
+3. SQLite (the all-in-one): the writer on the in-process bus fed by ``PUBLISHERS``
+   concurrent publishers (each publish returns once its batch is committed, so the
+   writer sees as many messages at a time as there are publishers), with the CPU time
+   per message; and the same reader query.
 
 Needs the PostgreSQL of ``make test`` (``MF_TEST_POSTGRES``) and ``nats-server``."""
 
@@ -51,6 +55,7 @@ from tests.servers import PG_ADMIN, nats_server
 CHANNELS = 100
 NAMES = 10
 BATCH = 1000
+PUBLISHERS = 200
 
 
 class AllowAll:
@@ -179,23 +184,34 @@ async def insert_loop_rate(pg_url: str, msgs: list[Message]) -> float:
     return len(msgs) / elapsed
 
 
-async def sqlite_writer_rate(sqlite_url: str, msgs: list[Message]) -> float:
+async def sqlite_writer_rate(
+    sqlite_url: str, msgs: list[Message], publishers: int = PUBLISHERS
+) -> tuple[float, float, int]:
+    """Records/s, CPU microseconds per record and records never stored (a bus that drops
+    what its writer cannot take in time) of the all-in-one writer on SQLite."""
     engine = create_engine(sqlite_url)
     await migrate(engine, "consumers")
     bus = InProcessBus(max_pending=20_000)
     writer = build_writer(engine, bus, WriterSettings(batch_size=BATCH, queue_size=20_000))
     await writer.start()
+
+    async def publisher(share: list[Message]) -> None:
+        for msg in share:
+            await bus.publish(msg)
+
     before = stored_total()
-    started = time.perf_counter()
-    for msg in msgs:
-        await bus.publish(msg)
-    while stored_total() - before < len(msgs):
+    started, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(publisher(msgs[i::publishers]) for i in range(publishers)))
+    stored, progress = 0.0, time.perf_counter()
+    while stored < len(msgs) and time.perf_counter() - progress < 5:
         await asyncio.sleep(0.01)
-    elapsed = time.perf_counter() - started
+        if stored_total() - before > stored:
+            stored, progress = stored_total() - before, time.perf_counter()
+    elapsed, cpu = progress - started, time.process_time() - cpu
     await bus.close()
     await writer.close()
     await engine.dispose()
-    return len(msgs) / elapsed
+    return stored / elapsed, cpu / max(stored, 1) * 1e6, len(msgs) - int(stored)
 
 
 FILL_PG = """
@@ -293,6 +309,14 @@ async def writer_part(msgs: list[Message], count: int, loop_count: int, runs: in
     print(f"[postgres] ratio writer / loop: {rate / loop:.1f}x")
 
 
+async def print_sqlite_writer(url: str, msgs: list[Message], publishers: int) -> None:
+    rate, cpu_us, lost = await sqlite_writer_rate(url, msgs, publishers)
+    print(
+        f"[sqlite] writer on the in-process bus, {publishers} publishers: {rate:,.0f} records/s,"
+        f" {cpu_us:.1f} us CPU per record, {lost} not stored"
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000, help="writer messages")
@@ -301,8 +325,18 @@ async def main() -> None:
     parser.add_argument("--queries", type=int, default=500, help="reader queries")
     parser.add_argument("--writer-only", action="store_true", help="part 1 (PostgreSQL writer)")
     parser.add_argument("--runs", type=int, default=1, help="repeat part 1, print medians")
+    parser.add_argument(
+        "--sqlite-writer-only", action="store_true", help="the SQLite writer of part 3"
+    )
+    parser.add_argument(
+        "--publishers", type=int, default=PUBLISHERS, help="concurrent publishers (part 3)"
+    )
     args = parser.parse_args()
     msgs = messages(args.messages)
+    if args.sqlite_writer_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            await print_sqlite_writer(f"sqlite+aiosqlite:///{tmp}/w.db", msgs, args.publishers)
+        return
     if args.writer_only:
         await writer_part(msgs, args.messages, args.loop_messages, args.runs)
         return
@@ -320,9 +354,7 @@ async def main() -> None:
             f" p99 {p99:.2f} ms (avg total {avg_total}, {args.queries} queries)"
         )
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/w.db"
-        rate = await sqlite_writer_rate(url, msgs)
-        print(f"[sqlite] writer on the in-process bus: {rate:,.0f} records/s")
+        await print_sqlite_writer(f"sqlite+aiosqlite:///{tmp}/w.db", msgs, args.publishers)
         url = f"sqlite+aiosqlite:///{tmp}/r.db"
         took = await fill(url, args.rows)
         p50, p99, avg_total = await reader_latency(url, args.rows, args.queries)

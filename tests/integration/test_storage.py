@@ -236,3 +236,31 @@ async def test_rows_the_database_refuses_are_malformed(postgres_url: str) -> Non
     async with engine.connect() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(messages))).scalar() == 0
     await engine.dispose()
+
+
+async def test_rows_match_what_sqlalchemy_stores_so_earlier_rows_are_recognised(
+    engine: AsyncEngine,
+) -> None:
+    """Rows stored through SQLAlchemy's own insert (as earlier versions did on SQLite)
+    are the same rows: a redelivery stores nothing twice and ids read back as UUIDs."""
+    msg = Message(CHANNEL, "a", "t", "http", b'[{"n":"x","vd":"bytes"},{"n":"y","vb":true}]', 7)
+    batch = rows(msg)
+    async with engine.begin() as conn:
+        rid, record = batch[0]
+        values = {"id": rid, **{f: getattr(record, f) for f in record.__struct_fields__}}
+        values["data_value"] = record.data_value.encode() if record.data_value else None
+        await conn.execute(sa.insert(messages), [values])
+    repo = MessageRepository(engine)
+    await repo.save(batch)
+    async with engine.connect() as conn:
+        stored = (await conn.execute(sa.select(messages.c.id, messages.c.data_value))).all()
+    assert sorted(str(i) for i, _ in stored) == sorted(str(i) for i, _ in batch)
+    assert sorted(bytes(d or b"") for _, d in stored) == [b"", b"bytes"]
+
+
+async def test_a_database_failing_the_insert_is_service_unavailable(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("DROP TABLE messages"))
+    msg = Message(CHANNEL, "", "t", "http", b'[{"n":"a","v":1}]', 1)
+    with pytest.raises(errors.ServiceUnavailable):
+        await MessageRepository(engine).save(rows(msg))

@@ -1,10 +1,11 @@
-"""The writer on the in-process bus: batches, drains on shutdown, refuses bad payloads."""
+"""The writers: durable on the in-process bus (a publish returns once stored; bounded
+retries, backpressure), buffered for core NATS; drains on shutdown, refuses bad payloads."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mainflux.consumers.schema import json_messages, messages
 from mainflux.consumers.settings import WriterSettings, load_subjects, parse_duration
-from mainflux.consumers.writer import build_writer
+from mainflux.consumers.sink import MessageSink
+from mainflux.consumers.store import JSONRow, MessageRepository, SenMLRow
+from mainflux.consumers.writer import BufferedWriter, DurableWriter, build_writer
+from mainflux.core import errors
 from mainflux.core.config import ConfigError
 from mainflux.core.db import create_engine, migrate
 from mainflux.messaging.envelope import ALL_CHANNELS, Message
 from mainflux.messaging.inproc import InProcessBus
+from tests.integration.test_durable_bus import until
 
 CHANNEL = "c0ffee00-0000-4000-8000-0000000000aa"
 
@@ -49,6 +54,99 @@ def senml_msg(i: int, subtopic: str = "", channel: str = CHANNEL) -> Message:
     return Message(channel, subtopic, "thing", "http", f'[{{"n":"v","v":{i}}}]'.encode())
 
 
+async def test_on_the_in_process_bus_a_publish_returns_once_its_rows_are_committed(
+    engine: AsyncEngine,
+) -> None:
+    bus = InProcessBus()
+    writer = build_writer(engine, bus, WriterSettings(batch_timeout=60.0))
+    assert isinstance(writer, DurableWriter)
+    await writer.start()
+    await bus.publish(senml_msg(1))
+    assert await count(engine) == 1, "stored before the publisher hears back"
+    await asyncio.gather(*(bus.publish(senml_msg(i)) for i in range(2, 202)))
+    assert await count(engine) == 201
+    await bus.close()
+    await writer.close()
+
+
+class FlakyStore:
+    """A message store that is unreachable for its first ``failures`` calls."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+        self.rows: list[SenMLRow] = []
+
+    async def save(self, senml: Sequence[SenMLRow], json: Sequence[JSONRow] = ()) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise errors.ServiceUnavailable("message database unavailable")
+        self.rows.extend(senml)
+
+
+async def durable_writer(bus: InProcessBus, store: FlakyStore, retries: int) -> DurableWriter:
+    sink = MessageSink(store, min_backoff=0.001, max_backoff=0.001, max_retries=retries)
+    writer = DurableWriter(bus, sink, WriterSettings())
+    await writer.start()
+    return writer
+
+
+async def test_a_failed_batch_is_retried_before_the_publisher_hears_back() -> None:
+    bus = InProcessBus()
+    store = FlakyStore(failures=2)
+    writer = await durable_writer(bus, store, retries=3)
+    await bus.publish(senml_msg(1))
+    assert store.calls == 3
+    assert len(store.rows) == 1
+    await bus.close()
+    await writer.close()
+
+
+async def test_a_batch_that_keeps_failing_is_an_error_for_its_publisher(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus = InProcessBus()
+    store = FlakyStore(failures=4)
+    writer = await durable_writer(bus, store, retries=3)
+    caplog.set_level(logging.WARNING)
+    with pytest.raises(errors.ServiceUnavailable):
+        await bus.publish(senml_msg(1))
+    assert store.calls == 4, "the first try and three retries"
+    assert store.rows == []
+    assert any("gave up after 3 retries" in r.getMessage() for r in caplog.records)
+    await bus.publish(senml_msg(2))  # the database is back: the writer carries on
+    assert [row[1].value for row in store.rows] == [2.0]
+    await bus.close()
+    await writer.close()
+
+
+async def test_a_full_writer_holds_publishers_back_then_refuses(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    await migrate(engine, "consumers")
+    bus = InProcessBus(put_timeout=0.05)
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    class SlowRepository(MessageRepository):
+        async def save(self, senml: Sequence[SenMLRow], json: Sequence[JSONRow] = ()) -> None:
+            entered.set()
+            await release.wait()
+            await super().save(senml, json)
+
+    sink = MessageSink(SlowRepository(engine))
+    writer = DurableWriter(bus, sink, WriterSettings(queue_size=1))
+    await writer.start()
+    first = asyncio.create_task(bus.publish(senml_msg(1)))
+    await entered.wait()
+    with pytest.raises(errors.ServiceUnavailable, match="behind"):
+        await bus.publish(senml_msg(2))
+    release.set()
+    await first
+    assert await count(engine) == 1
+    await bus.close()
+    await writer.close()
+    await engine.dispose()
+
+
 async def test_every_message_is_stored(engine: AsyncEngine) -> None:
     bus = InProcessBus()
     writer = build_writer(engine, bus, WriterSettings(batch_size=50))
@@ -60,13 +158,30 @@ async def test_every_message_is_stored(engine: AsyncEngine) -> None:
     await writer.close()
 
 
-async def test_a_clean_shutdown_drains_the_queue_and_says_how_many(
-    sqlite_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_a_clean_shutdown_stores_what_publishers_wait_for(sqlite_url: str) -> None:
     engine = create_engine(sqlite_url)
     await migrate(engine, "consumers")
     bus = InProcessBus()
-    writer = build_writer(engine, bus, WriterSettings(batch_size=100, batch_timeout=5.0))
+    writer = build_writer(engine, bus, WriterSettings(batch_size=100))
+    await writer.start()
+    publishing = [asyncio.create_task(bus.publish(senml_msg(i))) for i in range(1000)]
+    await until(lambda: bus.pending() == 1000)  # every publisher waits for the writer
+    await bus.close()
+    await writer.close()
+    await asyncio.gather(*publishing)
+    assert await count(engine) == 1000
+    await engine.dispose()
+
+
+async def test_the_buffered_writer_drains_its_queue_on_shutdown_and_says_how_many(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The writer used on core NATS (nothing waits for it), here on the in-process bus."""
+    engine = create_engine(sqlite_url)
+    await migrate(engine, "consumers")
+    bus = InProcessBus()
+    settings = WriterSettings(batch_size=100, batch_timeout=5.0)
+    writer = BufferedWriter(bus, MessageSink(MessageRepository(engine)), settings)
     await writer.start()
     for i in range(1000):
         await bus.publish(senml_msg(i))

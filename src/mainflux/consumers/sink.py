@@ -2,9 +2,11 @@
 
 The sink transforms each message by the writer's content type, counts and logs
 refused payloads (once per cause and channel), and stores the batch in one
-transaction, retrying with backoff for as long as the database is unreachable. Rows
-the database itself refuses are isolated message by message so one bad payload never
-blocks the others."""
+transaction, retrying with backoff while the database is unreachable: for as long as it
+takes (a JetStream or core NATS writer, the default), or for ``max_retries`` retries and
+then raising ``ServiceUnavailable`` (the all-in-one writer, whose publishers are
+waiting for the answer). Rows the database itself refuses are isolated message by
+message so one bad payload never blocks the others."""
 
 from __future__ import annotations
 
@@ -66,13 +68,18 @@ class MessageSink:
         name: str = "postgres-writer",
         min_backoff: float = 0.1,
         max_backoff: float = 5.0,
+        max_retries: int | None = None,
     ) -> None:
+        """``max_retries`` bounds the retries of an unreachable database (``None``:
+        retry until it answers); the backoff doubles from ``min_backoff`` to
+        ``max_backoff`` seconds."""
         self._store = store
         self._name = name
         self._json = content_type == json_transformer.CONTENT_TYPE
         self._senml: Callable[[Message], list[senml.SenMLRecord]] = senml.transformer(content_type)
         self._min_backoff = min_backoff
         self._max_backoff = max_backoff
+        self._max_retries = max_retries
         self._reported: set[tuple[str, str]] = set()
 
     def refuse(self, cause: str, channel: str, reason: str) -> None:
@@ -126,8 +133,8 @@ class MessageSink:
     async def write(self, messages: Sequence[Message]) -> None:
         """Store every valid message of the batch; returns once they are committed.
 
-        Waits (retrying with backoff) while the database is unreachable; only
-        cancellation stops it early."""
+        Waits (retrying with backoff) while the database is unreachable; raises
+        ``ServiceUnavailable`` once ``max_retries`` retries failed."""
         prepared = self._prepare(messages)
         if not prepared:
             return
@@ -161,6 +168,16 @@ class MessageSink:
                 await self._store.save(senml_rows, json_rows)
             except errors.ServiceUnavailable as exc:
                 failures += 1
+                if self._max_retries is not None and failures > self._max_retries:
+                    log.error(
+                        "%s: cannot store %d rows (%s: %s); gave up after %d retries",
+                        self._name,
+                        len(senml_rows) + len(json_rows),
+                        exc,
+                        type(exc.__cause__).__name__,
+                        self._max_retries,
+                    )
+                    raise
                 RETRIES.labels(self._name).inc()
                 if failures == 1 or failures % 10 == 0:
                     log.warning(

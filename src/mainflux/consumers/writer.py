@@ -1,10 +1,22 @@
-"""The writer for push subscribers (the in-process bus, core NATS): queue, batch, store.
+"""The writers of push buses: the in-process bus (durable) and core NATS (buffered).
 
-Messages handed over by the bus wait in a bounded queue (a full queue slows the bus
-down instead of growing). A flusher takes them in batches of up to ``batch_size``,
-or whatever arrived within ``batch_timeout`` of a batch's first message, and stores
-them through a :class:`~mainflux.consumers.sink.MessageSink`. Closing unsubscribes,
-then drains the queue and says how many messages it had pending."""
+On the in-process bus (the embedded all-in-one) the writer is a **durable subscriber**
+(:class:`DurableWriter`): a publish returns only once the batch holding its message is
+committed, so what an adapter acknowledged (HTTP 202, MQTT PUBACK, a WebSocket frame
+read) survives ``kill -9``. Batches form by group commit: while one batch is stored the
+next one fills with whatever arrives, up to ``batch_size`` (``batch_timeout`` does not
+apply). An unreachable database is retried with backoff a few times (about 2.5 s), then
+the publishers of the batch get ``ServiceUnavailable``; when ``queue_size`` messages
+already wait, new publishers wait for room up to the bus's ``put_timeout`` and then get
+``ServiceUnavailable`` too. Nothing is dropped silently: a message is stored, or its
+publisher is told.
+
+On core NATS (the all-in-one with ``MF_NATS_URL``) nothing waits for the writer
+(:class:`BufferedWriter`): messages wait in a bounded queue (a full one slows the NATS
+client down instead of growing) and a flusher stores them in batches of up to
+``batch_size``, or whatever arrived within ``batch_timeout`` of a batch's first
+message. What is queued is lost if the process is killed; closing drains it. (The
+``mainflux-postgres-writer`` service reads JetStream instead: see ``writer_main``.)"""
 
 from __future__ import annotations
 
@@ -12,18 +24,72 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mainflux.consumers.settings import WriterSettings
 from mainflux.consumers.sink import MessageSink
 from mainflux.consumers.store import MessageRepository
-from mainflux.messaging.bus import Subscriber, Subscription
+from mainflux.messaging.bus import DurableSubscriber, Subscriber, Subscription
 from mainflux.messaging.envelope import Message
 
 log = logging.getLogger("mainflux.writer")
 
 QUEUE_GROUP = "postgres-writer"
+
+#: Retries of an unreachable database before the publishers of a batch get an error
+#: (backoff 0.1, 0.2, 0.4, 0.8, 1 s: about 2.5 s in all).
+DURABLE_RETRIES = 5
+DURABLE_MAX_BACKOFF = 1.0
+
+
+class DurableWriter:
+    """A durable subscriber of the in-process bus that stores each batch (see module doc)."""
+
+    def __init__(
+        self,
+        bus: DurableSubscriber,
+        sink: MessageSink,
+        settings: WriterSettings,
+        *,
+        name: str = "postgres-writer",
+    ) -> None:
+        self._bus = bus
+        self._sink = sink
+        self._settings = settings
+        self._name = name
+        self._subscription: Subscription | None = None
+        self._in_flight = 0
+
+    @property
+    def pending(self) -> int:
+        """Messages of the batch being stored (the bus holds the ones behind it)."""
+        return self._in_flight
+
+    async def _store(self, batch: Sequence[Message]) -> None:
+        self._in_flight = len(batch)
+        try:
+            await self._sink.write(batch)
+        finally:
+            self._in_flight = 0
+
+    async def start(self) -> None:
+        """Subscribe (durably) to every configured subject."""
+        self._subscription = await self._bus.subscribe_durable(
+            self._settings.subjects,
+            self._store,
+            max_batch=self._settings.batch_size,
+            max_pending=self._settings.queue_size,
+        )
+
+    async def close(self) -> None:
+        """Unsubscribe once what is queued is stored (the bus bounds the wait)."""
+        sub, self._subscription = self._subscription, None
+        if sub is None:
+            return
+        log.info("%s: stopping, %d messages pending; draining", self._name, self.pending)
+        await sub.unsubscribe()
 
 
 class BufferedWriter:
@@ -132,10 +198,22 @@ def build_writer(
     settings: WriterSettings | None = None,
     *,
     name: str = "postgres-writer",
-) -> BufferedWriter:
+) -> DurableWriter | BufferedWriter:
     """A writer storing into ``engine`` what ``subscriber`` delivers; call ``start()``.
 
-    The schema must exist: run ``migrate(engine, "consumers")`` first."""
+    A :class:`DurableWriter` when the bus offers durable subscriptions (the in-process
+    bus), else a :class:`BufferedWriter`. The schema must exist: run
+    ``migrate(engine, "consumers")`` first."""
     settings = settings or WriterSettings()
-    sink = MessageSink(MessageRepository(engine), settings.content_type, name=name)
+    repository = MessageRepository(engine)
+    if isinstance(subscriber, DurableSubscriber):
+        sink = MessageSink(
+            repository,
+            settings.content_type,
+            name=name,
+            max_backoff=DURABLE_MAX_BACKOFF,
+            max_retries=DURABLE_RETRIES,
+        )
+        return DurableWriter(subscriber, sink, settings, name=name)
+    sink = MessageSink(repository, settings.content_type, name=name)
     return BufferedWriter(subscriber, sink, settings, name=name)

@@ -2,12 +2,16 @@
 
 Two implementations share these Protocols: the in-process bus (the all-in-one
 default) and NATS (``MF_NATS_URL``). Subjects and wildcards (``*``, ``>``) have NATS
-meaning in both."""
+meaning in both.
+
+:class:`DurableSubscriber` is a capability of the in-process bus only (the all-in-one's
+message writer uses it, so that a publish returns once the message is stored); on NATS
+the writer reads a JetStream durable consumer instead."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from mainflux.messaging.envelope import Message
 
@@ -47,4 +51,25 @@ class Bus(Publisher, Subscriber, Protocol):
 
     async def close(self) -> None:
         """Drain and close."""
+        ...
+
+
+@runtime_checkable
+class DurableSubscriber(Protocol):
+    """A bus whose publishers can wait for a subscriber: the in-process bus."""
+
+    async def subscribe_durable(
+        self,
+        subjects: Sequence[str],
+        handler: BatchHandler,
+        *,
+        max_batch: int = 1000,
+        max_pending: int | None = None,
+    ) -> Subscription:
+        """Hand messages on ``subjects`` to ``handler`` in batches of at most ``max_batch``.
+
+        A publish of a matching message returns only once ``handler`` returned for a
+        batch holding it, and raises ``ServiceUnavailable`` when ``handler`` raised or
+        when ``max_pending`` messages already wait for it (after a bounded wait).
+        Unsubscribing handles what is queued first."""
         ...

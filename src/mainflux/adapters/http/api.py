@@ -6,10 +6,12 @@ parse the path, read the body up to ``max_body``, check the thing key (cached, s
 answers with a status and no body: 202 once the message is on the bus; 400 for a path
 or subtopic that breaks the rules; 403 for a missing or wrong key, an unknown channel or
 a thing not connected to it; 405 for another method; 413 for a body over ``max_body``;
-503 when the things service or the bus cannot be reached. A refused key (403) or an
-unreachable service (503) is logged at INFO once per cause, then at DEBUG, never with a
-traceback (:mod:`mainflux.adapters.refusals`). Every other path (``/version``,
-``/health``, ``/metrics``, unknown routes) goes to the shared service app."""
+503 with ``Retry-After`` when the things service or the bus cannot be reached, or when
+the bus refuses the message (on the in-process bus: storage is behind or failing, so a
+202 there means the message is stored). A refused key (403) or an unreachable service
+(503) is logged at INFO once per cause, then at DEBUG, never with a traceback
+(:mod:`mainflux.adapters.refusals`). Every other path (``/version``, ``/health``,
+``/metrics``, unknown routes) goes to the shared service app."""
 
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ SERVICE: Final = "http"
 PROTOCOL: Final = "http"
 DEFAULT_MAX_BODY: Final = 1 << 20
 _GONE: Final = 0  # the client went away before its body arrived: nothing to answer
+_RETRY_AFTER: Final = ((b"retry-after", b"1"),)  # seconds, with every 503
 _COUNTERS: Final = {
     s: REQUESTS.labels(SERVICE, "POST", str(s)) for s in (202, 400, 403, 405, 413, 503)
 }
@@ -72,6 +75,8 @@ class MessageApp:
         _COUNTERS[status].inc()
         if status == 405:
             await respond(send, status, ((b"allow", b"POST"),))
+        elif status == 503:
+            await respond(send, status, _RETRY_AFTER)
         else:
             await respond(send, status)
 

@@ -5,7 +5,10 @@ publisher = thing id, subtopic per MAINFLUX §2.3) on ``channels.<id>[.<subtopic
 A message is published at once, in the publishing client's turn, without a queue or
 a task of its own. The publishing client is held back (its socket stops being read)
 while the bus makes a publish wait, and while too many of our own messages are still
-on their way through the bus (so that they never fill it).
+on their way through the bus (so that they never fill it). When the bus refuses a QoS
+1 or 2 message (on the in-process bus: storage is behind or failing) the awaitable
+returned to the broker fails, so the message is not acknowledged; a refused QoS 0
+message is counted and logged.
 
 Inbound: each adapter instance subscribes to ``channels.>`` for itself (no queue
 group) and delivers messages of other protocols and other instances to its local
@@ -71,7 +74,7 @@ class Bridge:
         self._own: dict[int, int] = {}  # created -> bytes, until our own echo returns
         self._unechoed = 0  # bytes
         self._unechoed_count = 0
-        self._deferred: deque[tuple[Message, asyncio.Future[None]]] = deque()
+        self._deferred: deque[tuple[Message, int, asyncio.Future[None]]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._own_order: deque[int] = deque()
         self._last_created = 0
@@ -91,12 +94,12 @@ class Bridge:
             self._timer.cancel()
             self._timer = None
         while self._deferred:  # held back by the echo bound, which no longer applies
-            envelope, done = self._deferred.popleft()
-            step = self._publish(envelope)
+            envelope, qos, done = self._deferred.popleft()
+            step = self._publish(envelope, qos)
             if step is not None:
                 with contextlib.suppress(Exception):
                     await step
-            _settle(done)
+            _settle_when_done(done, step)
 
     # --- broker -> bus ----------------------------------------------------------------
 
@@ -123,13 +126,15 @@ class Bridge:
         payload = message.payload
         envelope = Message(parsed[0], parsed[1], thing_id, PROTOCOL, payload, created)
         if self._deferred or self._full():
-            return self._defer(envelope)
-        return self._publish(envelope)
+            return self._defer(envelope, message.qos)
+        return self._publish(envelope, message.qos)
 
     def _full(self) -> bool:
         return self._unechoed_count >= self.max_queued or self._unechoed >= self.max_queued_bytes
 
-    def _publish(self, envelope: Message) -> asyncio.Future[None] | None:
+    def _publish(self, envelope: Message, qos: int) -> asyncio.Future[None] | None:
+        """Publish; ``None`` when done at once, else a future that fails (QoS 1 and 2)
+        when the bus refuses the message."""
         created = envelope.created
         cost = len(envelope.payload) + _OVERHEAD
         self._own[created] = cost
@@ -143,17 +148,23 @@ class Bridge:
             _, rest = run_eagerly(self.bus.publish(envelope))
         except Exception as exc:
             self._failed(envelope, exc)
-            return None
+            if not qos:
+                return None
+            refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            refused.set_exception(exc)
+            return refused
         if rest is None:
             self.forwarded += 1
             return None
-        return asyncio.ensure_future(self._finish(envelope, rest))
+        return asyncio.ensure_future(self._finish(envelope, rest, qos))
 
-    async def _finish(self, envelope: Message, rest: Awaitable[Any]) -> None:
+    async def _finish(self, envelope: Message, rest: Awaitable[Any], qos: int) -> None:
         try:
             await rest
         except Exception as exc:
             self._failed(envelope, exc)
+            if qos:
+                raise
         else:
             self.forwarded += 1
 
@@ -168,7 +179,7 @@ class Bridge:
         if self.failures & (self.failures - 1) == 0:
             log.warning("mqtt: bus publish failed (%d so far): %s", self.failures, exc)
 
-    def _defer(self, envelope: Message) -> asyncio.Future[None]:
+    def _defer(self, envelope: Message, qos: int) -> asyncio.Future[None]:
         """Hold ``envelope`` (and its client) back until our echoes caught up.
 
         The wait is bounded: an echo lost to a bus outage must not stop the bridge."""
@@ -176,15 +187,15 @@ class Bridge:
         done = loop.create_future()
         if not self._deferred:
             self._timer = loop.call_later(_ECHO_WAIT, self._give_up)
-        self._deferred.append((envelope, done))
+        self._deferred.append((envelope, qos, done))
         return done
 
     def _release(self) -> None:
         """Publish held-back messages, oldest first, while there is room."""
         deferred = self._deferred
         while deferred and not self._full():
-            envelope, done = deferred.popleft()
-            step = self._publish(envelope)
+            envelope, qos, done = deferred.popleft()
+            step = self._publish(envelope, qos)
             if step is None:
                 if not done.done():
                     done.set_result(None)
@@ -228,11 +239,13 @@ def _parse(topic: str) -> tuple[str, str] | None:
         return None
 
 
-def _settle(done: asyncio.Future[None]) -> None:
-    if not done.done():
-        done.set_result(None)
-
-
-def _settle_when_done(done: asyncio.Future[None], _step: object) -> None:
-    """Done-callback form of :func:`_settle`."""
-    _settle(done)
+def _settle_when_done(done: asyncio.Future[None], step: asyncio.Future[None] | None) -> None:
+    """Settle ``done`` like ``step`` ended: failed when it failed (a refused QoS 1/2)."""
+    if done.done():
+        return
+    if step is not None and step.done() and not step.cancelled():
+        error = step.exception()
+        if error is not None:
+            done.set_exception(error)
+            return
+    done.set_result(None)

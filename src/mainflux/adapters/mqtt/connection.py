@@ -6,7 +6,8 @@ known; a topic is authorized once per read, not once per message); when a
 step needs to wait (authentication, a policy lookup, back-pressure from the bus), the
 connection stops reading, finishes that step (a future: by a done callback; anything
 else: in a task) and then carries on with the packets that were behind it, so order is
-always kept.
+always kept. A QoS 1/2 PUBLISH the broker's hooks make wait is acknowledged only when
+that wait ends well; otherwise the connection closes without acknowledging it.
 
 Writes are gathered per connection and handed to the transport once per loop turn.
 
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mainflux.mqtt")
 
 _STOP: Any = object()
+_SERVER_BUSY = 0x89  # the MQTT 5 DISCONNECT reason code "Server busy"
 Step = Awaitable[Any] | None
 _TRIES: Final = 5  # askings of a check that revocations keep making stale
 
@@ -392,11 +394,27 @@ class Connection(asyncio.Protocol):
                 return None
             waiting.add(packet.packet_id)
         gate = self.broker.accept(self, packet)
+        if gate is not None and qos:
+            return self._acknowledge_when(gate, packet)
         if qos == 1:
             self.write(encode_ack(PUBACK, packet.packet_id))
         elif qos == 2:
             self.write(encode_ack(PUBREC, packet.packet_id))
         return gate
+
+    async def _acknowledge_when(self, gate: Awaitable[Any], packet: Publish) -> None:
+        """PUBACK/PUBREC once the hooks took the message (on the in-process bus: once it
+        is stored). If they refuse it, close unacknowledged: the client sends it again."""
+        try:
+            await gate
+        except Exception as exc:
+            session = self.session
+            if packet.qos == 2 and session is not None and session.awaiting_release:
+                session.awaiting_release.discard(packet.packet_id)
+            log.warning("mqtt: client %s: message not accepted, closing: %s", self.client_id, exc)
+            self.shutdown(_SERVER_BUSY)
+            return
+        self.write(encode_ack(PUBACK if packet.qos == 1 else PUBREC, packet.packet_id))
 
     def _on_subscribe(self, packet: Subscribe) -> Step:
         for topic_filter, _ in packet.topics:
