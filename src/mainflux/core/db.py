@@ -76,9 +76,9 @@ def _alembic_config(service: str, connection: Connection) -> Config:
     return config
 
 
-#: Migrations whose package is not named after them: the name stays the one databases
-#: record (``alembic_version_<name>``, the advisory lock), the revisions live in the
-#: package. The message store's were ``consumers``' before writers and readers split.
+#: Migrations kept in a package of another name. The name is what databases record
+#: (``alembic_version_<name>``, the advisory lock), so it outlives a move: the message
+#: store's migrations are still ``consumers``, the package that once held them.
 _PACKAGES: Final = {"consumers": "storage"}
 
 
