@@ -181,13 +181,14 @@ async def start_writer(bus: Any) -> list[Any]:
     import tempfile
     from pathlib import Path
 
-    from mainflux.consumers.settings import WriterSettings
-    from mainflux.consumers.writer import build_writer
-    from mainflux.core.db import create_engine, migrate, sqlite_url
+    from mainflux.core.db import create_engine, sqlite_url
+    from mainflux.storage.migrate import migrate_messages
+    from mainflux.writers.settings import WriterSettings
+    from mainflux.writers.writer import build_writer
 
     folder = tempfile.mkdtemp(prefix="http-ingest-")
     engine = create_engine(sqlite_url(Path(folder) / "messages.db"))
-    await migrate(engine, "consumers")
+    await migrate_messages(engine)
     writer = build_writer(engine, bus, WriterSettings())
     await writer.start()
 

@@ -39,17 +39,19 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mainflux.consumers.reader import create_app
-from mainflux.consumers.settings import WriterSettings
-from mainflux.consumers.sink import STORED, MessageSink
-from mainflux.consumers.store import MessageRepository
-from mainflux.consumers.writer import build_writer
-from mainflux.core.db import create_engine, migrate
+from mainflux.core.db import create_engine
 from mainflux.core.runner import tune_garbage_collector
 from mainflux.messaging.envelope import Message
 from mainflux.messaging.inproc import InProcessBus
 from mainflux.messaging.jetstream import ConsumerSettings, DurableConsumer, ensure_stream
+from mainflux.readers.api import create_app
+from mainflux.readers.sql import SQLReader
+from mainflux.storage.migrate import migrate_messages
 from mainflux.transformers import senml
+from mainflux.writers.postgres import PostgresStore
+from mainflux.writers.settings import WriterSettings
+from mainflux.writers.sink import STORED, MessageSink
+from mainflux.writers.writer import build_writer
 from tests.servers import PG_ADMIN, nats_server
 
 CHANNELS = 100
@@ -125,8 +127,8 @@ async def jetstream_writer_rate(pg_url: str, msgs: list[Message]) -> tuple[float
         while (await js.stream_info(stream)).state.messages < len(msgs):
             await asyncio.sleep(0.05)
         engine = create_engine(pg_url)
-        await migrate(engine, "consumers")
-        sink = MessageSink(MessageRepository(engine))
+        await migrate_messages(engine)
+        sink = MessageSink(PostgresStore(engine))
         consumer = DurableConsumer(nc, stream, ConsumerSettings("bench", batch_size=BATCH))
         await consumer.ensure()
         thresholds = gc.get_threshold()
@@ -190,7 +192,7 @@ async def sqlite_writer_rate(
     """Records/s, CPU microseconds per record and records never stored (a bus that drops
     what its writer cannot take in time) of the all-in-one writer on SQLite."""
     engine = create_engine(sqlite_url)
-    await migrate(engine, "consumers")
+    await migrate_messages(engine)
     bus = InProcessBus(max_pending=20_000)
     writer = build_writer(engine, bus, WriterSettings(batch_size=BATCH, queue_size=20_000))
     await writer.start()
@@ -237,7 +239,7 @@ FROM s
 
 async def fill(url: str, rows: int) -> float:
     engine = create_engine(url)
-    await migrate(engine, "consumers")
+    await migrate_messages(engine)
     sqlite = url.startswith("sqlite")
     template = FILL_SQLITE if sqlite else FILL_PG
     started = time.perf_counter()
@@ -257,7 +259,7 @@ async def fill(url: str, rows: int) -> float:
 async def reader_latency(url: str, rows: int, queries: int) -> tuple[float, float, int]:
     engine = create_engine(url)
     fake = AllowAll()
-    app = create_app(MessageRepository(engine), fake, fake)
+    app = create_app(SQLReader(engine), fake, fake)
     span = rows  # record times are 1600000000 + 0..rows-1
     window = min(span, 500 * CHANNELS * NAMES)  # about 500 matching rows per query
     rng = random.Random(1)

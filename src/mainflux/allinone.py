@@ -28,10 +28,6 @@ from mainflux.adapters.ws import create_app as create_ws_app
 from mainflux.adapters.ws.live import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_THING
 from mainflux.authn import main as authn_main
 from mainflux.authn.api import create_app as create_authn_app
-from mainflux.consumers.reader import create_app as create_reader_app
-from mainflux.consumers.settings import WriterSettings
-from mainflux.consumers.store import MessageRepository
-from mainflux.consumers.writer import build_writer
 from mainflux.core import runner
 from mainflux.core.config import env, env_int
 from mainflux.core.datadir import (
@@ -41,20 +37,26 @@ from mainflux.core.datadir import (
     create_private,
     make_private,
 )
-from mainflux.core.db import create_engine, migrate, sqlite_url
+from mainflux.core.db import create_engine, sqlite_url
 from mainflux.core.redact import redact_text
+from mainflux.core.settings import load
 from mainflux.events.redis import RedisEventStream
 from mainflux.events.sql import SqlEventStream
 from mainflux.events.stream import EventStream
 from mainflux.gateway import Gateway, GatewayApps
 from mainflux.messaging.bus import Bus
 from mainflux.messaging.inproc import InProcessBus
+from mainflux.readers.api import create_app as create_reader_app
+from mainflux.readers.sql import SQLReader
+from mainflux.storage.migrate import migrate_messages
 from mainflux.things import main as things_main
 from mainflux.things.api import create_app as create_things_app
 from mainflux.things.cache import InMemoryAccessCache, RedisAccessCache
 from mainflux.users import main as users_main
 from mainflux.users.api import create_app as create_users_app
 from mainflux.users.email import OutboxEmailer
+from mainflux.writers.settings import WriterSettings
+from mainflux.writers.writer import build_writer
 
 log = logging.getLogger("mainflux")
 
@@ -169,8 +171,8 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
         access = CachedThingAccess(things, events)
         await stack.enter_async_context(_task(access.run(), "access-cache"))
 
-        await migrate(engine, "consumers")
-        writer = build_writer(engine, bus, WriterSettings.from_env())
+        await migrate_messages(engine)
+        writer = build_writer(engine, bus, load(WriterSettings))
         await writer.start()
         stack.push_async_callback(writer.close)
         # Runs before the writer closes: the bus hands over what it still holds first.
@@ -201,7 +203,7 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
                     ),
                 ),
                 mqtt_ws=mqtt.create_ws_app() if mqtt is not None else None,
-                reader=create_reader_app(MessageRepository(engine), access, things),
+                reader=create_reader_app(SQLReader(engine), access, things),
             )
         )
         runner.tune_garbage_collector()

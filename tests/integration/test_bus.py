@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from mainflux.core.errors import MalformedEntity, ServiceUnavailable
-from mainflux.messaging.bus import Bus
+from mainflux.messaging.bus import HANDLER_FAILURES, Bus
 from mainflux.messaging.envelope import Message
 from mainflux.messaging.inproc import InProcessBus
 from mainflux.messaging.nats import NatsBus
@@ -154,9 +154,11 @@ async def test_a_failing_handler_does_not_stop_the_subscription(bus: Bus) -> Non
 
     await bus.subscribe(f"channels.{ch}", flaky)
     await ready(bus)
+    failures = HANDLER_FAILURES._value.get()
     await bus.publish(Message(ch, payload=b"boom"))
     await bus.publish(Message(ch, payload=b"fine"))
     assert (await next_of(queue)).payload == b"fine"
+    assert HANDLER_FAILURES._value.get() == failures + 1, "every bus counts a failing handler"
 
 
 @pytest.mark.parametrize("subject", ["", "channels..x", "channels.>.x", "."])
@@ -209,6 +211,16 @@ async def test_nats_connect_to_nothing_is_service_unavailable() -> None:
 
     with pytest.raises(ServiceUnavailable):
         await NatsBus.connect(f"nats://127.0.0.1:{free_port()}", connect_timeout=0.5)
+
+
+async def test_a_failed_nats_connection_names_the_url_without_its_password() -> None:
+    from tests.servers import free_port
+
+    port = free_port()
+    with pytest.raises(ServiceUnavailable) as refused:
+        await NatsBus.connect(f"nats://writer:s3cret@127.0.0.1:{port}", connect_timeout=0.5)
+    assert f"nats://writer:***@127.0.0.1:{port}" in str(refused.value)
+    assert "s3cret" not in str(refused.value)
 
 
 async def test_inproc_slow_subscriber_is_bounded_and_counted() -> None:

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from mainflux.consumers import writer_main
-from mainflux.consumers.startup import migrate_when_reachable
 from mainflux.core.db import create_engine
+from mainflux.storage.migrate import migrate_when_reachable
+from mainflux.writers import main as writer_main
 from tests.servers import NatsServer, free_port
 
 
@@ -38,7 +38,7 @@ def on_warning(logger: str, event: asyncio.Event) -> Iterator[list[str]]:
 async def test_migrations_wait_for_an_unreachable_database_until_stopped() -> None:
     engine = create_engine(f"postgresql+asyncpg://mainflux:mainflux@127.0.0.1:{free_port()}/x")
     stop = asyncio.Event()
-    with on_warning("mainflux.consumers", stop) as warnings:
+    with on_warning("mainflux.storage", stop) as warnings:
         ran = await asyncio.wait_for(migrate_when_reachable(engine, stop), 30)
     await engine.dispose()
     assert ran is False

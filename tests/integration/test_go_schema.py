@@ -22,11 +22,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mainflux.authn.main import build_service as build_authn
-from mainflux.consumers.models import PageQuery
-from mainflux.consumers.store import MessageRepository, record_ids
 from mainflux.core.db import SchemaError, create_engine, migrate, migration_lock_id
 from mainflux.core.errors import Conflict, Unauthorized
 from mainflux.messaging.envelope import Message
+from mainflux.readers.models import PageQuery
+from mainflux.readers.sql import SQLReader
 from mainflux.things.api import create_app as create_things_app
 from mainflux.things.cache import InMemoryAccessCache
 from mainflux.things.main import build_service as build_things
@@ -36,6 +36,8 @@ from mainflux.transformers import senml
 from mainflux.users.api import create_app as create_users_app
 from mainflux.users.email import OutboxEmailer
 from mainflux.users.main import build_service as build_users
+from mainflux.writers.postgres import PostgresStore
+from mainflux.writers.rows import record_ids
 from tests import servers
 from tests.integration.test_authn_main import clean_env
 from tests.integration.test_users_main import COMMAND as USERS_COMMAND
@@ -509,7 +511,7 @@ async def test_go_messages_are_read_and_new_ones_written(pg: str, variant: tuple
     engine: AsyncEngine = create_engine(pg)
     try:
         await migrate(engine, "consumers")
-        repo = MessageRepository(engine)
+        repo, store = SQLReader(engine), PostgresStore(engine)
         page = await repo.read(CHANNEL, PageQuery(limit=10))
         assert page.total == 3
         assert [m["name"] for m in page.messages] == ["door", "blob", "temp"]
@@ -532,8 +534,8 @@ async def test_go_messages_are_read_and_new_ones_written(pg: str, variant: tuple
         # A publisher that is not a UUID (twins) was refused by Go's schema; not any more.
         msg = Message(CHANNEL, "room.1", "twins", "http", b'[{"n":"temp","v":22,"t":1003}]', 5)
         records = senml.transform_json(msg)
-        await repo.save(list(zip(record_ids(msg, len(records)), records, strict=True)))
-        await repo.save(list(zip(record_ids(msg, len(records)), records, strict=True)))
+        await store.save(list(zip(record_ids(msg, len(records)), records, strict=True)))
+        await store.save(list(zip(record_ids(msg, len(records)), records, strict=True)))
         newest = await repo.read(CHANNEL, PageQuery(limit=1))
         assert newest.total == 4
         assert newest.messages[0]["publisher"] == "twins"

@@ -24,9 +24,7 @@ import pytest
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mainflux.consumers.sink import MessageSink
-from mainflux.consumers.store import MessageRepository
-from mainflux.core.db import create_engine, migrate
+from mainflux.core.db import create_engine
 from mainflux.messaging import jetstream
 from mainflux.messaging.envelope import Message
 from mainflux.messaging.jetstream import (
@@ -34,6 +32,9 @@ from mainflux.messaging.jetstream import (
     DurableConsumer,
     ensure_stream,
 )
+from mainflux.storage.migrate import migrate_messages
+from mainflux.writers.postgres import PostgresStore
+from mainflux.writers.sink import MessageSink
 from tests.servers import NatsServer, free_port, nats_server
 
 
@@ -51,7 +52,7 @@ async def nats_connect(url: str) -> Client:
 @pytest.fixture
 async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(postgres_url)
-    await migrate(engine, "consumers")
+    await migrate_messages(engine)
     yield engine
     await engine.dispose()
 
@@ -100,7 +101,7 @@ class InProcessWriter:
             durable=durable, subjects=(f"channels.{channel}",), batch_size=50
         )
         self.consumer = DurableConsumer(nc, stream, settings)
-        self.sink = MessageSink(MessageRepository(engine), min_backoff=0.05, max_backoff=0.5)
+        self.sink = MessageSink(PostgresStore(engine), min_backoff=0.05, max_backoff=0.5)
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -217,7 +218,7 @@ def writer_process(
     }
     with log.open("ab") as stderr:
         return subprocess.Popen(
-            [sys.executable, "-m", "mainflux.consumers.writer_main"],
+            [sys.executable, "-m", "mainflux.writers.main"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
@@ -286,7 +287,7 @@ async def test_a_failed_batch_is_handed_back_and_stored_on_redelivery(
     settings = ConsumerSettings(f"w-{channel[:8]}", (f"channels.{channel}",), batch_size=50)
     consumer = DurableConsumer(nc, stream, settings)
     await consumer.ensure()
-    sink = MessageSink(MessageRepository(engine))
+    sink = MessageSink(PostgresStore(engine))
     failed: list[int] = []
 
     async def fail_first_batch(batch: list[Message]) -> None:

@@ -9,13 +9,15 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mainflux.consumers.models import Page, PageQuery
-from mainflux.consumers.reader import create_app
-from mainflux.consumers.store import MessageRepository, record_ids
 from mainflux.core import errors
 from mainflux.core.db import create_engine, migrate
 from mainflux.messaging.envelope import Message
+from mainflux.readers.api import create_app
+from mainflux.readers.models import Page, PageQuery
+from mainflux.readers.sql import SQLReader
 from mainflux.transformers import senml
+from mainflux.writers.rows import record_ids
+from mainflux.writers.store import open_store
 
 CHANNEL = "b3c4d5e6-0000-4000-8000-000000000001"
 OTHER = "b3c4d5e6-0000-4000-8000-000000000002"
@@ -58,7 +60,7 @@ class FakeThings:
 async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(db_url)
     await migrate(engine, "consumers")
-    repo = MessageRepository(engine)
+    repo = open_store(engine)
     batch = []
     for i in range(30):
         msg = Message(
@@ -83,7 +85,7 @@ def things() -> FakeThings:
 
 @pytest.fixture
 async def client(engine: AsyncEngine, things: FakeThings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(MessageRepository(engine), things, things)
+    app = create_app(SQLReader(engine), things, things)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://reader") as c:
         yield c
@@ -197,7 +199,7 @@ async def test_version_names_the_service(client: httpx.AsyncClient) -> None:
 async def test_database_down_is_503_and_recovers(postgres_url: str, things: FakeThings) -> None:
     engine = create_engine(postgres_url)
     await migrate(engine, "consumers")
-    app = create_app(MessageRepository(engine), things, things)
+    app = create_app(SQLReader(engine), things, things)
     name = postgres_url.rsplit("/", 1)[1]
     admin = await asyncpg.connect(
         postgres_url.replace("+asyncpg", "").rsplit("/", 1)[0] + "/postgres"

@@ -66,7 +66,7 @@ def reader_env(db_url: str, port: int, grpc_url: str) -> dict[str, str]:
 async def test_without_things_url_a_wrong_key_is_403(postgres_url: str, things: Things) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from mainflux.consumers.reader_main import main; main()"],
+        [sys.executable, "-c", "from mainflux.readers.main import main; main()"],
         env=reader_env(postgres_url, port, things.grpc_url),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -115,7 +115,7 @@ def test_a_message_table_that_cannot_be_adopted_stops_the_reader_in_one_line(
 
     asyncio.run(foreign_table())
     done = subprocess.run(
-        [sys.executable, "-c", "from mainflux.consumers.reader_main import main; main()"],
+        [sys.executable, "-c", "from mainflux.readers.main import main; main()"],
         env=reader_env(postgres_url, free_port(), "127.0.0.1:1"),
         capture_output=True,
         text=True,

@@ -74,7 +74,7 @@ CASES = [
         "MF_HTTP_ADAPTER_CA_CERTS",
     ),
     (
-        "mainflux.consumers.reader_main",
+        "mainflux.readers.main",
         {"MF_POSTGRES_READER_SERVER_CERT": "missing", "MF_POSTGRES_READER_SERVER_KEY": "x"},
         "MF_POSTGRES_READER_SERVER_CERT",
     ),

@@ -13,16 +13,20 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mainflux.consumers.schema import json_messages, messages
-from mainflux.consumers.settings import WriterSettings, load_subjects, parse_duration
-from mainflux.consumers.sink import MessageSink
-from mainflux.consumers.store import JSONRow, MessageRepository, SenMLRow
-from mainflux.consumers.writer import BufferedWriter, DurableWriter, build_writer
 from mainflux.core import errors
 from mainflux.core.config import ConfigError
-from mainflux.core.db import create_engine, migrate
+from mainflux.core.db import create_engine
+from mainflux.core.settings import load
 from mainflux.messaging.envelope import ALL_CHANNELS, Message
 from mainflux.messaging.inproc import InProcessBus
+from mainflux.storage.migrate import migrate_messages
+from mainflux.storage.schema import json_messages, messages
+from mainflux.writers.rows import JSONRow, SenMLRow
+from mainflux.writers.settings import WriterSettings, load_subjects, parse_duration
+from mainflux.writers.sink import MessageSink
+from mainflux.writers.sqlite import SQLiteStore
+from mainflux.writers.store import open_store
+from mainflux.writers.writer import BufferedWriter, DurableWriter, build_writer
 from tests.integration.test_durable_bus import until
 
 CHANNEL = "c0ffee00-0000-4000-8000-0000000000aa"
@@ -31,7 +35,7 @@ CHANNEL = "c0ffee00-0000-4000-8000-0000000000aa"
 @pytest.fixture
 async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(db_url)
-    await migrate(engine, "consumers")
+    await migrate_messages(engine)
     yield engine
     await engine.dispose()
 
@@ -122,17 +126,17 @@ async def test_a_batch_that_keeps_failing_is_an_error_for_its_publisher(
 
 async def test_a_full_writer_holds_publishers_back_then_refuses(sqlite_url: str) -> None:
     engine = create_engine(sqlite_url)
-    await migrate(engine, "consumers")
+    await migrate_messages(engine)
     bus = InProcessBus(put_timeout=0.05)
     entered, release = asyncio.Event(), asyncio.Event()
 
-    class SlowRepository(MessageRepository):
+    class SlowStore(SQLiteStore):
         async def save(self, senml: Sequence[SenMLRow], json: Sequence[JSONRow] = ()) -> None:
             entered.set()
             await release.wait()
             await super().save(senml, json)
 
-    sink = MessageSink(SlowRepository(engine))
+    sink = MessageSink(SlowStore(engine))
     writer = DurableWriter(bus, sink, WriterSettings(queue_size=1))
     await writer.start()
     first = asyncio.create_task(bus.publish(senml_msg(1)))
@@ -160,7 +164,7 @@ async def test_every_message_is_stored(engine: AsyncEngine) -> None:
 
 async def test_a_clean_shutdown_stores_what_publishers_wait_for(sqlite_url: str) -> None:
     engine = create_engine(sqlite_url)
-    await migrate(engine, "consumers")
+    await migrate_messages(engine)
     bus = InProcessBus()
     writer = build_writer(engine, bus, WriterSettings(batch_size=100))
     await writer.start()
@@ -178,10 +182,10 @@ async def test_the_buffered_writer_drains_its_queue_on_shutdown_and_says_how_man
 ) -> None:
     """The writer used on core NATS (nothing waits for it), here on the in-process bus."""
     engine = create_engine(sqlite_url)
-    await migrate(engine, "consumers")
+    await migrate_messages(engine)
     bus = InProcessBus()
     settings = WriterSettings(batch_size=100, batch_timeout=5.0)
-    writer = BufferedWriter(bus, MessageSink(MessageRepository(engine)), settings)
+    writer = BufferedWriter(bus, MessageSink(open_store(engine)), settings)
     await writer.start()
     for i in range(1000):
         await bus.publish(senml_msg(i))
@@ -263,13 +267,14 @@ async def test_cbor_content_type(engine: AsyncEngine) -> None:
 def test_settings_from_env(tmp_path: Path) -> None:
     path = tmp_path / "subjects.toml"
     path.write_text(f'[subjects]\nfilter = ["channels.{CHANNEL}.a", "channels.*.b"]\n')
-    settings = WriterSettings.from_env(
-        environ={
+    settings = load(
+        WriterSettings,
+        {
             "MF_POSTGRES_WRITER_SUBJECTS_CONFIG": str(path),
             "MF_POSTGRES_WRITER_CONTENT_TYPE": "something/else",
             "MF_POSTGRES_WRITER_BATCH_SIZE": "250",
             "MF_POSTGRES_WRITER_BATCH_TIMEOUT": "1s",
-        }
+        },
     )
     assert settings.subjects == (f"channels.{CHANNEL}.a", "channels.*.b")
     assert settings.content_type == "application/senml+json"
@@ -277,11 +282,49 @@ def test_settings_from_env(tmp_path: Path) -> None:
 
 
 def test_defaults() -> None:
-    settings = WriterSettings.from_env(
-        environ={"MF_POSTGRES_WRITER_SUBJECTS_CONFIG": "/nonexistent/subjects.toml"}
+    settings = load(
+        WriterSettings, {"MF_POSTGRES_WRITER_SUBJECTS_CONFIG": "/nonexistent/subjects.toml"}
     )
     assert settings.subjects == (ALL_CHANNELS,)
     assert settings.batch_timeout == 0.1
+    assert settings.max_pending == 10_000
+
+
+def test_settings_built_directly_have_the_defaults_of_an_empty_environment() -> None:
+    unset = {"MF_POSTGRES_WRITER_SUBJECTS_CONFIG": "/nonexistent/subjects.toml"}
+    assert WriterSettings() == load(WriterSettings, unset)
+    assert WriterSettings().content_type == "application/senml+json"
+
+
+@pytest.mark.parametrize(
+    ("variables", "pending"),
+    [
+        ({}, 10_000),
+        ({"MF_POSTGRES_WRITER_BATCH_SIZE": "8000"}, 16_000),
+        ({"MF_POSTGRES_WRITER_QUEUE_SIZE": "5"}, 5),
+        ({"MF_POSTGRES_WRITER_QUEUE_SIZE": "5", "MF_POSTGRES_WRITER_BATCH_SIZE": "8000"}, 5),
+    ],
+    ids=["default", "twice the batch", "set", "set beats the batch"],
+)
+def test_the_queue_holds_twice_a_batch_and_at_least_10000_unless_set(
+    variables: dict[str, str], pending: int
+) -> None:
+    environ = {"MF_POSTGRES_WRITER_SUBJECTS_CONFIG": "/nonexistent", **variables}
+    assert load(WriterSettings, environ).max_pending == pending
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("MF_POSTGRES_WRITER_QUEUE_SIZE", "0"),
+        ("MF_POSTGRES_WRITER_QUEUE_SIZE", "many"),
+        ("MF_POSTGRES_WRITER_BATCH_SIZE", "0"),
+    ],
+    ids=["queue 0", "queue not a number", "batch 0"],
+)
+def test_a_bad_size_names_the_variable(name: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load(WriterSettings, {"MF_POSTGRES_WRITER_SUBJECTS_CONFIG": "/nonexistent", name: raw})
 
 
 @pytest.mark.parametrize(
@@ -326,9 +369,10 @@ def test_batch_timeout_units(raw: str, seconds: float) -> None:
 @pytest.mark.parametrize("raw", ["soon", "-1", "1h", "ms"])
 def test_bad_batch_timeout_names_the_variable(raw: str) -> None:
     with pytest.raises(ConfigError, match="MF_POSTGRES_WRITER_BATCH_TIMEOUT"):
-        WriterSettings.from_env(
-            environ={
+        load(
+            WriterSettings,
+            {
                 "MF_POSTGRES_WRITER_SUBJECTS_CONFIG": "/nonexistent",
                 "MF_POSTGRES_WRITER_BATCH_TIMEOUT": raw,
-            }
+            },
         )

@@ -27,8 +27,8 @@ SERVICES: dict[str, str] = {
     "http": "mainflux.adapters.http.main",
     "ws": "mainflux.adapters.ws.main",
     "mqtt": "mainflux.adapters.mqtt.main",
-    "postgres-writer": "mainflux.consumers.writer_main",
-    "postgres-reader": "mainflux.consumers.reader_main",
+    "postgres-writer": "mainflux.writers.main",
+    "postgres-reader": "mainflux.readers.main",
 }
 
 

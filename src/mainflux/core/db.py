@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import sqlalchemy as sa
 from alembic import command
@@ -75,8 +76,19 @@ def _alembic_config(service: str, connection: Connection) -> Config:
     return config
 
 
+#: Migrations kept in a package of another name. The name is what databases record
+#: (``alembic_version_<name>``, the advisory lock), so it outlives a move: the message
+#: store's migrations are still ``consumers``, the package that once held them.
+_PACKAGES: Final = {"consumers": "storage"}
+
+
+def _package(service: str) -> str:
+    """The ``mainflux`` subpackage holding the ``migrations`` of ``service``."""
+    return _PACKAGES.get(service, service)
+
+
 def _migrations_dir(service: str) -> Path:
-    return Path(mainflux.__file__).parent / service / "migrations"
+    return Path(mainflux.__file__).parent / _package(service) / "migrations"
 
 
 class SchemaError(StartupError):
@@ -110,7 +122,7 @@ class GoSchema:
 def _go_schema(service: str) -> GoSchema | None:
     if not (_migrations_dir(service) / "go_schema.py").is_file():
         return None
-    module = importlib.import_module(f"mainflux.{service}.migrations.go_schema")
+    module = importlib.import_module(f"mainflux.{_package(service)}.migrations.go_schema")
     schema: GoSchema = module.SCHEMA
     return schema
 

@@ -89,15 +89,23 @@ def port_setting(name: str, default: int, help: str) -> Any:
 
 
 def derived(
-    build: Callable[[Environ], Any], variables: Sequence[Variable], *, secret: bool = False
+    build: Callable[[Environ], Any],
+    variables: Sequence[Variable],
+    *,
+    secret: bool = False,
+    default: Any = None,
 ) -> Any:
-    """A field computed from several variables (a URL from host, port and password...).
+    """A field computed from several variables (a URL from host, port and password...),
+    or from one that needs its own parsing (``100ms``).
 
     ``build`` reads the environment it is given and raises ``ConfigError`` naming the
     variable at fault; ``variables`` document what it reads for ``--help``; ``secret``
-    keeps the value out of ``repr``."""
+    keeps the value out of ``repr``; ``default`` is the value of an instance built
+    directly (not by :func:`load`)."""
+    if isinstance(default, list | dict | set):
+        raise TypeError("mutable defaults are not settings")
     return dataclasses.field(
-        default=None, repr=not secret, metadata={_DERIVED: (build, tuple(variables))}
+        default=default, repr=not secret, metadata={_DERIVED: (build, tuple(variables))}
     )
 
 

@@ -11,12 +11,20 @@ the writer reads a JetStream durable consumer instead."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
+
+from prometheus_client import Counter
 
 from mainflux.messaging.envelope import Message
 
 Handler = Callable[[Message], Awaitable[None]]
 BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
+
+#: Counted by every bus when a subscriber's handler raises (the message is skipped).
+HANDLER_FAILURES: Final = Counter(
+    "mainflux_bus_handler_failures_total",
+    "Bus handlers that raised while handling a message.",
+)
 
 
 class Subscription(Protocol):

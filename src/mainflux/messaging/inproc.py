@@ -1,8 +1,8 @@
 """The in-process message bus: the all-in-one default, with NATS subject semantics.
 
-Subjects are dot-separated tokens; a subscription may use ``*`` (exactly one token) and
-a final ``>`` (one or more tokens). Subscribers sharing a queue group name get each
-message once between them (round robin, skipping members whose queue is full).
+Subjects and wildcards have NATS meaning (:mod:`mainflux.messaging.subjects`).
+Subscribers sharing a queue group name get each message once between them (round
+robin, skipping members whose queue is full).
 
 Flow control for ordinary subscribers is **backpressure with a bound**: every
 subscriber has its own queue of at most ``max_pending`` messages and
@@ -40,18 +40,15 @@ from typing import Final
 from prometheus_client import Counter
 
 from mainflux.core.errors import MalformedEntity, ServiceUnavailable
-from mainflux.messaging.bus import BatchHandler, Handler
+from mainflux.messaging.bus import HANDLER_FAILURES, BatchHandler, Handler
 from mainflux.messaging.envelope import Message
+from mainflux.messaging.subjects import matches, subject_tokens
 
 log = logging.getLogger("mainflux.bus")
 
 DROPPED: Final = Counter(
     "mainflux_bus_dropped_total",
     "Messages the in-process bus dropped because a subscriber stayed full.",
-)
-HANDLER_FAILURES: Final = Counter(
-    "mainflux_bus_handler_failures_total",
-    "Bus handlers that raised while handling a message.",
 )
 REFUSED: Final = Counter(
     "mainflux_bus_refused_total",
@@ -61,29 +58,6 @@ REFUSED: Final = Counter(
 )
 
 _MAX_CACHED_SUBJECTS: Final = 10_000
-
-
-def subject_tokens(subject: str, *, wildcards: bool) -> tuple[str, ...]:
-    """Split and check a subject; ``wildcards`` allows ``*`` and a final ``>``.
-
-    Raises :class:`MalformedEntity` for an empty token or a misplaced ``>``."""
-    tokens = tuple(subject.split("."))
-    for i, token in enumerate(tokens):
-        if not token:
-            raise MalformedEntity(f"empty token in subject {subject!r}")
-        if wildcards and token == ">" and i != len(tokens) - 1:
-            raise MalformedEntity(f"'>' must be the last token of {subject!r}")
-    return tokens
-
-
-def matches(pattern: tuple[str, ...], subject: tuple[str, ...]) -> bool:
-    """Whether a subject's tokens match a subscription pattern's tokens (NATS rules)."""
-    for i, token in enumerate(pattern):
-        if token == ">":
-            return len(subject) > i
-        if i >= len(subject) or (token != "*" and token != subject[i]):
-            return False
-    return len(pattern) == len(subject)
 
 
 class _Sub:

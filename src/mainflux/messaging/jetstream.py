@@ -30,7 +30,7 @@ from nats.js.errors import NotFoundError, ServiceUnavailableError
 from mainflux.core.retry import Backoff
 from mainflux.messaging.bus import BatchHandler
 from mainflux.messaging.envelope import ALL_CHANNELS, Message
-from mainflux.messaging.inproc import matches, subject_tokens
+from mainflux.messaging.subjects import matches, subject_tokens
 
 log = logging.getLogger("mainflux.jetstream")
 

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 from typing import Final
-from urllib.parse import urlsplit, urlunsplit
 
 import nats
 from nats.aio.client import Client
@@ -28,9 +27,10 @@ from nats.errors import MaxPayloadError
 from prometheus_client import Counter
 
 from mainflux.core.errors import PayloadTooLarge, ServiceUnavailable
-from mainflux.messaging.bus import Handler
+from mainflux.core.redact import redact_url
+from mainflux.messaging.bus import HANDLER_FAILURES, Handler
 from mainflux.messaging.envelope import Message
-from mainflux.messaging.inproc import HANDLER_FAILURES, subject_tokens
+from mainflux.messaging.subjects import subject_tokens
 
 log = logging.getLogger("mainflux.bus.nats")
 
@@ -41,16 +41,6 @@ UNDECODABLE: Final = Counter(
 
 PENDING_MSGS: Final = 65_536
 PENDING_BYTES: Final = 64 * 1024 * 1024
-
-
-def redact(url: str) -> str:
-    """``url`` without user name or password, fit for a log line."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class NatsSub:
@@ -80,7 +70,7 @@ class NatsBus:
         """Connect to the NATS server at ``url`` (reconnecting forever afterwards).
 
         Raises ``ServiceUnavailable`` when the first connection cannot be made."""
-        safe = redact(url)
+        safe = redact_url(url)
         holder: list[Client] = []
 
         outage = [False]  # while reconnecting, each failed attempt is not logged again

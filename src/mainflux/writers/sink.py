@@ -13,15 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from prometheus_client import Counter
 
-from mainflux.consumers.store import JSONRow, SenMLRow, record_ids
 from mainflux.core import errors
+from mainflux.core.retry import Backoff
 from mainflux.messaging.envelope import Message
 from mainflux.transformers import TransformerError, senml
 from mainflux.transformers import json as json_transformer
+from mainflux.writers.rows import JSONRow, SenMLRow, record_ids
+from mainflux.writers.store import MessageStore
 
 log = logging.getLogger("mainflux.writer")
 
@@ -45,16 +47,6 @@ _MAX_REMEMBERED: Final = 10_000
 #: The rows of one message and its channel: SenML rows, or JSON rows for a JSON writer.
 #: (A plain tuple: built once per message, so cheaper than a named one.)
 _Prepared = tuple[str, list[Any]]
-
-
-class MessageStore(Protocol):
-    """Where the sink puts rows (the message repository)."""
-
-    async def save(self, senml: Sequence[SenMLRow], json: Sequence[JSONRow] = ()) -> None:
-        """Store the rows in one transaction, skipping those already there.
-
-        Raises ``ServiceUnavailable`` (retry later) or ``MalformedEntity`` (bad rows)."""
-        ...
 
 
 class MessageSink:
@@ -161,7 +153,11 @@ class MessageSink:
             STORED.labels(self._name).inc(len(rows))
 
     async def _save(self, senml_rows: Sequence[SenMLRow], json_rows: Sequence[JSONRow]) -> None:
-        delay = self._min_backoff
+        """Store the rows, retrying while the database is unreachable (see ``write``).
+
+        Not :func:`mainflux.core.retry.retry`: the retries are bounded or not, logged
+        once per ten, counted, and cancelling the caller is what stops them."""
+        backoff = Backoff(self._min_backoff, self._max_backoff)
         failures = 0
         while True:
             try:
@@ -179,6 +175,7 @@ class MessageSink:
                     )
                     raise
                 RETRIES.labels(self._name).inc()
+                delay = backoff.next_delay()
                 if failures == 1 or failures % 10 == 0:
                     log.warning(
                         "%s: cannot store %d rows (%s: %s); retry %d in %.1fs",
@@ -190,7 +187,6 @@ class MessageSink:
                         delay,
                     )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self._max_backoff)
                 continue
             if failures:
                 log.info("%s: database reachable again after %d retries", self._name, failures)

@@ -1,4 +1,5 @@
-"""The message store's tables, shared by the repository and its migrations.
+"""The message store's tables as the writers and the readers use them (the revisions
+under ``migrations/`` create them).
 
 ``messages`` keeps Mainflux 0.11's columns (§18) so its tools and queries work on it;
 ``channel``, ``publisher`` and ``subtopic`` are text so non-UUID publishers (twins) and

@@ -16,7 +16,7 @@ On core NATS (the all-in-one with ``MF_NATS_URL``) nothing waits for the writer
 client down instead of growing) and a flusher stores them in batches of up to
 ``batch_size``, or whatever arrived within ``batch_timeout`` of a batch's first
 message. What is queued is lost if the process is killed; closing drains it. (The
-``mainflux-postgres-writer`` service reads JetStream instead: see ``writer_main``.)"""
+``mainflux-postgres-writer`` service reads JetStream instead: see :mod:`mainflux.writers.main`.)"""
 
 from __future__ import annotations
 
@@ -28,11 +28,11 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mainflux.consumers.settings import WriterSettings
-from mainflux.consumers.sink import MessageSink
-from mainflux.consumers.store import MessageRepository
 from mainflux.messaging.bus import DurableSubscriber, Subscriber, Subscription
 from mainflux.messaging.envelope import Message
+from mainflux.writers.settings import WriterSettings
+from mainflux.writers.sink import MessageSink
+from mainflux.writers.store import open_store
 
 log = logging.getLogger("mainflux.writer")
 
@@ -80,7 +80,7 @@ class DurableWriter:
             self._settings.subjects,
             self._store,
             max_batch=self._settings.batch_size,
-            max_pending=self._settings.queue_size,
+            max_pending=self._settings.max_pending,
         )
 
     async def close(self) -> None:
@@ -107,7 +107,7 @@ class BufferedWriter:
         self._sink = sink
         self._settings = settings
         self._name = name
-        self._queue: asyncio.Queue[Message | None] = asyncio.Queue(settings.queue_size)
+        self._queue: asyncio.Queue[Message | None] = asyncio.Queue(settings.max_pending)
         self._subscriptions: list[Subscription] = []
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0
@@ -203,17 +203,17 @@ def build_writer(
 
     A :class:`DurableWriter` when the bus offers durable subscriptions (the in-process
     bus), else a :class:`BufferedWriter`. The schema must exist: run
-    ``migrate(engine, "consumers")`` first."""
+    :func:`~mainflux.storage.migrate.migrate_messages` first."""
     settings = settings or WriterSettings()
-    repository = MessageRepository(engine)
+    store = open_store(engine)
     if isinstance(subscriber, DurableSubscriber):
         sink = MessageSink(
-            repository,
+            store,
             settings.content_type,
             name=name,
             max_backoff=DURABLE_MAX_BACKOFF,
             max_retries=DURABLE_RETRIES,
         )
         return DurableWriter(subscriber, sink, settings, name=name)
-    sink = MessageSink(repository, settings.content_type, name=name)
+    sink = MessageSink(store, settings.content_type, name=name)
     return BufferedWriter(subscriber, sink, settings, name=name)

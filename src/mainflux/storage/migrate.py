@@ -1,16 +1,32 @@
-"""Start-up helpers shared by the writer and reader processes."""
+"""Applying the message store's migrations, at start-up of a writer or a reader.
+
+The migrations keep the name they had when the writer and the reader shared one
+package: :data:`MIGRATIONS` (``consumers``) names the version table
+(``alembic_version_consumers``) and the advisory lock every existing database knows,
+and ``mainflux.core.db`` finds the revisions here under that name."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mainflux.core.db import SchemaError, migrate
 from mainflux.core.retry import Backoff, retry
 
-log = logging.getLogger("mainflux.consumers")
+log = logging.getLogger("mainflux.storage")
+
+#: The name of the message store's migrations, as databases record it.
+MIGRATIONS: Final = "consumers"
+
+
+async def migrate_messages(engine: AsyncEngine) -> None:
+    """Apply every pending revision of the message store on ``engine``.
+
+    Raises ``SchemaError`` for message tables that cannot be adopted."""
+    await migrate(engine, MIGRATIONS)
 
 
 async def migrate_when_reachable(
@@ -24,7 +40,7 @@ async def migrate_when_reachable(
 
     async def attempt() -> bool | SchemaError:
         try:
-            await migrate(engine, "consumers")
+            await migrate_messages(engine)
         except SchemaError as exc:
             return exc
         return True

@@ -18,18 +18,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mainflux.consumers.models import (
+from mainflux.core import errors
+from mainflux.core.auth import ChannelOwner, ThingAccess
+from mainflux.core.http import auth_header, json_response
+from mainflux.core.http import create_app as create_http_app
+from mainflux.core.query import query_float, query_page, query_value
+from mainflux.readers.models import (
     COMPARATORS,
     MAX_LIMIT,
     Comparator,
     MessageReader,
     PageQuery,
 )
-from mainflux.core import errors
-from mainflux.core.auth import ChannelOwner, ThingAccess
-from mainflux.core.http import auth_header, json_response
-from mainflux.core.http import create_app as create_http_app
-from mainflux.core.query import query_float, query_page, query_value
 
 SERVICE = "postgres-reader"
 
