@@ -32,8 +32,11 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _imports(tree: ast.AST, name: str, is_package: bool) -> Iterator[str]:
-    """The ``mainflux`` modules one module imports (TYPE_CHECKING blocks excluded)."""
+def _imports(tree: ast.AST, name: str, is_package: bool) -> Iterator[tuple[str, ...]]:
+    """What one module imports, as alternatives (TYPE_CHECKING blocks excluded).
+
+    ``from a.b import c`` gives ``("a.b.c", "a.b")``: the submodule ``c`` when there is
+    one, else the module ``a.b`` (that ``c`` is a name of)."""
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
@@ -42,7 +45,7 @@ def _imports(tree: ast.AST, name: str, is_package: bool) -> Iterator[str]:
             continue
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield alias.name
+                yield (alias.name,)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -50,9 +53,8 @@ def _imports(tree: ast.AST, name: str, is_package: bool) -> Iterator[str]:
                 drop = node.level - 1 if is_package else node.level
                 anchor = anchor[: len(anchor) - drop] if drop else anchor
                 base = ".".join([*anchor, base] if base else anchor)
-            yield base
             for alias in node.names:
-                yield f"{base}.{alias.name}"
+                yield (f"{base}.{alias.name}", base)
         stack.extend(ast.iter_child_nodes(node))
 
 
@@ -62,8 +64,12 @@ def import_graph(src: Path) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for name, path in files.items():
         tree = ast.parse(path.read_text(), str(path))
-        targets = _imports(tree, name, path.name == "__init__.py")
-        graph[name] = {t for t in targets if t in files and t != name}
+        targets = set()
+        for choices in _imports(tree, name, path.name == "__init__.py"):
+            found = next((c for c in choices if c in files), None)
+            if found is not None and found != name:
+                targets.add(found)
+        graph[name] = targets
     return graph
 
 
