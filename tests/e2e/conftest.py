@@ -70,6 +70,14 @@ class Platform:
         self.proc = None
         return code
 
+    def kill(self) -> None:
+        """``kill -9`` the process: it gets no chance to clean up."""
+        assert self.proc is not None
+        self.proc.kill()
+        out, _ = self.proc.communicate(timeout=30)  # also closes the output pipe
+        self.output += out
+        self.proc = None
+
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
