@@ -5,7 +5,9 @@ failure with a message saying what to run (``make test`` sets everything up)."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import inspect
 import os
 import shutil
 import socket
@@ -13,10 +15,13 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import pytest
+import uvicorn
+from starlette.types import ASGIApp
 
 PG_ADMIN = os.environ.get(
     "MF_TEST_POSTGRES", "postgresql://mainflux:mainflux@127.0.0.1:5432/postgres"
@@ -40,6 +45,54 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+async def until(
+    condition: Callable[[], object | Awaitable[object]], what: str, timeout: float = 10.0
+) -> None:
+    """Wait, letting the event loop run, until ``condition()`` holds (it may be a coroutine
+    function); fail naming ``what`` when it still does not after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        held = condition()
+        if inspect.isawaitable(held):
+            held = await held
+        if held:
+            return
+        assert loop.time() < deadline, f"never happened within {timeout}s: {what}"
+        await asyncio.sleep(0.01)
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    """Block until ``condition()`` holds (it is checked every 20 ms); fail naming ``what``
+    when it still does not after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened within {timeout}s: {what}"
+        time.sleep(0.02)
+
+
+@asynccontextmanager
+async def serving(app: ASGIApp, **options: Any) -> AsyncIterator[int]:
+    """Serve ``app`` with uvicorn on a free local port inside the block; yield the port.
+
+    ``options`` go to :class:`uvicorn.Config`; the server's log records reach pytest's
+    log capture. The block starts once the server has started (lifespan included)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    config = uvicorn.Config(app, log_level="warning", log_config=None, lifespan="on", **options)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await until(lambda: server.started or task.done(), "the uvicorn server started")
+        assert not task.done(), "the uvicorn server stopped before it started"
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
 
 
 def _binary(name: str) -> str:

@@ -71,10 +71,10 @@ class Platform:
         return code
 
     def kill(self) -> None:
-        """``kill -9`` the process: no chance to finish anything."""
+        """``kill -9`` the process: it gets no chance to clean up."""
         assert self.proc is not None
         self.proc.kill()
-        out, _ = self.proc.communicate(timeout=30)
+        out, _ = self.proc.communicate(timeout=30)  # also closes the output pipe
         self.output += out
         self.proc = None
 

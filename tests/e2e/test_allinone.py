@@ -9,16 +9,19 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
-import websockets
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from websockets.asyncio.client import connect as ws_connect
 
 from tests.e2e.conftest import Platform
-from tests.servers import free_port
+from tests.servers import free_port, wait_until
 
 SENML = b'[{"bn":"dev:","n":"temp","u":"C","v":21.5}]'
 
@@ -109,29 +112,28 @@ def _provision(client: httpx.Client) -> dict[str, str]:
 
 
 def _mqtt_subscriber(platform: Platform, ids: dict[str, str]) -> tuple[mqtt.Client, list[bytes]]:
+    """An MQTT client subscribed to the channel (its SUBACK received); what it gets is listed."""
     received: list[bytes] = []
+    granted: list[ReasonCode] = []
+    subscribed = threading.Event()
+
+    def on_subscribe(
+        _c: mqtt.Client, _u: object, _mid: int, codes: list[ReasonCode], _p: Properties | None
+    ) -> None:
+        granted.extend(codes)
+        subscribed.set()
+
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"e2e-{uuid.uuid4().hex}")
     client.username_pw_set(ids["thing"], ids["key"])
     client.on_message = lambda _c, _u, msg: received.append(msg.payload)
+    client.on_subscribe = on_subscribe
     client.connect("127.0.0.1", platform.mqtt_port)
     client.loop_start()
     result, _ = client.subscribe(f"channels/{ids['channel']}/messages/#", qos=1)
     assert result == mqtt.MQTT_ERR_SUCCESS
+    assert subscribed.wait(10), "no SUBACK within 10s"
+    assert [code.is_failure for code in granted] == [False], granted
     return client, received
-
-
-async def _ws_receive_one(url: str) -> bytes | str:
-    async with websockets.connect(url) as ws:
-        return await asyncio.wait_for(ws.recv(), 10)
-
-
-def _wait(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def test_every_protocol_meets_on_one_gateway(platform: Platform) -> None:
@@ -141,28 +143,25 @@ def test_every_protocol_meets_on_one_gateway(platform: Platform) -> None:
         ids = _provision(client)
         sub, received = _mqtt_subscriber(platform, ids)
         try:
-            import time
-
-            time.sleep(0.3)  # the SUBACK has been processed by then
             ws_url = (
                 f"ws://127.0.0.1:{platform.gateway_port}/ws/channels/{ids['channel']}"
                 f"/messages/room?authorization={ids['key']}"
             )
 
             async def publish_while_listening() -> bytes | str:
-                listener = asyncio.create_task(_ws_receive_one(ws_url))
-                await asyncio.sleep(0.5)
-                async with httpx.AsyncClient(base_url=platform.url) as http:
-                    reply = await http.post(
-                        f"/http/channels/{ids['channel']}/messages/room",
-                        content=SENML,
-                        headers={"Authorization": ids["key"]},
-                    )
-                assert reply.status_code == 202
-                return await listener
+                # The adapter subscribes before it accepts: once open, the socket listens.
+                async with ws_connect(ws_url, open_timeout=10) as ws:
+                    async with httpx.AsyncClient(base_url=platform.url) as http:
+                        reply = await http.post(
+                            f"/http/channels/{ids['channel']}/messages/room",
+                            content=SENML,
+                            headers={"Authorization": ids["key"]},
+                        )
+                    assert reply.status_code == 202
+                    return await asyncio.wait_for(ws.recv(), 10)
 
             assert asyncio.run(publish_while_listening()) in (SENML, SENML.decode())
-            _wait(lambda: SENML in received)
+            wait_until(lambda: SENML in received, "the MQTT subscriber got the message")
         finally:
             sub.loop_stop()
             sub.disconnect()
@@ -181,7 +180,7 @@ def test_every_protocol_meets_on_one_gateway(platform: Platform) -> None:
             assert page.status_code == 200
             return page.json()["messages"]
 
-        _wait(lambda: len(stored()) == 1)
+        wait_until(lambda: len(stored()) == 1, "the message was stored")
         record = stored()[0]
         assert (record["name"], record["value"], record["unit"]) == ("dev:temp", 21.5, "C")
         assert (record["publisher"], record["protocol"]) == (ids["thing"], "http")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import pytest
 
@@ -15,47 +15,8 @@ from mainflux.core.errors import ServiceUnavailable, Unauthorized
 from mainflux.events.redis import RedisEventStream
 from mainflux.events.sql import SqlEventStream
 from mainflux.events.stream import Entry, EventStream
-from tests.servers import restartable_redis
-
-
-class Things:
-    """An in-memory things service answering access questions."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, str] = {}
-        self.links: set[tuple[str, str]] = set()
-        self.calls = 0
-        self.down = False
-        self.gate: asyncio.Event | None = None
-
-    def add(self, thing: str, key: str, *channels: str) -> None:
-        self.keys[key] = thing
-        self.links.update((c, thing) for c in channels)
-
-    async def _enter(self) -> None:
-        self.calls += 1
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.down:
-            raise ServiceUnavailable()
-
-    async def can_access_by_key(self, channel_id: str, key: str) -> str:
-        await self._enter()
-        thing = self.keys.get(key)
-        if thing is None or (channel_id, thing) not in self.links:
-            raise Unauthorized()
-        return thing
-
-    async def can_access_by_id(self, channel_id: str, thing_id: str) -> None:
-        await self._enter()
-        if (channel_id, thing_id) not in self.links:
-            raise Unauthorized()
-
-    async def identify(self, key: str) -> str:
-        await self._enter()
-        if key not in self.keys:
-            raise Unauthorized()
-        return self.keys[key]
+from tests.fakes import FakeThings
+from tests.servers import restartable_redis, until
 
 
 class Clock:
@@ -81,25 +42,41 @@ async def events(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Even
         await engine.dispose()
 
 
-async def tailing(cache: CachedThingAccess, events: EventStream, stream: str) -> asyncio.Task:
-    """Start the cache's tail and wait until it sees new entries."""
+@contextlib.asynccontextmanager
+async def tailing(
+    cache: CachedThingAccess, events: EventStream, stream: str
+) -> AsyncIterator[asyncio.Task[None]]:
+    """Run the cache's tail, once it reads what is appended after it started."""
     task = asyncio.create_task(cache.run(block=0.2))
-    for _ in range(200):
-        await events.append(stream, {"operation": "noop"})
-        await asyncio.sleep(0.02)
+
+    async def reads_new_entries() -> bool:
+        # The tail starts at "now": append until it has read one entry.
         if cache.events_seen:
-            return task
-    raise AssertionError("the cache never started tailing the stream")
+            return True
+        await events.append(stream, {"operation": "noop"})
+        return False
+
+    try:
+        await until(reads_new_entries, "the cache started tailing the stream")
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
-async def until_refused(cache: CachedThingAccess, channel: str, key: str) -> None:
-    for _ in range(250):
-        try:
-            await cache.can_access_by_key(channel, key)
-        except Unauthorized:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("access was never revoked")
+async def refused(access: CachedThingAccess, channel: str, key: str) -> bool:
+    """Whether ``key`` is refused on ``channel`` right now."""
+    try:
+        await access.can_access_by_key(channel, key)
+    except Unauthorized:
+        return True
+    return False
+
+
+async def until_refused(access: CachedThingAccess, channel: str, key: str) -> None:
+    """Wait until ``key`` is refused on ``channel``."""
+    await until(lambda: refused(access, channel, key), "access was revoked")
 
 
 INVALIDATING: list[tuple[str, object]] = [
@@ -116,11 +93,10 @@ INVALIDATING: list[tuple[str, object]] = [
 @pytest.mark.parametrize("event", [e[1] for e in INVALIDATING], ids=[e[0] for e in INVALIDATING])
 async def test_an_event_revokes_a_cached_answer(events: EventStream, event) -> None:  # type: ignore[no-untyped-def]
     stream = f"mainflux.things.{uuid.uuid4().hex}"
-    things = Things()
+    things = FakeThings()
     things.add("thing-1", "key-1", "chan-1")
     cache = CachedThingAccess(things, events, stream=stream, max_age=3600, negative_max_age=3600)
-    task = await tailing(cache, events, stream)
-    try:
+    async with tailing(cache, events, stream):
         assert await cache.can_access_by_key("chan-1", "key-1") == "thing-1"
         assert await cache.can_access_by_key("chan-1", "key-1") == "thing-1"
         assert things.calls == 1, "the second answer came from the cache"
@@ -130,17 +106,14 @@ async def test_an_event_revokes_a_cached_answer(events: EventStream, event) -> N
         fields: Mapping[str, str] = event("thing-1", "chan-1")
         await events.append(stream, fields)  # ... and says so
         await until_refused(cache, "chan-1", "key-1")
-    finally:
-        task.cancel()
 
 
 async def test_a_connect_event_lifts_a_cached_refusal(events: EventStream) -> None:
     stream = f"mainflux.things.{uuid.uuid4().hex}"
-    things = Things()
+    things = FakeThings()
     things.add("thing-1", "key-1")
     cache = CachedThingAccess(things, events, stream=stream, max_age=3600, negative_max_age=3600)
-    task = await tailing(cache, events, stream)
-    try:
+    async with tailing(cache, events, stream):
         with pytest.raises(Unauthorized):
             await cache.can_access_by_key("chan-1", "key-1")
         things.links.add(("chan-1", "thing-1"))
@@ -150,20 +123,16 @@ async def test_a_connect_event_lifts_a_cached_refusal(events: EventStream) -> No
         await events.append(
             stream, {"operation": "thing.connect", "chan_id": "chan-1", "thing_id": "thing-1"}
         )
-        for _ in range(250):
-            try:
-                assert await cache.can_access_by_key("chan-1", "key-1") == "thing-1"
-                break
-            except Unauthorized:
-                await asyncio.sleep(0.02)
-        else:
-            raise AssertionError("the connection never took effect")
-    finally:
-        task.cancel()
+
+        async def granted() -> bool:
+            return not await refused(cache, "chan-1", "key-1")
+
+        await until(granted, "the connection took effect")
+        assert await cache.can_access_by_key("chan-1", "key-1") == "thing-1"
 
 
 async def test_without_events_answers_expire_after_max_age() -> None:
-    things = Things()
+    things = FakeThings()
     things.add("thing-1", "key-1", "chan-1")
     clock = Clock()
     cache = CachedThingAccess(things, None, clock=clock)
@@ -179,7 +148,7 @@ async def test_without_events_answers_expire_after_max_age() -> None:
 
 
 async def test_refusals_are_cached_for_their_own_max_age() -> None:
-    things = Things()
+    things = FakeThings()
     clock = Clock()
     cache = CachedThingAccess(things, None, clock=clock, negative_max_age=1.0)
     for _ in range(5):
@@ -192,7 +161,7 @@ async def test_refusals_are_cached_for_their_own_max_age() -> None:
 
 
 async def test_an_empty_key_is_refused_without_a_call() -> None:
-    things = Things()
+    things = FakeThings()
     cache = CachedThingAccess(things, None)
     with pytest.raises(Unauthorized):
         await cache.can_access_by_key("chan-1", "")
@@ -202,7 +171,7 @@ async def test_an_empty_key_is_refused_without_a_call() -> None:
 
 
 async def test_unavailability_is_never_cached() -> None:
-    things = Things()
+    things = FakeThings()
     things.add("thing-1", "key-1", "chan-1")
     things.down = True
     cache = CachedThingAccess(things, None)
@@ -213,24 +182,25 @@ async def test_unavailability_is_never_cached() -> None:
 
 
 async def test_concurrent_misses_share_one_call() -> None:
-    things = Things()
+    things = FakeThings()
     things.add("thing-1", "key-1", "chan-1")
     things.gate = asyncio.Event()
     cache = CachedThingAccess(things, None)
     waiting = [asyncio.create_task(cache.can_access_by_key("chan-1", "key-1")) for _ in range(20)]
-    await asyncio.sleep(0.01)
+    # The one call reaches the fake only after every task has joined it.
+    await asyncio.wait_for(things.entered.wait(), 5)
     things.gate.set()
     assert await asyncio.gather(*waiting) == ["thing-1"] * 20
     assert things.calls == 1
 
 
 async def test_an_answer_racing_an_invalidation_is_not_cached() -> None:
-    things = Things()
+    things = FakeThings()
     things.add("thing-1", "key-1", "chan-1")
     things.gate = asyncio.Event()
     cache = CachedThingAccess(things, None, max_age=3600)
     pending = asyncio.create_task(cache.can_access_by_key("chan-1", "key-1"))
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(things.entered.wait(), 5)  # the call is under way
     cache.invalidate({"operation": "thing.remove", "id": "thing-1"})
     things.gate.set()
     assert await pending == "thing-1"
@@ -240,7 +210,7 @@ async def test_an_answer_racing_an_invalidation_is_not_cached() -> None:
 
 
 async def test_by_id_and_identify_are_cached_and_invalidated() -> None:
-    things = Things()
+    things = FakeThings()
     things.add("thing-1", "key-1", "chan-1")
     cache = CachedThingAccess(things, None, max_age=3600)
     await cache.can_access_by_id("chan-1", "thing-1")
@@ -270,28 +240,29 @@ async def test_a_broken_stream_clears_the_cache_and_retries() -> None:
         ) -> list[Entry]:
             Broken.reads += 1
             if Broken.reads > 2:
-                await asyncio.sleep(3600)
+                await asyncio.sleep(3600)  # a read that never returns: the store is idle
             raise ConnectionError("event store down")
 
         async def close(self) -> None:
             return None
 
-    things = Things()
+    things = FakeThings()
     things.add("thing-1", "key-1", "chan-1")
     cache = CachedThingAccess(things, Broken(), max_age=3600)
     await cache.can_access_by_key("chan-1", "key-1")
     task = asyncio.create_task(cache.run(retry=0.01))
-    for _ in range(200):
-        if Broken.reads > 2:
-            break
-        await asyncio.sleep(0.01)
-    task.cancel()
+    try:
+        await until(lambda: Broken.reads > 2, "the tail retried after failed reads")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await cache.can_access_by_key("chan-1", "key-1")
     assert things.calls == 2, "the answer was fetched again after the cache was cleared"
 
 
 async def test_a_bounded_cache_forgets_the_oldest() -> None:
-    things = Things()
+    things = FakeThings()
     for i in range(10):
         things.add(f"thing-{i}", f"key-{i}", "chan-1")
     cache = CachedThingAccess(things, None, max_age=3600, max_entries=4)
@@ -304,46 +275,35 @@ async def test_a_bounded_cache_forgets_the_oldest() -> None:
     assert things.calls == 11, "the oldest one was forgotten"
 
 
-async def until(condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
-    """Wait until ``condition()`` holds (checked on every loop turn, with a timeout)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"never happened: {what}"
-        await asyncio.sleep(0.01)
-
-
 async def test_after_an_event_store_outage_every_listener_checks_everything_again() -> None:
     with restartable_redis() as redis:
         events = RedisEventStream(redis.url)
-        things = Things()
+        things = FakeThings()
         things.add("thing-1", "key-1", "chan-1")
         cache = CachedThingAccess(things, events, max_age=3600)
         heard: list[Revocation] = []
         cache.watch(heard.append)
-        task = await tailing(cache, events, THINGS_STREAM)
         try:
-            await cache.can_access_by_key("chan-1", "key-1")
-            redis.stop()
-            await until(lambda: cache.read_failures > 0, "the tail noticed the outage")
-            # a change made now never reaches the stream
-            things.links.discard(("chan-1", "thing-1"))
-            assert heard == [], "nothing is said while the stream cannot be read"
-            redis.start()
-            await until(lambda: heard, "the listener was told after the outage")
-            assert heard == [Revocation(Revoked.UNKNOWN)]
-            with pytest.raises(Unauthorized):
+            async with tailing(cache, events, THINGS_STREAM):
                 await cache.can_access_by_key("chan-1", "key-1")
-            failures = cache.read_failures
-            writer = RedisEventStream(redis.url)  # a client that never saw the old server
-            await writer.append(THINGS_STREAM, {"operation": "thing.remove", "id": "thing-9"})
-            await writer.close()
-            await until(lambda: len(heard) == 2, "the tail reads new events again")
-            assert heard[1] == Revocation(Revoked.THING, thing_id="thing-9")
-            assert cache.read_failures == failures
+                redis.stop()
+                await until(lambda: cache.read_failures > 0, "the tail noticed the outage")
+                # a change made now never reaches the stream
+                things.links.discard(("chan-1", "thing-1"))
+                assert heard == [], "nothing is said while the stream cannot be read"
+                redis.start()
+                await until(lambda: heard, "the listener was told after the outage")
+                assert heard == [Revocation(Revoked.UNKNOWN)]
+                with pytest.raises(Unauthorized):
+                    await cache.can_access_by_key("chan-1", "key-1")
+                failures = cache.read_failures
+                writer = RedisEventStream(redis.url)  # a client that never saw the old server
+                await writer.append(THINGS_STREAM, {"operation": "thing.remove", "id": "thing-9"})
+                await writer.close()
+                await until(lambda: len(heard) == 2, "the tail reads new events again")
+                assert heard[1] == Revocation(Revoked.THING, thing_id="thing-9")
+                assert cache.read_failures == failures
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             await events.close()
 
 
@@ -362,13 +322,13 @@ async def test_a_failed_read_is_told_once_when_reading_works_again() -> None:
                 raise ConnectionError("event store down")
             if FailsTwice.reads == 3:
                 return [("5-0", {"operation": "thing.remove", "id": "thing-2"})]
-            await asyncio.sleep(3600)
+            await asyncio.sleep(3600)  # a read that never returns: the store is idle
             return []
 
         async def close(self) -> None:
             return None
 
-    cache = CachedThingAccess(Things(), FailsTwice())
+    cache = CachedThingAccess(FakeThings(), FailsTwice())
     heard: list[Revocation] = []
     cache.watch(heard.append)
     task = asyncio.create_task(cache.run(retry=0.01))

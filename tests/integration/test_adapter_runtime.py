@@ -12,12 +12,13 @@ from mainflux.adapters.access import THINGS_STREAM
 from mainflux.adapters.runtime import AccessSettings, connect_bus, open_access
 from mainflux.core.runner import StartupError, bind_socket
 from mainflux.events.redis import RedisEventStream
-from tests.integration.test_access_cache import Things, until_refused
+from tests.fakes import FakeThings
+from tests.integration.test_access_cache import until_refused
 from tests.servers import free_port
 
 
 async def test_open_access_tails_the_things_events_while_open(redis_url: str) -> None:
-    things = Things()
+    things = FakeThings()
     things.add("thing-1", "key-1", "chan-1")
     writer = RedisEventStream(redis_url)
     settings = AccessSettings(es_url=redis_url, max_age=3600)
@@ -40,7 +41,7 @@ async def test_open_access_tails_the_things_events_while_open(redis_url: str) ->
 
 
 async def test_without_an_event_stream_answers_only_expire() -> None:
-    things = Things()
+    things = FakeThings()
     things.add("thing-1", "key-1", "chan-1")
     async with open_access(AccessSettings(max_age=3600), things) as access:
         assert await access.can_access_by_key("chan-1", "key-1") == "thing-1"

@@ -12,6 +12,7 @@ from mainflux.core.db import create_engine
 from mainflux.events.redis import RedisEventStream
 from mainflux.events.sql import SqlEventStream
 from mainflux.events.stream import EventStream
+from tests.servers import until
 
 
 @pytest.fixture(params=["redis", "sqlite", "postgres"])
@@ -41,11 +42,27 @@ async def test_appended_entries_are_read_back_in_order(stream: EventStream) -> N
 
 async def test_blocking_read_wakes_on_append(stream: EventStream) -> None:
     name = f"test.{uuid.uuid4().hex}"
-    reader = asyncio.create_task(stream.read(name, after="$", block=5))
-    await asyncio.sleep(0.1)
-    await stream.append(name, {"operation": "thing.remove", "id": "x"})
-    entries = await asyncio.wait_for(reader, 5)
-    assert [e[1] for e in entries] == [{"operation": "thing.remove", "id": "x"}]
+    # Reading from "now" with a block far longer than the wait below: it returns only
+    # when an entry appended after the read began wakes it.
+    reader = asyncio.create_task(stream.read(name, after="$", block=60))
+    appended: list[str] = []
+
+    async def woken() -> bool:
+        if reader.done():
+            return True
+        appended.append(await stream.append(name, {"operation": "thing.remove", "id": "x"}))
+        return False
+
+    try:
+        await until(woken, "the blocked read returned an appended entry")
+    finally:
+        reader.cancel()
+    entries = reader.result()
+    ids = [e[0] for e in entries]
+    assert ids and ids[0] in appended
+    start = appended.index(ids[0])
+    assert ids == appended[start : start + len(ids)], "what was appended after the read began"
+    assert all(e[1] == {"operation": "thing.remove", "id": "x"} for e in entries)
 
 
 async def test_blocking_read_times_out_empty(stream: EventStream) -> None:

@@ -5,52 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mainflux.adapters.access import CachedThingAccess
 from mainflux.adapters.http import create_app
-from mainflux.core.errors import ServiceUnavailable, Unauthorized
+from mainflux.core.errors import ServiceUnavailable
 from mainflux.messaging.envelope import Message
 from mainflux.messaging.inproc import InProcessBus
+from tests import servers
+from tests.fakes import FakeThings
 
 CH = "5b1d3c52-7f0e-4a43-9d0d-2f7f2b9e1a10"
 OTHER = "c0ffee00-0000-4000-8000-000000000001"
 KEY = "a4b3c2d1-0000-4000-8000-00000000beef"
 THING = "e2b1a0c9-0000-4000-8000-0000000000aa"
-
-
-class Things:
-    """An in-memory things service: one thing with KEY, connected to CH only."""
-
-    def __init__(self) -> None:
-        self.keys = {KEY: THING, "lonely-key": "lonely-thing"}
-        self.links = {(CH, THING)}
-        self.down = False
-        self.calls = 0
-
-    async def can_access_by_key(self, channel_id: str, key: str) -> str:
-        self.calls += 1
-        if self.down:
-            raise ServiceUnavailable()
-        thing = self.keys.get(key)
-        if thing is None or (channel_id, thing) not in self.links:
-            raise Unauthorized()
-        return thing
-
-    async def can_access_by_id(self, channel_id: str, thing_id: str) -> None:
-        if (channel_id, thing_id) not in self.links:
-            raise Unauthorized()
-
-    async def identify(self, key: str) -> str:
-        if key not in self.keys:
-            raise Unauthorized()
-        return self.keys[key]
 
 
 class DownBus:
@@ -62,22 +34,9 @@ class DownBus:
 
 @contextlib.asynccontextmanager
 async def serving(app: ASGIApp) -> AsyncIterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    config = uvicorn.Config(
-        app, log_level="warning", log_config=None, lifespan="on", http="httptools"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    """The app on a uvicorn server with the httptools protocol; yields its base URL."""
+    async with servers.serving(app, http="httptools") as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -88,8 +47,12 @@ async def bus() -> AsyncIterator[InProcessBus]:
 
 
 @pytest.fixture
-def things() -> Things:
-    return Things()
+def things() -> FakeThings:
+    """A things service: one thing (KEY) connected to CH only, and one with no connections."""
+    things = FakeThings()
+    things.add(THING, KEY, CH)
+    things.add("lonely-thing", "lonely-key")
+    return things
 
 
 @pytest.fixture
@@ -104,7 +67,7 @@ async def inbox(bus: InProcessBus) -> asyncio.Queue[Message]:
 
 
 @pytest.fixture
-async def client(things: Things, bus: InProcessBus) -> AsyncIterator[httpx.AsyncClient]:
+async def client(things: FakeThings, bus: InProcessBus) -> AsyncIterator[httpx.AsyncClient]:
     async with (
         serving(create_app(things, bus, max_body=1000)) as url,
         httpx.AsyncClient(base_url=url) as http,
@@ -239,7 +202,7 @@ async def test_service_routes_and_unknown_paths(client: httpx.AsyncClient) -> No
     assert missing.status_code == 404
 
 
-async def test_things_unreachable_is_503(client: httpx.AsyncClient, things: Things) -> None:
+async def test_things_unreachable_is_503(client: httpx.AsyncClient, things: FakeThings) -> None:
     things.down = True
     response = await client.post(
         f"/channels/{CH}/messages", content=b"x", headers={"Authorization": KEY}
@@ -247,7 +210,7 @@ async def test_things_unreachable_is_503(client: httpx.AsyncClient, things: Thin
     assert response.status_code == 503
 
 
-async def test_bus_unreachable_is_503_and_the_process_stays_up(things: Things) -> None:
+async def test_bus_unreachable_is_503_and_the_process_stays_up(things: FakeThings) -> None:
     async with (
         serving(create_app(things, DownBus())) as url,
         httpx.AsyncClient(base_url=url) as http,
@@ -289,7 +252,7 @@ def strip_prefix(app: ASGIApp, prefix: str, keep_path: bool) -> ASGIApp:
 
 @pytest.mark.parametrize("keep_path", [False, True], ids=["stripped", "starlette-style"])
 async def test_it_works_mounted_under_a_prefix(
-    things: Things, bus: InProcessBus, inbox: asyncio.Queue[Message], keep_path: bool
+    things: FakeThings, bus: InProcessBus, inbox: asyncio.Queue[Message], keep_path: bool
 ) -> None:
     app = strip_prefix(create_app(things, bus), "/http", keep_path)
     async with serving(app) as url, httpx.AsyncClient(base_url=url) as http:
@@ -306,7 +269,7 @@ async def test_it_works_mounted_under_a_prefix(
 
 
 async def test_a_steady_stream_through_the_cache_costs_one_access_call(
-    things: Things, bus: InProcessBus, inbox: asyncio.Queue[Message]
+    things: FakeThings, bus: InProcessBus, inbox: asyncio.Queue[Message]
 ) -> None:
     cache = CachedThingAccess(things, None, max_age=3600)
     async with (
@@ -327,7 +290,7 @@ async def test_a_steady_stream_through_the_cache_costs_one_access_call(
 
 
 async def test_refusals_are_logged_once_per_cause_and_never_as_errors(
-    client: httpx.AsyncClient, things: Things, caplog: pytest.LogCaptureFixture
+    client: httpx.AsyncClient, things: FakeThings, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     path = f"/channels/{CH}/messages"

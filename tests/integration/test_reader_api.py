@@ -9,7 +9,6 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mainflux.core import errors
 from mainflux.core.db import create_engine, migrate
 from mainflux.messaging.envelope import Message
 from mainflux.readers.api import create_app
@@ -18,42 +17,12 @@ from mainflux.readers.sql import SQLReader
 from mainflux.transformers import senml
 from mainflux.writers.rows import record_ids
 from mainflux.writers.store import open_store
+from tests.fakes import FakeThings
 
 CHANNEL = "b3c4d5e6-0000-4000-8000-000000000001"
 OTHER = "b3c4d5e6-0000-4000-8000-000000000002"
 KEY = "thing-key"
 TOKEN = "owner-token"
-
-
-class FakeThings:
-    """Thing keys connected to channels, and channel owners' tokens."""
-
-    def __init__(self) -> None:
-        self.connections = {(KEY, CHANNEL): "thing-id"}
-        self.owned = {(TOKEN, CHANNEL)}
-        self.down = False
-
-    async def can_access_by_key(self, channel_id: str, key: str) -> str:
-        if self.down:
-            raise errors.ServiceUnavailable()
-        try:
-            return self.connections[(key, channel_id)]
-        except KeyError:
-            raise errors.Unauthorized() from None
-
-    async def can_access_by_id(self, channel_id: str, thing_id: str) -> None:
-        raise errors.Unauthorized()
-
-    async def identify(self, key: str) -> str:
-        raise errors.Unauthorized()
-
-    async def authorize_owner(self, token: str, channel_id: str) -> None:
-        if self.down:
-            raise errors.ServiceUnavailable()
-        if token != TOKEN:
-            raise errors.Unauthorized()
-        if (token, channel_id) not in self.owned:
-            raise errors.NotFound()
 
 
 @pytest.fixture
@@ -80,7 +49,11 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def things() -> FakeThings:
-    return FakeThings()
+    """A things service: the key KEY is connected to CHANNEL, which TOKEN's user owns."""
+    things = FakeThings()
+    things.add("thing-id", KEY, CHANNEL)
+    things.own(TOKEN, CHANNEL)
+    return things
 
 
 @pytest.fixture

@@ -6,53 +6,28 @@ import asyncio
 import base64
 import contextlib
 import os
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from mainflux.adapters.access import CachedThingAccess
 from mainflux.adapters.ws import create_app
-from mainflux.core.errors import ServiceUnavailable, Unauthorized
+from mainflux.core.errors import ServiceUnavailable
 from mainflux.messaging.bus import Handler
 from mainflux.messaging.envelope import Message
 from mainflux.messaging.inproc import InProcessBus
+from tests import servers
+from tests.fakes import FakeThings
 
 CH = "8d6a4f2e-1111-4c3b-9a55-0e9d8c7b6a51"
 OTHER = "c0ffee00-0000-4000-8000-000000000002"
 KEY = "0a1b2c3d-0000-4000-8000-00000000f00d"
 THING = "7f7f7f7f-0000-4000-8000-0000000000bb"
 MAX_FRAME = 4096
-
-
-class Things:
-    """An in-memory things service: one thing with KEY, connected to CH only."""
-
-    def __init__(self) -> None:
-        self.down = False
-        self.calls = 0
-
-    async def can_access_by_key(self, channel_id: str, key: str) -> str:
-        self.calls += 1
-        if self.down:
-            raise ServiceUnavailable()
-        if key != KEY or channel_id != CH:
-            raise Unauthorized()
-        return THING
-
-    async def can_access_by_id(self, channel_id: str, thing_id: str) -> None:
-        if (channel_id, thing_id) != (CH, THING):
-            raise Unauthorized()
-
-    async def identify(self, key: str) -> str:
-        if key != KEY:
-            raise Unauthorized()
-        return THING
 
 
 class BreakableBus(InProcessBus):
@@ -74,34 +49,17 @@ class BreakableBus(InProcessBus):
         return await super().subscribe(subject, handler, queue=queue)
 
 
-@contextlib.asynccontextmanager
-async def serving(app: ASGIApp) -> AsyncIterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        log_config=None,  # the server's records reach pytest's log capture
-        lifespan="on",
-        ws="websockets-sansio",
-        ws_max_size=MAX_FRAME,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+def serving(app: ASGIApp) -> contextlib.AbstractAsyncContextManager[int]:
+    """The app on a uvicorn server with the sans-I/O websockets protocol; yields the port."""
+    return servers.serving(app, ws="websockets-sansio", ws_max_size=MAX_FRAME)
 
 
 @pytest.fixture
-def things() -> Things:
-    return Things()
+def things() -> FakeThings:
+    """A things service knowing one thing (KEY), connected to CH only."""
+    things = FakeThings()
+    things.add(THING, KEY, CH)
+    return things
 
 
 @pytest.fixture
@@ -112,7 +70,7 @@ async def bus() -> AsyncIterator[BreakableBus]:
 
 
 @pytest.fixture
-async def port(things: Things, bus: BreakableBus) -> AsyncIterator[int]:
+async def port(things: FakeThings, bus: BreakableBus) -> AsyncIterator[int]:
     async with serving(create_app(things, bus)) as p:
         yield p
 
@@ -249,7 +207,7 @@ async def test_not_connected_and_path_junk_are_refused(port: int) -> None:
 
 
 async def test_things_or_bus_unreachable_at_handshake_is_503(
-    port: int, things: Things, bus: BreakableBus
+    port: int, things: FakeThings, bus: BreakableBus
 ) -> None:
     things.down = True
     assert await refused_status(ws_url(port)) == 503
@@ -372,7 +330,7 @@ def mounted(app: ASGIApp, prefix: str) -> ASGIApp:
 
 
 async def test_it_works_mounted_under_ws_through_the_cache(
-    things: Things, bus: BreakableBus
+    things: FakeThings, bus: BreakableBus
 ) -> None:
     cache = CachedThingAccess(things, None, max_age=3600)
     async with serving(mounted(create_app(cache, bus), "/ws")) as p:
