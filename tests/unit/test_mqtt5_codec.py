@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mainflux.adapters.mqtt import codec, codec5
-from mainflux.adapters.mqtt.codec import Connect, Decoder, ProtocolError
+from mainflux.adapters.mqtt.codec import Connect, ProtocolError
 from mainflux.adapters.mqtt.codec5 import Decoder5
+from mainflux.adapters.mqtt.handshake import FirstDecoder as Decoder
 
 
 def decode5(data: bytes) -> Any:

@@ -16,6 +16,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mainflux.adapters.mqtt.broker import Broker
+from mainflux.adapters.mqtt.handshake import connection_factory
 from mainflux.adapters.mqtt.ws import create_ws_app
 from mainflux.core.runner import StartupError, bind_socket
 
@@ -53,7 +54,7 @@ class Listeners:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
-            self.broker.protocol, sock=sock, ssl=context, backlog=4096
+            connection_factory(self.broker), sock=sock, ssl=context, backlog=4096
         )
         self._servers.append(server)
         bound = sock.getsockname()[1]
