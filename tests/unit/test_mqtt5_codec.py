@@ -50,6 +50,20 @@ def test_packets_behind_a_connect_decode_as_version_5_after_the_switch() -> None
     assert got.properties == b"\x03\x00\x01c"
 
 
+def test_a_decoder_following_another_decodes_what_that_one_still_held() -> None:
+    connect = codec5.encode_connect(Connect("x"))
+    publish = codec5.encode_publish("t", b"p", 1, 9, props={codec5.CONTENT_TYPE: "c"})
+    first = Decoder(4096)
+    first.push(connect + publish + publish[:5])
+    assert isinstance(first.next(), codec5.Connect5)
+    decoder = Decoder5.following(first)
+    assert (decoder.max_packet_size, decoder.buffered) == (4096, len(publish) + 5)
+    assert first.buffered == 0
+    decoder.push(publish[5:])
+    got = decoder.feed(b"")
+    assert [(p.topic, p.packet_id, p.properties) for p in got] == [("t", 9, b"\x03\x00\x01c")] * 2
+
+
 def test_publish_properties_are_forwarded_as_received_with_the_remaining_expiry() -> None:
     props = {
         codec5.PAYLOAD_FORMAT: 1,
