@@ -39,12 +39,11 @@ UNBOUNDED: Final = 65536
 class Version311:
     """What a 3.1.1 connection does (see the module doc)."""
 
-    __slots__ = ("conn",)
-
-    awaiting_limit: int = UNBOUNDED
+    __slots__ = ("awaiting_limit", "conn")
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.awaiting_limit = UNBOUNDED  # QoS 2 messages from the client awaiting PUBREL
 
     # --- CONNECT ---------------------------------------------------------------------
 

@@ -63,12 +63,8 @@ class Version5(Version311):
 
     def __init__(self, conn: Connection) -> None:
         super().__init__(conn)
+        self.awaiting_limit = conn.broker.limits.max_inflight  # the CONNACK's receive maximum
         self.max_send = 0  # the client's maximum packet size (0: none)
-
-    @property
-    def awaiting_limit(self) -> int:  # type: ignore[override]
-        """The server's receive maximum, as its CONNACK said."""
-        return self.conn.broker.limits.max_inflight
 
     # --- CONNECT ---------------------------------------------------------------------
 
