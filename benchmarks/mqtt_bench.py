@@ -19,6 +19,23 @@ Scenarios (all payloads 100 bytes unless said):
     subscriber: the broker's peak RSS (bound for the adapter: 512 MB) and survival.
 
     .venv/bin/python benchmarks/mqtt_bench.py [--seconds 5] [--flood-seconds 30]
+
+``--only cpu`` measures instead the adapter's CPU per message. The adapter runs in this
+process and client sockets of the same event loop publish QoS 0 messages in lock-step
+rounds: every publishing connection writes once, and the subscriber reads the round
+back before the next is sent, so every run hands the adapter the same reads. Shapes as
+1a (one connection, 100 messages per write) and 1b (100 connections, one message per
+write each). The figure is ``time.process_time()`` per message (the clients' few calls
+per round included), the median of ``--repeat`` runs; on a busy or virtual machine it
+still varies, so ``--callgrind`` counts instructions instead: each shape runs under
+``valgrind --tool=callgrind`` for ``--cpu-messages`` and for a quarter of that, and the
+difference per message leaves start-up and set-up out (runs agree to a few instructions
+per message whatever the load). To compare two versions of the code, run it with
+``PYTHONPATH`` set to each one's ``src`` (the script uses its own checkout's ``src`` only
+when ``PYTHONPATH`` is unset):
+
+    PYTHONPATH=/path/to/other/src .venv/bin/python benchmarks/mqtt_bench.py \\
+        --only cpu --callgrind --repeat 1
 """
 
 from __future__ import annotations
@@ -36,13 +53,16 @@ import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+if not os.environ.get("PYTHONPATH"):
+    sys.path.insert(0, str(ROOT / "src"))
 
 from mainflux.adapters.mqtt import codec  # noqa: E402
 
@@ -85,42 +105,57 @@ def rss_bytes(pid: int) -> int:
 # --- the adapter under test, in its own process ------------------------------------------
 
 
+class BenchThings:
+    """Things access for the bench: key ``key-N`` is thing ``thing-N``, on the bench channel."""
+
+    async def identify(self, key: str) -> str:
+        from mainflux.core.errors import Unauthorized
+
+        if not key.startswith("key-"):
+            raise Unauthorized()
+        return "thing-" + key[4:]
+
+    async def can_access_by_id(self, channel_id: str, thing_id: str) -> None:
+        from mainflux.core.errors import Unauthorized
+
+        if channel_id != CHANNEL:
+            raise Unauthorized()
+
+    async def can_access_by_key(self, channel_id: str, key: str) -> str:
+        await self.can_access_by_id(channel_id, "")
+        return await self.identify(key)
+
+
+@contextlib.asynccontextmanager
+async def running_adapter(port: int) -> AsyncIterator[Any]:
+    """The Mainflux adapter on ``port`` with an in-process bus, running until exit."""
+    from mainflux.adapters.mqtt.adapter import build_adapter
+    from mainflux.adapters.mqtt.settings import MqttSettings
+    from mainflux.messaging.inproc import InProcessBus
+
+    bus = InProcessBus()
+    settings = MqttSettings(host="127.0.0.1", mqtt_port=port, ws_port=None)
+    adapter = build_adapter(BenchThings(), bus, None, settings)
+    await adapter.start()
+    try:
+        yield adapter
+    finally:
+        await adapter.stop()
+        await bus.close()
+
+
 def serve_adapter(port: int) -> None:
     """Run the Mainflux adapter (every thing ``thing-N``/``key-N`` on the bench channel)."""
     raise_fd_limit()
     import uvloop
 
-    from mainflux.adapters.mqtt.adapter import build_adapter
-    from mainflux.adapters.mqtt.settings import MqttSettings
-    from mainflux.core.errors import Unauthorized
-    from mainflux.messaging.inproc import InProcessBus
-
-    class BenchThings:
-        async def identify(self, key: str) -> str:
-            if not key.startswith("key-"):
-                raise Unauthorized()
-            return "thing-" + key[4:]
-
-        async def can_access_by_id(self, channel_id: str, thing_id: str) -> None:
-            if channel_id != CHANNEL:
-                raise Unauthorized()
-
-        async def can_access_by_key(self, channel_id: str, key: str) -> str:
-            await self.can_access_by_id(channel_id, "")
-            return await self.identify(key)
-
     async def main() -> None:
-        bus = InProcessBus()
-        settings = MqttSettings(host="127.0.0.1", mqtt_port=port, ws_port=None)
-        adapter = build_adapter(BenchThings(), bus, None, settings)
-        await adapter.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-        await stop.wait()
-        print(adapter.broker.stats.as_dict(), file=sys.stderr)
-        await adapter.stop()
-        await bus.close()
+        async with running_adapter(port) as adapter:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+            await stop.wait()
+            print(adapter.broker.stats.as_dict(), file=sys.stderr)
 
     uvloop.install()
     if os.environ.get("MQTT_BENCH_PROFILE"):
@@ -481,6 +516,138 @@ def flood(broker: Broker, seconds: float, clients: int) -> tuple[float, bool]:
     return peak, broker.alive()
 
 
+# --- CPU per message, the adapter in this process -------------------------------------------
+
+CPU_SHAPES = {"1a": (1, 100), "1b": (100, 1)}  # shape: (publishing connections, messages per write)
+
+
+async def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    loop = asyncio.get_running_loop()
+    data = b""
+    while len(data) < size:
+        chunk = await loop.sock_recv(sock, size - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+async def _client(port: int, number: int) -> socket.socket:
+    """A connected, authenticated non-blocking client socket of this process's loop."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    sock.setblocking(False)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    packet = codec.Connect(
+        f"cpu-{number}", username=f"thing-{number}", password=f"key-{number}".encode()
+    )
+    await loop.sock_sendall(sock, codec.encode_connect(packet))
+    if (await _recv_exact(sock, 4))[3] != 0:
+        raise SystemExit("CONNECT refused")
+    return sock
+
+
+async def _lockstep(shape: str, messages: int) -> tuple[int, float, float]:
+    """Publish about ``messages`` QoS 0 messages through the adapter running in this
+    loop, in rounds (every publishing connection writes once), each round read back by
+    the subscriber before the next is sent; returns (messages, CPU seconds, wall seconds).
+
+    The client sockets live in the adapter's own loop: every write reaches the adapter's
+    side of the loopback connection whole, so each run hands it the same reads."""
+    loop = asyncio.get_running_loop()
+    port = free_port()
+    connections, per_write = CPU_SHAPES[shape]
+    async with running_adapter(port):
+        sub = await _client(port, 0)
+        await loop.sock_sendall(
+            sub, codec.encode_subscribe(1, [(f"channels/{CHANNEL}/messages/#", 0)])
+        )
+        if (await _recv_exact(sub, 5))[4] == 0x80:
+            raise SystemExit("SUBSCRIBE refused")
+        pubs = [await _client(port, 1 + i) for i in range(connections)]
+        packet = codec.encode_publish(TOPIC, PAYLOAD)
+        write = packet * per_write
+        per_round = per_write * connections
+        buf = bytearray(1 << 20)
+        sent = 0
+        cpu, wall = time.process_time(), time.monotonic()
+        while sent < messages:
+            for sock in pubs:
+                await loop.sock_sendall(sock, write)
+            sent += per_round
+            want = len(packet) * per_round
+            while want > 0:
+                got = await loop.sock_recv_into(sub, buf)
+                if not got:
+                    raise SystemExit("the adapter closed the subscriber")
+                want -= got
+        cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+        for sock in [sub, *pubs]:
+            sock.close()
+    return sent, cpu, wall
+
+
+def cpu_run(shape: str, messages: int) -> tuple[int, float, float]:
+    """One lock-step run on uvloop: (messages, CPU seconds, wall seconds)."""
+    import uvloop
+
+    return uvloop.run(_lockstep(shape, messages))
+
+
+def callgrind_instructions(shape: str, messages: int) -> int:
+    """Instructions this script executes for a lock-step run of ``messages`` messages
+    under ``valgrind --tool=callgrind`` (start-up included)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        cmd = [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            __file__,
+            "--cpu-run",
+            f"{shape}:{messages}",
+        ]
+        env = dict(os.environ, PYTHONHASHSEED="0")
+        if not os.environ.get("PYTHONPATH"):
+            env["PYTHONPATH"] = str(ROOT / "src")
+        subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for line in out.read_text().splitlines():
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise SystemExit("callgrind wrote no totals")
+
+
+def cpu_figures(messages: int, repeat: int, callgrind: bool) -> None:
+    """Print the adapter's CPU per message for each lock-step shape."""
+    import mainflux
+
+    print(f"code under test: {Path(mainflux.__file__).parent}", flush=True)
+    for shape in CPU_SHAPES:
+        label = f"cpu {shape} lock-step"
+        if callgrind:  # the difference of two run lengths leaves out start-up and set-up
+            per_round = CPU_SHAPES[shape][0] * CPU_SHAPES[shape][1]
+            short, long = messages // 4, messages
+            sent = {n: -(-n // per_round) * per_round for n in (short, long)}  # whole rounds
+            counts = {n: [callgrind_instructions(shape, n) for _ in range(repeat)] for n in sent}
+            per = (statistics.median(counts[long]) - statistics.median(counts[short])) / (
+                sent[long] - sent[short]
+            )
+            spread = max(max(c) - min(c) for c in counts.values()) / (sent[long] - sent[short])
+            say("mainflux", label, f"{per:>8,.0f} instructions/msg (runs differ by {spread:,.0f})")
+            continue
+        runs = [cpu_run(shape, messages) for _ in range(repeat)]
+        per_msg = [cpu / sent for sent, cpu, _ in runs]
+        rate = statistics.median(sent / wall for sent, _, wall in runs)
+        each = " ".join(f"{p * 1e6:.2f}" for p in per_msg)
+        say(
+            "mainflux",
+            label,
+            f"{statistics.median(per_msg) * 1e6:>6.2f} us CPU/msg ({each}); {rate:,.0f} msg/s",
+        )
+
+
 # --- report ------------------------------------------------------------------------------------
 
 
@@ -498,19 +665,42 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--flood-seconds", type=float, default=30.0)
     parser.add_argument("--idle", type=int, default=10_000)
-    parser.add_argument("--only", default="1a,1b,2,3,4")
     parser.add_argument(
-        "--repeat", type=int, default=3, help="runs of 1a/1b per broker; the median is kept"
+        "--only", default="1a,1b,2,3,4", help="shapes to run: 1a,1b,2,3,4 and/or cpu"
+    )
+    parser.add_argument(
+        "--cpu-messages",
+        type=int,
+        help="messages per run of --only cpu (default 200,000; with --callgrind 20,000)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of 1a/1b per broker (and of each cpu shape); the median is kept",
+    )
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="cpu: count instructions under valgrind instead of CPU time",
     )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--cpu-run", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve_adapter(args.serve)
+        return
+    if args.cpu_run:
+        shape, messages = args.cpu_run.split(":")
+        cpu_run(shape, int(messages))
         return
     raise_fd_limit()
     only = set(args.only.split(","))
     results: dict[str, dict[str, object]] = {"mainflux": {}, "mosquitto": {}}
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    if "cpu" in only:
+        messages = args.cpu_messages or (20_000 if args.callgrind else 200_000)
+        cpu_figures(messages, args.repeat, args.callgrind)
     for key, label, connections, device in (
         ("1a", "1a fan-in, 10 fast publishers", 10, False),
         ("1b", "1b fan-in, 1,000 device conns", 1000, True),
@@ -546,6 +736,8 @@ def main() -> None:
             state = "alive" if alive else "CRASHED"
             say(name, "4  flood 200 x 1 MiB, slow sub", f"peak RSS {peak / 2**20:,.0f} MB, {state}")
     ours, theirs = results["mainflux"], results["mosquitto"]
+    if not ours:
+        return
     print("\nmainflux / mosquitto (same invocation):")
     for key, label, floor in (
         ("1a", "1a QoS 0 fan-in, fast", 50_000),

@@ -9,7 +9,11 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 
 from mainflux.adapters.mqtt import codec, codec5
+from mainflux.adapters.mqtt.connection import Connection
 from mainflux.adapters.mqtt.limits import BrokerLimits
+from mainflux.adapters.mqtt.session import Session
+from mainflux.adapters.mqtt.version5 import Version5
+from mainflux.adapters.mqtt.version311 import Version311
 from tests.integration.test_mqtt5_support import Client5, Raw5, properties
 from tests.integration.test_mqtt_support import (
     Client,
@@ -208,6 +212,42 @@ def test_suback_and_unsuback_reason_codes(broker: RunningAdapter) -> None:
     suback = raw.read(1)[0]
     assert (suback.kind, suback.packet_id, suback.codes) == (codec.SUBACK, 7, [0x8F, 1])
     raw.close()
+
+
+def test_each_connection_takes_its_version_part_and_decoder_at_connect(
+    broker: RunningAdapter,
+) -> None:
+    Client5(broker.port, "speaks-5")
+    Client(broker.port, "speaks-3")
+
+    async def connections() -> dict[str, Connection]:
+        return {c.client_id: c for c in broker.adapter.broker.connections}  # type: ignore[misc]
+
+    found = broker.run(connections())
+    v5, v3 = found["speaks-5"], found["speaks-3"]
+    assert type(v5) is Connection and type(v3) is Connection
+    assert (type(v5.version), type(v5.decoder)) == (Version5, codec5.Decoder5)
+    assert (type(v3.version), type(v3.decoder)) == (Version311, codec.Decoder)
+    assert type(v5.session) is Session and type(v3.session) is Session
+
+
+def test_subscription_options_apply_while_a_version_5_client_holds_the_session(
+    broker: RunningAdapter,
+) -> None:
+    first = Client5(broker.port, "swapper", clean_start=False, session_expiry=60)
+    assert first.subscribe("opt/#", 1, noLocal=True) == [1]
+    first.close()
+    v3 = Client(broker.port, "swapper", clean=False)
+    v3.publish("opt/own", b"3.1.1 has no no-local", 1)
+    assert v3.receive().payload == b"3.1.1 has no no-local"
+    v3.close()
+    again = Client5(broker.port, "swapper", clean_start=False, session_expiry=60)
+    other = Client5(broker.port)
+    again.publish("opt/own", b"not back to its publisher", 1)
+    other.publish("opt/theirs", b"theirs", 1)
+    assert again.receive().payload == b"theirs"
+    for client in (again, other):
+        client.close()
 
 
 def test_a_v3_and_a_v5_client_take_over_each_other(broker: RunningAdapter) -> None:

@@ -4,6 +4,7 @@ logged without flooding the log."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 from mainflux.adapters.mqtt import codec, codec5
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter
 from mainflux.adapters.mqtt.limits import BrokerLimits
+from mainflux.core.limits import HttpLimits
 from mainflux.messaging.inproc import InProcessBus
 from tests.integration.test_mqtt5_support import Client5
 from tests.integration.test_mqtt_adapter import FakeThings
@@ -267,5 +269,37 @@ def test_websocket_sockets_without_a_request_are_closed_after_the_timeout() -> N
         assert running.adapter.broker.stats.connect_timeouts == 2
         Client(port, transport="websockets").publish("alive", b"still served", 1)
         assert established.receive().payload == b"still served"
+    finally:
+        running.stop()
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    """What the server sends before it closes ``sock`` (a reset ends it too)."""
+    sock.settimeout(WAIT)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        pytest.fail(f"the server kept the connection open after sending {data[:40]!r}")
+    return data
+
+
+def test_the_websocket_port_bounds_request_heads_as_every_http_port_does() -> None:
+    running = standalone(http=HttpLimits(max_header_bytes=2048))
+    try:
+        port = running.adapter.ports["ws"]
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            head = b"GET /mqtt HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 8192 + b"\r\n\r\n"
+            with contextlib.suppress(OSError):  # the server may cut it off mid-way
+                sock.sendall(head)
+            answer = read_until_closed(sock)
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 431 "), answer[:40]
+        client = Client(port, transport="websockets")
+        assert client.subscribe("alive", 1) == [1]
+        client.publish("alive", b"still served", 1)
+        assert client.receive().payload == b"still served"
     finally:
         running.stop()

@@ -149,6 +149,8 @@ def test_persistent_session_keeps_subscriptions_and_queues_while_offline(
     for i in range(3):
         pub.publish("p/x", f"m{i}".encode(), 1)
     pub.publish("p/x", b"qos0 is not queued", 0)
+    # (the broker has it before the client comes back: QoS 0 goes out without an ack)
+    assert eventually(lambda: engine.stats.messages_in == 4)
     back = Client(broker.port, "persistent", clean=False, connect=False)
     assert back.connect() == (0, True)
     assert [back.receive().payload for _ in range(3)] == [b"m0", b"m1", b"m2"]

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mainflux.adapters.mqtt import codec, codec5
-from mainflux.adapters.mqtt.codec import Connect, Decoder, ProtocolError
+from mainflux.adapters.mqtt.codec import Connect, ProtocolError
 from mainflux.adapters.mqtt.codec5 import Decoder5
+from mainflux.adapters.mqtt.handshake import FirstDecoder as Decoder
 
 
 def decode5(data: bytes) -> Any:
@@ -47,6 +48,20 @@ def test_packets_behind_a_connect_decode_as_version_5_after_the_switch() -> None
     assert isinstance(got, codec5.Publish5)
     assert (got.topic, got.payload, got.packet_id) == ("t", b"p", 9)
     assert got.properties == b"\x03\x00\x01c"
+
+
+def test_a_decoder_following_another_decodes_what_that_one_still_held() -> None:
+    connect = codec5.encode_connect(Connect("x"))
+    publish = codec5.encode_publish("t", b"p", 1, 9, props={codec5.CONTENT_TYPE: "c"})
+    first = Decoder(4096)
+    first.push(connect + publish + publish[:5])
+    assert isinstance(first.next(), codec5.Connect5)
+    decoder = Decoder5.following(first)
+    assert (decoder.max_packet_size, decoder.buffered) == (4096, len(publish) + 5)
+    assert first.buffered == 0
+    decoder.push(publish[5:])
+    got = decoder.feed(b"")
+    assert [(p.topic, p.packet_id, p.properties) for p in got] == [("t", 9, b"\x03\x00\x01c")] * 2
 
 
 def test_publish_properties_are_forwarded_as_received_with_the_remaining_expiry() -> None:

@@ -73,7 +73,7 @@ class MqttAdapter:
         self.events = events
         self.access = access
         self.revoker = revoker
-        self.listeners = Listeners(broker)
+        self.listeners = Listeners(broker, settings.http)
         self._invalidation: asyncio.Task[None] | None = None
 
     @property

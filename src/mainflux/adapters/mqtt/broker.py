@@ -13,7 +13,11 @@ path pays nothing for it.
 
 Clients of MQTT 3.1.1 and of MQTT 5 share it: a version 5 session may outlive its
 connection for a while (session expiry interval) rather than for ever, its will may be
-delayed, and its subscriptions carry options (see :mod:`~mainflux.adapters.mqtt.session`)."""
+delayed, and its subscriptions carry options (see :mod:`~mainflux.adapters.mqtt.session`).
+
+The broker sees each connection as a :class:`~mainflux.adapters.mqtt.session.Client`;
+the connections themselves (:mod:`~mainflux.adapters.mqtt.connection`) are built on top
+of it and are made by the listeners."""
 
 from __future__ import annotations
 
@@ -28,11 +32,10 @@ from typing import Any, Protocol
 
 from mainflux.adapters.mqtt import codec5
 from mainflux.adapters.mqtt.codec import Publish, Will
-from mainflux.adapters.mqtt.connection import Connection
 from mainflux.adapters.mqtt.limits import BrokerLimits
 from mainflux.adapters.mqtt.notices import Notices
 from mainflux.adapters.mqtt.retained import RetainedStore
-from mainflux.adapters.mqtt.session import Session
+from mainflux.adapters.mqtt.session import Client, Session
 from mainflux.adapters.mqtt.topics import TopicTree
 
 log = logging.getLogger("mainflux.mqtt")
@@ -152,7 +155,8 @@ class BrokerStats:
 
 
 class Broker:
-    """An MQTT 3.1.1 and 5 broker core; serve it with :meth:`protocol` as the protocol
+    """An MQTT 3.1.1 and 5 broker core; serve it with
+    :func:`~mainflux.adapters.mqtt.handshake.connection_factory` as the protocol
     factory."""
 
     def __init__(
@@ -168,8 +172,8 @@ class Broker:
         self.notices = Notices()
         self.tick = 0
         self.epoch = 0  # bumped by every revocation: a check that waited is asked again
-        self.connections: set[Connection] = set()
-        self.handshakes: dict[Connection, None] = {}  # admitted, not accepted yet; oldest first
+        self.connections: set[Client] = set()
+        self.handshakes: dict[Client, None] = {}  # admitted, not accepted yet; oldest first
         self.sessions: dict[Any, dict[str, Session]] = {}  # principal -> client id -> session
         self.tree: TopicTree[Session] = TopicTree()
         self.retained = RetainedStore(
@@ -179,7 +183,7 @@ class Broker:
         self._expiring: list[tuple[float, int, Session]] = []  # (expires_at, n, session), a heap
         self._order = itertools.count()
         self._wills: dict[tuple[Any, str], asyncio.TimerHandle] = {}  # delayed, by session key
-        self._dirty: list[Connection] = []
+        self._dirty: list[Client] = []
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -209,10 +213,6 @@ class Broker:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def protocol(self) -> Connection:
-        """A new connection handler (an asyncio protocol factory)."""
-        return Connection(self)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run ``coro`` in a task the broker keeps until it ends."""
@@ -253,7 +253,7 @@ class Broker:
 
     # --- connections and sessions -------------------------------------------------------
 
-    def admit(self, conn: Connection) -> bool:
+    def admit(self, conn: Client) -> bool:
         """Take a new connection unless the broker is at its connection limit. When
         ``max_pending_connections`` have not finished their CONNECT yet, the oldest of
         them (the likeliest to be silent: a real client's handshake takes moments) is
@@ -307,7 +307,7 @@ class Broker:
                 return True
         return False
 
-    def attach(self, conn: Connection, clean: bool, expiry: int | None = -1) -> bool:
+    def attach(self, conn: Client, clean: bool, expiry: int | None = -1) -> bool:
         """Bind ``conn`` to the session of its principal and client id, taking over
         that session's live connection (never another principal's).
 
@@ -356,11 +356,11 @@ class Broker:
         session.expiry = expiry
         session.clean = expiry == 0
 
-    def connected(self, conn: Connection) -> None:
+    def connected(self, conn: Client) -> None:
         """Tell the hooks a client was accepted."""
         self.hooks.connected(conn.principal, conn.client_id)
 
-    def release(self, conn: Connection) -> None:
+    def release(self, conn: Client) -> None:
         """A connection ended: publish its will, park or drop its session."""
         self.connections.discard(conn)
         self.handshakes.pop(conn, None)
@@ -454,7 +454,7 @@ class Broker:
 
     # --- revocation -------------------------------------------------------------------
 
-    def revoke_connection(self, conn: Connection, code: int) -> None:
+    def revoke_connection(self, conn: Client, code: int) -> None:
         """Close ``conn`` because its principal lost the right to it: no will is
         published, and a version 5 client gets DISCONNECT ``code`` first."""
         if conn.closed:
@@ -501,7 +501,7 @@ class Broker:
 
     # --- messages ---------------------------------------------------------------------
 
-    def accept(self, conn: Connection, message: Publish) -> Awaitable[Any] | None:
+    def accept(self, conn: Client, message: Publish) -> Awaitable[Any] | None:
         """Route a client's authorized PUBLISH and hand it to the hooks."""
         self.stats.messages_in += 1
         self.route(message)
@@ -553,7 +553,7 @@ class Broker:
 
     # --- output -----------------------------------------------------------------------
 
-    def mark_dirty(self, conn: Connection) -> None:
+    def mark_dirty(self, conn: Client) -> None:
         """``conn`` has output this turn; flush every such connection once, soon."""
         self._dirty.append(conn)
         if not self._flush_scheduled:
@@ -577,8 +577,3 @@ def _will_message(will: Will, session: Session | None) -> Publish:
 
 async def _wait(gate: Awaitable[Any]) -> None:
     await gate
-
-
-def serve_callback(broker: Broker) -> Callable[[], Connection]:
-    """The protocol factory for ``loop.create_server``."""
-    return broker.protocol

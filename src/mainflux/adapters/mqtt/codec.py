@@ -1,13 +1,14 @@
-"""MQTT 3.1.1 packets: an incremental decoder and the encoders.
+"""MQTT 3.1.1 packets: their bodies, the 3.1.1 decoder and the encoders.
 
-(MQTT 5 packets are in :mod:`~mainflux.adapters.mqtt.codec5`; a CONNECT of protocol
-level 5 is handed to it, so the connection learns its version from the first packet.)
+(What both versions share, the framing above all, is in
+:mod:`~mainflux.adapters.mqtt.codec_common`; MQTT 5 packets are in
+:mod:`~mainflux.adapters.mqtt.codec5`. A connection learns its version from its first
+packet, see :mod:`~mainflux.adapters.mqtt.handshake`.)
 
 The decoder is fed whatever one socket read returned and hands back every complete
-packet in it at once. The maximum packet size is enforced as soon as a fixed header's
-remaining length is known, before any of the body is buffered. Anything that is not
-valid MQTT raises :class:`ProtocolError` and nothing else; the connection that sent it
-is then closed.
+packet in it at once. Anything that is not valid MQTT raises :class:`ProtocolError`
+and nothing else; the connection that sent it is then closed. A CONNECT of a later
+version than 3.1.1 is returned with its protocol level and its body unread.
 
 Encoders return ``bytes`` ready for the socket. A :class:`Publish` caches its encoded
 QoS 0 form, so a message fanned out to many subscribers is encoded once."""
@@ -16,20 +17,34 @@ from __future__ import annotations
 
 from typing import Final
 
-CONNECT: Final = 1
-CONNACK: Final = 2
-PUBLISH: Final = 3
-PUBACK: Final = 4
-PUBREC: Final = 5
-PUBREL: Final = 6
-PUBCOMP: Final = 7
-SUBSCRIBE: Final = 8
-SUBACK: Final = 9
-UNSUBSCRIBE: Final = 10
-UNSUBACK: Final = 11
-PINGREQ: Final = 12
-PINGRESP: Final = 13
-DISCONNECT: Final = 14
+from mainflux.adapters.mqtt.codec_common import (
+    CONNACK,
+    CONNECT,
+    DISCONNECT,
+    MALFORMED,  # noqa: F401 (one of this module's names)
+    MAX_REMAINING_LENGTH,  # noqa: F401 (one of this module's names)
+    PACKET_TOO_LARGE,  # noqa: F401 (one of this module's names)
+    PINGREQ,
+    PINGRESP,
+    PROTOCOL_VIOLATION,  # noqa: F401 (one of this module's names)
+    PUBACK,
+    PUBCOMP,
+    PUBLISH,
+    PUBREC,
+    PUBREL,
+    SUBACK,
+    SUBSCRIBE,
+    UNSUBACK,
+    UNSUBSCRIBE,
+    FrameDecoder,
+    ProtocolError,
+    Reader,
+    connect_head,
+    encode_string,
+    framing,
+    remaining_length,
+    topic_name,
+)
 
 # CONNACK return codes (MQTT 3.1.1 §3.2.2.3).
 ACCEPTED: Final = 0
@@ -41,7 +56,6 @@ NOT_AUTHORIZED: Final = 5
 
 SUBACK_FAILURE: Final = 0x80
 LARGE: Final = 65536  # QoS 0 packets above this are not kept as received
-MAX_REMAINING_LENGTH: Final = 268_435_455
 
 PINGREQ_BYTES: Final = b"\xc0\x00"
 PINGRESP_BYTES: Final = b"\xd0\x00"
@@ -49,26 +63,6 @@ DISCONNECT_BYTES: Final = b"\xe0\x00"
 
 # Packet types whose fixed-header flags must be exactly 0b0010 or 0.
 _FLAGS_TWO: Final = frozenset((PUBREL, SUBSCRIBE, UNSUBSCRIBE))
-
-
-# MQTT 5 reason codes of the errors below (3.1.1 connections just close).
-MALFORMED: Final = 0x81
-PROTOCOL_VIOLATION: Final = 0x82
-PACKET_TOO_LARGE: Final = 0x95
-
-
-class ProtocolError(Exception):
-    """The bytes are not valid MQTT; the sender's connection must be closed.
-
-    ``code`` is the MQTT 5 reason code to tell a version 5 client (malformed packet
-    unless said otherwise); ``level`` is 5 when the offending packet is a version 5
-    CONNECT, so the refusal can be a version 5 CONNACK."""
-
-    level = 0
-
-    def __init__(self, message: str, code: int = MALFORMED) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class Will:
@@ -229,135 +223,7 @@ _PINGRESP = Simple(PINGRESP)
 _DISCONNECT = Simple(DISCONNECT)
 
 
-class Decoder:
-    """Splits a byte stream into packets.
-
-    :meth:`push` what a socket read returned, then take packets one at a time with
-    :meth:`next` (what is not taken yet stays as bytes, which costs nothing to keep), or
-    all at once with :meth:`feed`. ``max_packet_size`` bounds the remaining length of a
-    packet; a bigger one raises :class:`ProtocolError` before its body is read."""
-
-    __slots__ = ("_buf", "_data", "_need", "_pos", "max_packet_size")
-
-    def __init__(self, max_packet_size: int = MAX_REMAINING_LENGTH) -> None:
-        self.max_packet_size = max_packet_size
-        self._data = b""  # complete packets (and perhaps a partial tail) from ``_pos`` on
-        self._pos = 0
-        self._buf = bytearray()  # a partial packet, growing with what arrives of it
-        self._need = 0  # bytes ``_buf`` must hold before it is worth parsing again
-
-    @property
-    def buffered(self) -> int:
-        """Bytes received and not yet returned as packets."""
-        return len(self._data) - self._pos + len(self._buf)
-
-    def push(self, data: bytes) -> None:
-        """Add received bytes.
-
-        A partial packet grows with what has arrived of it (never pre-allocated), so a
-        client that stops sending mid-packet holds only what it sent."""
-        buf = self._buf
-        if buf:
-            buf += data
-            if len(buf) >= self._need:
-                self._data = bytes(buf)
-                self._pos = 0
-                del buf[:]
-        elif self._pos < len(self._data):
-            self._data = self._data[self._pos :] + data
-            self._pos = 0
-        else:
-            self._data = data
-            self._pos = 0
-
-    def compact(self) -> None:
-        """Drop the bytes already decoded, keeping only what is left (call this before
-        holding undecoded packets for a while, so a large consumed read is freed)."""
-        if self._pos:
-            self._data = self._data[self._pos :]
-            self._pos = 0
-
-    def feed(self, data: bytes) -> list[Packet]:
-        """:meth:`push` ``data`` and return every packet now complete."""
-        self.push(data)
-        packets: list[Packet] = []
-        append = packets.append
-        take = self.next
-        packet = take()
-        while packet is not None:
-            append(packet)
-            packet = take()
-        return packets
-
-    def next(self) -> Packet | None:
-        """The next complete packet, or ``None`` until more bytes are pushed."""
-        data = self._data
-        pos = self._pos
-        size = len(data)
-        if pos >= size:
-            return None
-        if size - pos < 2:
-            self._partial(data, pos, 2)
-            return None
-        first = data[pos]
-        byte = data[pos + 1]
-        if byte < 0x80:
-            length = byte
-            body = pos + 2
-        else:
-            length = byte & 0x7F
-            shift = 7
-            index = pos + 2
-            while True:
-                if index >= size:
-                    self._partial(data, pos, 0)
-                    return None
-                byte = data[index]
-                index += 1
-                length |= (byte & 0x7F) << shift
-                if byte < 0x80:
-                    break
-                shift += 7
-                if shift > 21:
-                    raise ProtocolError("remaining length longer than four bytes")
-            body = index
-        if length > self.max_packet_size:
-            raise _too_large(data, first, body, size, length, self.max_packet_size)
-        end = body + length
-        if end > size:
-            self._partial(data, pos, end - pos)
-            return None
-        if end == size:
-            self._data = b""
-            self._pos = 0
-        else:
-            self._pos = end
-        kind = first >> 4
-        if kind == PUBLISH:
-            return _publish(data, first, pos, body, end)
-        return _other(data, kind, first & 0x0F, body, end)
-
-    def _partial(self, data: bytes, pos: int, need: int) -> None:
-        """Keep the incomplete tail from ``pos`` until ``need`` bytes of it are here."""
-        self._buf += memoryview(data)[pos:] if pos else data
-        self._data = b""
-        self._pos = 0
-        self._need = need
-
-
-def _too_large(
-    data: bytes, first: int, body: int, size: int, length: int, limit: int
-) -> ProtocolError:
-    """The error for an oversized packet, noting when it is a version 5 CONNECT."""
-    error = ProtocolError(
-        f"packet of {length} bytes exceeds the limit of {limit}", PACKET_TOO_LARGE
-    )
-    if first >> 4 == CONNECT and size > body + 6 and data[body : body + 6] == b"\x00\x04MQTT":
-        error.level = data[body + 6]
-    return error
-
-
-def _publish(data: bytes, first: int, start: int, body: int, end: int) -> Publish:
+def read_publish(data: bytes, first: int, start: int, body: int, end: int) -> Publish:
     qos = (first >> 1) & 0x03
     if qos == 3:
         raise ProtocolError("PUBLISH with QoS 3")
@@ -369,7 +235,7 @@ def _publish(data: bytes, first: int, start: int, body: int, end: int) -> Publis
     topic_end = body + 2 + ((data[body] << 8) | data[body + 1])
     if topic_end > end:
         raise ProtocolError("PUBLISH topic runs past the packet")
-    topic = _topic_name(data[body + 2 : topic_end])
+    topic = topic_name(data[body + 2 : topic_end])
     if qos:
         if topic_end + 2 > end:
             raise ProtocolError("PUBLISH without packet identifier")
@@ -382,74 +248,13 @@ def _publish(data: bytes, first: int, start: int, body: int, end: int) -> Publis
     return Publish(topic, data[topic_end:end], 0, False, False, 0, data[start:end])
 
 
-def _topic_name(raw: bytes) -> str:
-    try:
-        topic = raw.decode()
-    except UnicodeDecodeError:
-        raise ProtocolError("topic name is not valid UTF-8") from None
-    if not topic:
-        raise ProtocolError("empty topic name")
-    if "+" in topic or "#" in topic or "\x00" in topic:
-        raise ProtocolError("topic name with a wildcard or NUL character")
-    return topic
-
-
-class _Reader:
-    """Reads the fields of one packet body, raising ProtocolError past its end."""
-
-    __slots__ = ("data", "end", "pos")
-
-    def __init__(self, data: bytes, pos: int, end: int) -> None:
-        self.data = data
-        self.pos = pos
-        self.end = end
-
-    def left(self) -> int:
-        return self.end - self.pos
-
-    def byte(self) -> int:
-        if self.pos >= self.end:
-            raise ProtocolError("packet too short")
-        value = self.data[self.pos]
-        self.pos += 1
-        return value
-
-    def uint16(self) -> int:
-        if self.pos + 2 > self.end:
-            raise ProtocolError("packet too short")
-        value = (self.data[self.pos] << 8) | self.data[self.pos + 1]
-        self.pos += 2
-        return value
-
-    def binary(self) -> bytes:
-        length = self.uint16()
-        if self.pos + length > self.end:
-            raise ProtocolError("field runs past the packet")
-        value = self.data[self.pos : self.pos + length]
-        self.pos += length
-        return value
-
-    def string(self) -> str:
-        try:
-            value = self.binary().decode()
-        except UnicodeDecodeError:
-            raise ProtocolError("string is not valid UTF-8") from None
-        if "\x00" in value:
-            raise ProtocolError("string with a NUL character")
-        return value
-
-    def done(self) -> None:
-        if self.pos != self.end:
-            raise ProtocolError("trailing bytes in packet")
-
-
-def _other(data: bytes, kind: int, flags: int, body: int, end: int) -> Packet:
+def read_other(data: bytes, kind: int, flags: int, body: int, end: int) -> Packet:
     if kind in _FLAGS_TWO:
         if flags != 2:
             raise ProtocolError("reserved fixed-header flags must be 0010")
     elif flags:
         raise ProtocolError("reserved fixed-header flags must be 0000")
-    reader = _Reader(data, body, end)
+    reader = Reader(data, body, end)
     packet: Packet
     if kind in (PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK):
         packet = PacketId(kind, reader.uint16())
@@ -479,33 +284,23 @@ def _other(data: bytes, kind: int, flags: int, body: int, end: int) -> Packet:
     return packet
 
 
-def _connect(reader: _Reader) -> Connect:
-    name = reader.string()
-    level = reader.byte()
-    if name not in ("MQTT", "MQIsdp"):
-        raise ProtocolError(f"unknown protocol name {name!r}")
-    flags = reader.byte()
-    if flags & 0x01:
-        raise ProtocolError("reserved CONNECT flag set")
-    keepalive = reader.uint16()
-    if level > 5 and name == "MQTT":  # a later version: refused by level, body unread
+def _connect(reader: Reader) -> Connect:
+    return connect_rest(reader, *connect_head(reader))
+
+
+def connect_rest(reader: Reader, name: str, level: int, flags: int, keepalive: int) -> Connect:
+    """The rest of a CONNECT of protocol level 3 or 4, after its keepalive. A CONNECT of
+    a later version is returned with its level (to be refused by it), its body unread."""
+    if level >= 5 and name == "MQTT":
         reader.pos = reader.end
         return Connect("", protocol_name=name, protocol_level=level)
-    if level == 5 and name == "MQTT":
-        from mainflux.adapters.mqtt import codec5
-
-        try:
-            return codec5.connect_rest(reader, flags, keepalive)
-        except ProtocolError as exc:
-            exc.level = 5
-            raise
     client_id = reader.string()
     will = None
     will_qos = (flags >> 3) & 0x03
     if flags & 0x04:
         if will_qos == 3:
             raise ProtocolError("will QoS 3")
-        will_topic = _topic_name(reader.binary())
+        will_topic = topic_name(reader.binary())
         will = Will(will_topic, reader.binary(), will_qos, bool(flags & 0x20))
     elif flags & 0x38:
         raise ProtocolError("will QoS or retain set without a will")
@@ -525,7 +320,7 @@ def _connect(reader: _Reader) -> Connect:
     )
 
 
-def _subscribe(reader: _Reader) -> Subscribe:
+def _subscribe(reader: Reader) -> Subscribe:
     packet_id = reader.uint16()
     if packet_id == 0:
         raise ProtocolError("SUBSCRIBE with packet identifier 0")
@@ -541,7 +336,7 @@ def _subscribe(reader: _Reader) -> Subscribe:
     return Subscribe(packet_id, topics)
 
 
-def _unsubscribe(reader: _Reader) -> Unsubscribe:
+def _unsubscribe(reader: Reader) -> Unsubscribe:
     packet_id = reader.uint16()
     if packet_id == 0:
         raise ProtocolError("UNSUBSCRIBE with packet identifier 0")
@@ -553,29 +348,15 @@ def _unsubscribe(reader: _Reader) -> Unsubscribe:
     return Unsubscribe(packet_id, topics)
 
 
+class Decoder(FrameDecoder):
+    """The decoder of a 3.1.1 connection (see :class:`FrameDecoder` for its use)."""
+
+    __slots__ = ()
+
+    next = framing(read_publish, read_other)
+
+
 # --- encoders -------------------------------------------------------------------------
-
-
-def remaining_length(length: int) -> bytes:
-    """The variable-length encoding of a packet's remaining length."""
-    if length < 0x80:
-        return bytes((length,))
-    if length > MAX_REMAINING_LENGTH:
-        raise ValueError("packet too large for MQTT")
-    out = bytearray()
-    while True:
-        digit = length & 0x7F
-        length >>= 7
-        if length:
-            out.append(digit | 0x80)
-        else:
-            out.append(digit)
-            return bytes(out)
-
-
-def _string(value: str | bytes) -> bytes:
-    raw = value.encode() if isinstance(value, str) else value
-    return len(raw).to_bytes(2, "big") + raw
 
 
 def publish_header(
@@ -586,7 +367,7 @@ def publish_header(
     dup: bool = False,
 ) -> bytes:
     """Fixed header and topic of a PUBLISH; for QoS > 0 the packet identifier follows."""
-    name = _string(topic)
+    name = encode_string(topic)
     length = len(name) + payload_size + (2 if qos else 0)
     first = 0x30 | (qos << 1) | (0x01 if retain else 0) | (0x08 if dup else 0)
     return bytes((first,)) + remaining_length(length) + name
@@ -630,32 +411,34 @@ def encode_suback(packet_id: int, codes: list[int]) -> bytes:
 
 def encode_subscribe(packet_id: int, topics: list[tuple[str, int]]) -> bytes:
     """A SUBSCRIBE packet (client side)."""
-    body = packet_id.to_bytes(2, "big") + b"".join(_string(t) + bytes((q,)) for t, q in topics)
+    body = packet_id.to_bytes(2, "big") + b"".join(
+        encode_string(t) + bytes((q,)) for t, q in topics
+    )
     return bytes((0x82,)) + remaining_length(len(body)) + body
 
 
 def encode_unsubscribe(packet_id: int, topics: list[str]) -> bytes:
     """An UNSUBSCRIBE packet (client side)."""
-    body = packet_id.to_bytes(2, "big") + b"".join(_string(t) for t in topics)
+    body = packet_id.to_bytes(2, "big") + b"".join(encode_string(t) for t in topics)
     return bytes((0xA2,)) + remaining_length(len(body)) + body
 
 
 def encode_connect(connect: Connect) -> bytes:
     """A CONNECT packet (client side: load generators and tests)."""
     flags = 0x02 if connect.clean_session else 0
-    payload = _string(connect.client_id)
+    payload = encode_string(connect.client_id)
     will = connect.will
     if will is not None:
         flags |= 0x04 | (will.qos << 3) | (0x20 if will.retain else 0)
-        payload += _string(will.topic) + _string(will.payload)
+        payload += encode_string(will.topic) + encode_string(will.payload)
     if connect.username is not None:
         flags |= 0x80
-        payload += _string(connect.username)
+        payload += encode_string(connect.username)
     if connect.password is not None:
         flags |= 0x40
-        payload += _string(connect.password)
+        payload += encode_string(connect.password)
     body = (
-        _string(connect.protocol_name)
+        encode_string(connect.protocol_name)
         + bytes((connect.protocol_level, flags))
         + connect.keepalive.to_bytes(2, "big")
         + payload

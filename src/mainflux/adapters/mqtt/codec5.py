@@ -1,31 +1,42 @@
 """MQTT 5.0 packets: properties, reason codes, the version 5 decoder and encoders.
 
-A connection learns its version from its CONNECT (see :func:`connect_rest`, called by
-the 3.1.1 decoder for protocol level 5) and from then on its decoder is a
-:class:`Decoder5`: the same framing, with bodies that carry properties and reason
-codes. Version 5 packets are subclasses of the 3.1.1 ones, so the broker handles both
-the same way where the versions agree.
+A connection learns its version from its CONNECT (see
+:mod:`~mainflux.adapters.mqtt.handshake`, which reads a version 5 one with
+:func:`read_connect`) and from then on decodes with a :class:`Decoder5`: the same
+framing, with bodies that carry properties and reason codes. Version 5 packets are
+subclasses of the 3.1.1 ones, so the broker handles both the same way where the
+versions agree.
 
 Properties a subscriber must see unchanged (payload format, content type, response
 topic, correlation data, user properties) are kept as the very bytes they arrived in
 and forwarded as such; the message expiry interval is kept as a deadline and sent as
-what remains of it. Anything invalid raises :class:`~codec.ProtocolError` with the
-reason code to send (malformed packet 0x81 unless said otherwise)."""
+what remains of it. Anything invalid raises :class:`~codec_common.ProtocolError` with
+the reason code to send (malformed packet 0x81 unless said otherwise)."""
 
 from __future__ import annotations
 
 import math
 import time
-import types
 from typing import Any, Final
 
 from mainflux.adapters.mqtt import codec
 from mainflux.adapters.mqtt.codec import (
+    Connect,
+    PacketId,
+    Publish,
+    Subscribe,
+    Unsubscribe,
+    Will,
+)
+from mainflux.adapters.mqtt.codec_common import (
     CONNACK,
     CONNECT,
     DISCONNECT,
+    MALFORMED,
+    PACKET_TOO_LARGE,  # noqa: F401 (one of this module's reason codes)
     PINGREQ,
     PINGRESP,
+    PROTOCOL_VIOLATION,
     PUBACK,
     PUBCOMP,
     PUBREC,
@@ -34,17 +45,14 @@ from mainflux.adapters.mqtt.codec import (
     SUBSCRIBE,
     UNSUBACK,
     UNSUBSCRIBE,
-    Connect,
-    PacketId,
+    FrameDecoder,
     ProtocolError,
-    Publish,
-    Subscribe,
-    Unsubscribe,
-    Will,
-    _Reader,
-    _string,
-    _topic_name,
+    Reader,
+    connect_head,
+    encode_string,
+    framing,
     remaining_length,
+    topic_name,
 )
 
 AUTH_KIND: Final = 15  # the AUTH packet, new in version 5
@@ -55,8 +63,8 @@ SUCCESS: Final = 0x00
 DISCONNECT_WITH_WILL: Final = 0x04
 NO_SUBSCRIPTION_EXISTED: Final = 0x11
 UNSPECIFIED_ERROR: Final = 0x80
-MALFORMED_PACKET: Final = codec.MALFORMED
-PROTOCOL_ERROR: Final = codec.PROTOCOL_VIOLATION
+MALFORMED_PACKET: Final = MALFORMED
+PROTOCOL_ERROR: Final = PROTOCOL_VIOLATION
 UNSUPPORTED_PROTOCOL_VERSION: Final = 0x84
 CLIENT_IDENTIFIER_NOT_VALID: Final = 0x85
 BAD_USER_NAME_OR_PASSWORD: Final = 0x86
@@ -70,7 +78,6 @@ TOPIC_FILTER_INVALID: Final = 0x8F
 PACKET_IDENTIFIER_NOT_FOUND: Final = 0x92
 RECEIVE_MAXIMUM_EXCEEDED: Final = 0x93
 TOPIC_ALIAS_INVALID: Final = 0x94
-PACKET_TOO_LARGE: Final = codec.PACKET_TOO_LARGE
 QUOTA_EXCEEDED: Final = 0x97
 SHARED_SUBSCRIPTIONS_NOT_SUPPORTED: Final = 0x9E
 SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED: Final = 0xA1
@@ -222,7 +229,7 @@ def read_varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
             raise ProtocolError("variable byte integer longer than four bytes")
 
 
-def read_properties(reader: _Reader, allowed: frozenset[int]) -> Properties:
+def read_properties(reader: Reader, allowed: frozenset[int]) -> Properties:
     """Read a property block (its length first), checking types, places and repeats."""
     data = reader.data
     length, pos = read_varint(data, reader.pos, reader.end)
@@ -231,7 +238,7 @@ def read_properties(reader: _Reader, allowed: frozenset[int]) -> Properties:
         raise ProtocolError("properties run past the packet")
     props = Properties()
     forward: list[bytes] = []
-    inner = _Reader(data, pos, end)
+    inner = Reader(data, pos, end)
     while inner.pos < end:
         start = inner.pos
         ident, inner.pos = read_varint(data, inner.pos, end)
@@ -477,7 +484,30 @@ class Reasons:
 # --- decoding --------------------------------------------------------------------------
 
 
-def connect_rest(reader: _Reader, flags: int, keepalive: int) -> Connect5:
+def read_connect(reader: Reader) -> Connect:
+    """A CONNECT of any version: version 5 read here (an error in it is marked
+    ``level`` 5, so the refusal can say why), any other by the 3.1.1 codec."""
+    name, level, flags, keepalive = connect_head(reader)
+    if level != 5 or name != "MQTT":
+        return codec.connect_rest(reader, name, level, flags, keepalive)
+    try:
+        return connect_rest(reader, flags, keepalive)
+    except ProtocolError as exc:
+        exc.level = 5
+        raise
+
+
+def decode_connect(data: bytes, flags: int, body: int, end: int) -> Connect:
+    """A whole CONNECT body of any version (see :func:`read_connect`)."""
+    if flags:
+        raise ProtocolError("reserved fixed-header flags must be 0000")
+    reader = Reader(data, body, end)
+    packet = read_connect(reader)
+    reader.done()
+    return packet
+
+
+def connect_rest(reader: Reader, flags: int, keepalive: int) -> Connect5:
     """The rest of a version 5 CONNECT, after its keepalive."""
     props = read_properties(reader, ALLOWED["connect"])
     if AUTH_DATA in props and AUTH_METHOD not in props:
@@ -489,7 +519,7 @@ def connect_rest(reader: _Reader, flags: int, keepalive: int) -> Connect5:
         if will_qos == 3:
             raise ProtocolError("will QoS 3")
         will_props = read_properties(reader, ALLOWED["will"])
-        will_topic = _topic_name(reader.binary())
+        will_topic = topic_name(reader.binary())
         will = Will5(
             will_topic,
             reader.binary(),
@@ -521,7 +551,7 @@ def _publish5(data: bytes, first: int, start: int, body: int, end: int) -> Publi
     dup = bool(first & 0x08)
     if dup and qos == 0:
         raise ProtocolError("PUBLISH QoS 0 with the DUP flag")
-    reader = _Reader(data, body, end)
+    reader = Reader(data, body, end)
     raw = reader.binary()
     packet_id = 0
     if qos:
@@ -542,7 +572,7 @@ def _publish5(data: bytes, first: int, start: int, body: int, end: int) -> Publi
         expires_at = _deadline(props)
     if not raw:
         raise ProtocolError("empty topic name without a topic alias", PROTOCOL_ERROR)
-    topic = _topic_name(raw)
+    topic = topic_name(raw)
     return Publish5(
         topic,
         data[reader.pos : end],
@@ -557,13 +587,13 @@ def _publish5(data: bytes, first: int, start: int, body: int, end: int) -> Publi
 
 def _other5(data: bytes, kind: int, flags: int, body: int, end: int) -> Any:
     if kind == CONNECT:
-        return codec._other(data, kind, flags, body, end)
+        return decode_connect(data, flags, body, end)
     if kind in (PUBREL, SUBSCRIBE, UNSUBSCRIBE):
         if flags != 2:
             raise ProtocolError("reserved fixed-header flags must be 0010")
     elif flags:
         raise ProtocolError("reserved fixed-header flags must be 0000")
-    reader = _Reader(data, body, end)
+    reader = Reader(data, body, end)
     packet: Any
     if kind in (PUBACK, PUBREC, PUBREL, PUBCOMP):
         packet_id = reader.uint16()
@@ -627,7 +657,7 @@ def _other5(data: bytes, kind: int, flags: int, body: int, end: int) -> Any:
     return packet
 
 
-def _subscribe5(reader: _Reader) -> Subscribe5:
+def _subscribe5(reader: Reader) -> Subscribe5:
     packet_id = reader.uint16()
     if packet_id == 0:
         raise ProtocolError("SUBSCRIBE with packet identifier 0")
@@ -644,22 +674,16 @@ def _subscribe5(reader: _Reader) -> Subscribe5:
     return Subscribe5(packet_id, topics, props.get(SUBSCRIPTION_ID))
 
 
-class Decoder5(codec.Decoder):
-    """The decoder of a version 5 connection: 3.1.1 framing, version 5 bodies.
+class Decoder5(FrameDecoder):
+    """The decoder of a version 5 connection: the shared framing, version 5 bodies.
 
-    A connection's decoder becomes one (``decoder.__class__ = Decoder5``) once its
+    A connection takes one (:meth:`~FrameDecoder.following` its first decoder) once its
     CONNECT says protocol level 5, so bytes already buffered are decoded as version 5
     and a 3.1.1 connection never pays for the difference."""
 
     __slots__ = ()
 
-    # The very framing loop of Decoder.next, bound to the version 5 body parsers (so the
-    # two cannot drift apart and the 3.1.1 loop keeps its direct calls).
-    next = types.FunctionType(  # type: ignore[assignment]
-        codec.Decoder.next.__code__,
-        {**vars(codec), "_publish": _publish5, "_other": _other5},
-        "next",
-    )
+    next = framing(_publish5, _other5)
 
 
 # --- encoding ---------------------------------------------------------------------------
@@ -678,8 +702,8 @@ def encode_property(ident: int, value: Any) -> bytes:
     if kind == _VARINT:
         return head + remaining_length(value)
     if kind == _PAIR:
-        return head + _string(value[0]) + _string(value[1])
-    return head + _string(value)
+        return head + encode_string(value[0]) + encode_string(value[1])
+    return head + encode_string(value)
 
 
 def encode_properties(props: dict[int, Any] | None = None) -> bytes:
@@ -737,7 +761,7 @@ def publish_header(
     dup: bool,
 ) -> bytes:
     """A version 5 PUBLISH up to its payload (``properties``: the block, length first)."""
-    name = _string(topic)
+    name = encode_string(topic)
     ident = packet_id.to_bytes(2, "big") if qos else b""
     length = len(name) + len(ident) + len(properties) + payload_size
     first = 0x30 | (qos << 1) | (0x01 if retain else 0) | (0x08 if dup else 0)
@@ -766,19 +790,21 @@ def encode_connect(
 ) -> bytes:
     """A version 5 CONNECT (client side), the will (if any) with ``will_props``."""
     flags = 0x02 if connect.clean_session else 0
-    payload = _string(connect.client_id)
+    payload = encode_string(connect.client_id)
     will = connect.will
     if will is not None:
         flags |= 0x04 | (will.qos << 3) | (0x20 if will.retain else 0)
-        payload += encode_properties(will_props) + _string(will.topic) + _string(will.payload)
+        payload += (
+            encode_properties(will_props) + encode_string(will.topic) + encode_string(will.payload)
+        )
     if connect.username is not None:
         flags |= 0x80
-        payload += _string(connect.username)
+        payload += encode_string(connect.username)
     if connect.password is not None:
         flags |= 0x40
-        payload += _string(connect.password)
+        payload += encode_string(connect.password)
     body = (
-        _string("MQTT")
+        encode_string("MQTT")
         + bytes((5, flags))
         + connect.keepalive.to_bytes(2, "big")
         + encode_properties(props)
@@ -792,5 +818,5 @@ def encode_subscribe(
 ) -> bytes:
     """A version 5 SUBSCRIBE: ``(filter, options byte)`` pairs (client side)."""
     body = packet_id.to_bytes(2, "big") + encode_properties(props)
-    body += b"".join(_string(t) + bytes((o,)) for t, o in topics)
+    body += b"".join(encode_string(t) + bytes((o,)) for t, o in topics)
     return _packet(0x82, body)

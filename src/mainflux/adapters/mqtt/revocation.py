@@ -28,8 +28,8 @@ from collections.abc import Callable
 from mainflux.adapters.access import CachedThingAccess, Revocation, Revoked
 from mainflux.adapters.mqtt import codec, codec5
 from mainflux.adapters.mqtt.broker import Broker
-from mainflux.adapters.mqtt.connection import Connection
 from mainflux.adapters.mqtt.policy import channel_of
+from mainflux.adapters.mqtt.session import Client
 
 log = logging.getLogger("mainflux.mqtt")
 
@@ -91,7 +91,7 @@ class Revoker:
 
     def _check_keys(self, thing_id: str) -> None:
         """Authenticate the thing's live connections again, once per distinct key."""
-        by_credentials: dict[Credentials, list[Connection]] = {}
+        by_credentials: dict[Credentials, list[Client]] = {}
         for session in self.broker.sessions_of(thing_id):
             conn = session.conn
             if conn is not None and not conn.closed:
@@ -99,9 +99,7 @@ class Revoker:
         for credentials, conns in by_credentials.items():
             self.broker.spawn(self._check(thing_id, credentials, conns))
 
-    async def _check(
-        self, thing_id: str, credentials: Credentials, conns: list[Connection]
-    ) -> None:
+    async def _check(self, thing_id: str, credentials: Credentials, conns: list[Client]) -> None:
         username, password = credentials
         try:
             result = await self.broker.policy.authenticate(conns[0].client_id, username, password)

@@ -1,8 +1,10 @@
 """Listeners: MQTT over TCP, over TLS, and over WebSocket, all feeding one broker.
 
-The broker bounds the sockets that have not finished their MQTT CONNECT; the WebSocket
-listener applies the same bounds to sockets that have not sent their HTTP request yet
-(uvicorn alone would keep a silent socket open for ever)."""
+The broker bounds the sockets that have not finished their MQTT CONNECT. The WebSocket
+listener is an HTTP port like every other of the platform (the ``MF_HTTP_*`` bounds on
+request heads, request time, idle time and connections, see
+:func:`mainflux.core.runner.http_config`), and applies besides the broker's bounds to
+sockets that have not sent their HTTP request yet."""
 
 from __future__ import annotations
 
@@ -13,11 +15,13 @@ import ssl
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mainflux.adapters.mqtt.broker import Broker
+from mainflux.adapters.mqtt.handshake import connection_factory
 from mainflux.adapters.mqtt.ws import create_ws_app
-from mainflux.core.runner import StartupError, bind_socket
+from mainflux.core.guard import GuardedHttpToolsProtocol
+from mainflux.core.limits import HttpLimits
+from mainflux.core.runner import StartupError, bind_socket, http_config
 
 
 def tls_context(cert: str, key: str, setting: str) -> ssl.SSLContext:
@@ -31,10 +35,13 @@ def tls_context(cert: str, key: str, setting: str) -> ssl.SSLContext:
 
 
 class Listeners:
-    """The running servers of one broker; ports are known once :meth:`start` returned."""
+    """The running servers of one broker; ports are known once :meth:`start` returned.
 
-    def __init__(self, broker: Broker) -> None:
+    ``http`` bounds the HTTP side of the WebSocket listener (default: ``HttpLimits()``)."""
+
+    def __init__(self, broker: Broker, http: HttpLimits | None = None) -> None:
         self.broker = broker
+        self.http = http or HttpLimits()
         self._servers: list[asyncio.AbstractServer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._http: list[uvicorn.Server] = []
@@ -53,7 +60,7 @@ class Listeners:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
-            self.broker.protocol, sock=sock, ssl=context, backlog=4096
+            connection_factory(self.broker), sock=sock, ssl=context, backlog=4096
         )
         self._servers.append(server)
         bound = sock.getsockname()[1]
@@ -64,18 +71,15 @@ class Listeners:
         """Serve MQTT over WebSocket (path ``/mqtt``) on ``host:port``."""
         sock = bind_socket(host, port, setting)
         bound = int(sock.getsockname()[1])
-        config = uvicorn.Config(
+        config = http_config(
             create_ws_app(self.broker),
-            log_level="warning",
-            access_log=False,
+            self.http,
             lifespan="off",
-            loop="none",
-            http=guarded_http(self.broker),
-            ws="websockets-sansio",
             ws_max_size=self.broker.limits.max_packet_size + 16,
             ws_ping_interval=None,
             timeout_graceful_shutdown=2,
         )
+        config.http = guarded_http(self.broker, config.http)
         server = uvicorn.Server(config)
         self._http.append(server)
         self._tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
@@ -109,21 +113,21 @@ class Listeners:
         return dict(self.ports)
 
 
-def guarded_http(broker: Broker) -> type[HttpToolsProtocol]:
-    """uvicorn's HTTP protocol under the broker's handshake bounds: at most
-    ``max_connections`` sockets, of which at most ``max_pending_connections`` without a
-    complete request (beyond it the oldest of those is dropped), each dropped when it
-    has none after ``connect_timeout`` seconds."""
+def guarded_http(broker: Broker, base: Any) -> type[GuardedHttpToolsProtocol]:
+    """``base`` (the port's bounded HTTP protocol class) under the broker's handshake bounds
+    too: at most ``max_connections`` sockets, of which at most
+    ``max_pending_connections`` without a complete request (beyond it the oldest of
+    those is dropped), each dropped when it has none after ``connect_timeout`` seconds."""
     pending: dict[GuardedHttp, None] = {}  # oldest first
 
-    class GuardedHttp(HttpToolsProtocol):
-        _deadline: asyncio.TimerHandle | None = None
-        _refused = False
+    class GuardedHttp(base):  # type: ignore[misc, valid-type]
+        _handshake_deadline: asyncio.TimerHandle | None = None
+        _over_broker_bound = False
 
         def connection_made(self, transport: Any) -> None:
             limits = broker.limits
             if len(self.connections) >= limits.max_connections:
-                self._refused = True
+                self._over_broker_bound = True
                 broker.stats.connections_refused += 1
                 broker.notices.refused(
                     "WebSocket connection limit reached (MF_MQTT_ADAPTER_MAX_CONNECTIONS)"
@@ -140,8 +144,12 @@ def guarded_http(broker: Broker) -> type[HttpToolsProtocol]:
                 oldest._settle()
                 oldest.transport.abort()
             super().connection_made(transport)
+            if transport.is_closing():  # the port's own bound refused it
+                return
             pending[self] = None
-            self._deadline = self.loop.call_later(limits.connect_timeout, self._expire)
+            self._handshake_deadline = self.loop.call_later(
+                limits.connect_timeout, self._handshake_expired
+            )
 
         def on_headers_complete(self) -> None:
             self._settle()
@@ -149,17 +157,17 @@ def guarded_http(broker: Broker) -> type[HttpToolsProtocol]:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._settle()
-            if not self._refused:
+            if not self._over_broker_bound:
                 super().connection_lost(exc)
 
         def _settle(self) -> None:
             pending.pop(self, None)
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
+            if self._handshake_deadline is not None:
+                self._handshake_deadline.cancel()
+                self._handshake_deadline = None
 
-        def _expire(self) -> None:
-            self._deadline = None
+        def _handshake_expired(self) -> None:
+            self._handshake_deadline = None
             pending.pop(self, None)
             broker.stats.connect_timeouts += 1
             broker.notices.refused("no WebSocket request in time (MF_MQTT_ADAPTER_CONNECT_TIMEOUT)")

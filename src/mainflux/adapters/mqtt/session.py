@@ -7,23 +7,72 @@ It outlives its connection when the client asked for a persistent one
 queue bounded in messages and bytes until the client comes back. Messages in flight (sent, not yet
 acknowledged) are sent again, flagged DUP, on reconnect.
 
-A version 5 client's session is a :class:`Session5`: the same state, plus the
-subscription options (no local, retain as published) and its maximum packet size
-applied on delivery. A queued message whose expiry interval passed is dropped."""
+While a version 5 client holds a session, its deliveries honour the subscription options
+(no local, retain as published, subscription identifiers) and its receive maximum bounds
+the messages in flight; a 3.1.1 client's do not (the options stay for a version 5 client
+that resumes the session). A queued message whose expiry interval passed is dropped.
+
+A session sees its connection as a :class:`Client`: the broker's side of one client
+connection, whatever its protocol version."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from mainflux.adapters.mqtt.codec import PUBACK, PUBCOMP, PUBREC, PUBREL, Publish, encode_ack
+from mainflux.adapters.mqtt.codec import (
+    PUBACK,
+    PUBCOMP,
+    PUBREC,
+    PUBREL,
+    Publish,
+    Will,
+    encode_ack,
+)
 from mainflux.adapters.mqtt.codec5 import Publish5, with_subscription_ids
 from mainflux.adapters.mqtt.topics import matches
 
-if TYPE_CHECKING:
-    from mainflux.adapters.mqtt.connection import Connection
+NO_LOCAL = 0x04
+RETAIN_AS_PUBLISHED = 0x08
+
+
+class Client(Protocol):
+    """One client connection as the broker and its session see it (any version)."""
+
+    principal: Any  # who the policy authenticated (``None`` before)
+    client_id: str
+    credentials: tuple[str | None, bytes | None]  # user name and password of its CONNECT
+    session: Session | None
+    will: Will | None
+    connected: bool  # its CONNECT was accepted and it has not gone yet
+    closed: bool
+    blocked: bool  # its output is full: QoS 0 is dropped, QoS 1/2 waits
+    blocked_since: int  # the broker's tick when it became blocked (0: not blocked)
+    keepalive: int
+    last_seen: int  # the broker's tick of its last read
+    opened: int  # the broker's tick when it was admitted
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes for this turn's single write."""
+
+    def send_qos0(self, message: Publish, retain: bool) -> None:
+        """Send at QoS 0 (dropped and counted when the client is behind)."""
+
+    def send_publish(
+        self, message: Publish, qos: int, packet_id: int, retain: bool, dup: bool
+    ) -> None:
+        """Send a QoS 1/2 PUBLISH with ``packet_id``."""
+
+    def flush(self) -> None:
+        """Hand this turn's output to the socket."""
+
+    def shutdown(self, code: int) -> None:
+        """Close on the server's initiative (``code``: the MQTT 5 reason to tell)."""
+
+    def abort(self) -> None:
+        """Drop the socket at once."""
 
 
 class Outgoing:
@@ -55,6 +104,7 @@ class Session:
         "max_queue",
         "max_queue_bytes",
         "options",
+        "options_apply",
         "owner",
         "pending",
         "queued_bytes",
@@ -73,7 +123,7 @@ class Session:
         self.owner = owner
         self.client_id = client_id
         self.clean = clean
-        self.conn: Connection | None = None
+        self.conn: Client | None = None
         self.subscriptions: dict[str, int] = {}
         self.inflight: dict[int, Outgoing] = {}
         self.pending: deque[tuple[Publish, int, bool]] | None = None
@@ -87,9 +137,35 @@ class Session:
         self.expiry: int | None = 0 if clean else None  # seconds kept when away; None: ever
         self.expires_at = 0.0  # time.monotonic() when an absent session ends; 0: never
         self.options: dict[str, int] | None = None  # version 5 options by filter
+        self.options_apply = False  # a version 5 client holds it: ``options`` count
 
     def deliver(self, message: Publish, qos: int, retain: bool = False) -> None:
-        """Send ``message`` at ``qos`` now, or queue it (QoS 1/2) when it cannot go yet."""
+        """Send ``message`` at ``qos`` now, or queue it (QoS 1/2) when it cannot go yet.
+
+        With subscription options (a version 5 client) the delivery honours those of
+        the filters it matches: *no local* (not back to the publishing client),
+        *retain as published*, and the subscription identifiers (``options`` value bits
+        8 and up)."""
+        options = self.options
+        if options and not retain and self.options_apply:
+            own = message.__class__ is Publish5 and message.origin is self
+            granted = -1
+            topic = message.topic
+            ids: list[int] = []
+            for topic_filter, filter_qos in self.subscriptions.items():
+                flags = options.get(topic_filter, 0)
+                if (own and flags & NO_LOCAL) or not matches(topic_filter, topic):
+                    continue
+                granted = max(granted, filter_qos)
+                if flags & RETAIN_AS_PUBLISHED:
+                    retain = message.retain
+                if flags >> 8:
+                    ids.append(flags >> 8)
+            if granted < 0:
+                return
+            qos = min(qos, granted, message.qos)
+            if ids:
+                message = with_subscription_ids(message, ids)
         conn = self.conn
         if qos == 0:
             if conn is not None:
@@ -115,7 +191,7 @@ class Session:
         pending.append((message, qos, retain))
         self.queued_bytes += size
 
-    def _send_new(self, conn: Connection, message: Publish, qos: int, retain: bool) -> None:
+    def _send_new(self, conn: Client, message: Publish, qos: int, retain: bool) -> None:
         packet_id = self._allocate()
         self.inflight[packet_id] = Outgoing(message, qos, retain)
         conn.send_publish(message, qos, packet_id, retain, False)
@@ -169,7 +245,7 @@ class Session:
             self.queued_bytes -= len(message.payload) + len(message.topic)
             if message.__class__ is Publish5:
                 now = now or time.monotonic()
-                if message.expired(now):  # type: ignore[attr-defined]
+                if message.expired(now):
                     continue
             self._send_new(conn, message, qos, retain)
         if not pending:
@@ -187,41 +263,3 @@ class Session:
             self.pending = kept or None
             self.queued_bytes = sum(len(m.payload) + len(m.topic) for m, _, _ in kept)
         return dropped
-
-
-NO_LOCAL = 0x04
-RETAIN_AS_PUBLISHED = 0x08
-
-
-class Session5(Session):
-    """The session of a version 5 client (``session.__class__`` is switched on attach).
-
-    Deliveries routed to it honour the subscription options of its matching filters:
-    *no local* (not back to the publishing client), *retain as published*, and the
-    subscription identifiers (``options`` value bits 8 and up)."""
-
-    __slots__ = ()
-
-    def deliver(self, message: Publish, qos: int, retain: bool = False) -> None:
-        """As :meth:`Session.deliver`, after applying the subscription options."""
-        options = self.options
-        if options and not retain:
-            own = message.__class__ is Publish5 and message.origin is self  # type: ignore[attr-defined]
-            granted = -1
-            topic = message.topic
-            ids: list[int] = []
-            for topic_filter, filter_qos in self.subscriptions.items():
-                flags = options.get(topic_filter, 0)
-                if (own and flags & NO_LOCAL) or not matches(topic_filter, topic):
-                    continue
-                granted = max(granted, filter_qos)
-                if flags & RETAIN_AS_PUBLISHED:
-                    retain = message.retain
-                if flags >> 8:
-                    ids.append(flags >> 8)
-            if granted < 0:
-                return
-            qos = min(qos, granted, message.qos)
-            if ids:
-                message = with_subscription_ids(message, ids)
-        Session.deliver(self, message, qos, retain)

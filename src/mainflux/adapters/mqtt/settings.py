@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from mainflux.adapters.mqtt.limits import BrokerLimits
 from mainflux.adapters.mqtt.topics import valid_filter
 from mainflux.core.config import ConfigError, env, env_port, env_url, redis_url
+from mainflux.core.limits import HttpLimits
 from mainflux.core.tls import ClientTLS, client_tls
 
 _P = "MF_MQTT_ADAPTER_"
@@ -28,6 +29,7 @@ class MqttSettings:
     server_key: str = ""
     instance: str = ""
     limits: BrokerLimits = field(default_factory=BrokerLimits)
+    http: HttpLimits = field(default_factory=HttpLimits)  # the WebSocket port's (MF_HTTP_*)
     standalone_refused_filters: tuple[str, ...] = ()  # refused by ``--standalone`` only
 
     @property
@@ -53,6 +55,7 @@ class MqttSettings:
             server_key=key,
             instance=env(_P + "INSTANCE", "", environ),
             limits=BrokerLimits.from_env(environ),
+            http=HttpLimits.from_env(environ),
             standalone_refused_filters=_filters(_P + "STANDALONE_REFUSED_FILTERS", environ),
         )
 

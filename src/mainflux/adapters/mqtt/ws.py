@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
 from mainflux.adapters.mqtt.broker import Broker
 from mainflux.adapters.mqtt.connection import Connection
+from mainflux.adapters.mqtt.handshake import connection_factory
 
 PATHS = ("/mqtt", "/mqtt/")
 SUBPROTOCOLS = ("mqtt", "mqttv3.1")
@@ -96,6 +98,7 @@ class WebSocketTransport:
 
 def create_ws_app(broker: Broker) -> Any:
     """An ASGI app serving MQTT over WebSocket at ``/mqtt`` for ``broker``."""
+    connection = connection_factory(broker)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -124,19 +127,21 @@ def create_ws_app(broker: Broker) -> Any:
         if scope["path"] not in PATHS:
             await send({"type": "websocket.close", "code": 1008})
             return
-        await _serve(broker, scope, receive, send)
+        await _serve(connection, scope, receive, send)
 
     return app
 
 
-async def _serve(broker: Broker, scope: Scope, receive: Receive, send: Send) -> None:
+async def _serve(
+    connection: Callable[[], Connection], scope: Scope, receive: Receive, send: Send
+) -> None:
     message = await receive()
     if message["type"] != "websocket.connect":
         return
     offered = scope.get("subprotocols") or []
     chosen = next((p for p in offered if p in SUBPROTOCOLS), None)
     await send({"type": "websocket.accept", "subprotocol": chosen})
-    conn = broker.protocol()
+    conn = connection()
     transport = WebSocketTransport(conn, scope.get("client"))
     conn.connection_made(transport)
     sender = asyncio.create_task(_send_loop(transport, send))

@@ -1,8 +1,9 @@
-"""An MQTT 5 client connection: what differs from 3.1.1, and nothing else.
+"""The MQTT 5 part of a connection: what differs from 3.1.1, and nothing else.
 
-A :class:`~mainflux.adapters.mqtt.connection.Connection` becomes a
-:class:`Connection5` when its CONNECT says protocol level 5 (its class is switched,
-once), so the 3.1.1 message path never tests the version. The differences:
+A :class:`~mainflux.adapters.mqtt.connection.Connection` whose CONNECT says protocol
+level 5 delegates to a :class:`Version5` (and decodes with a
+:class:`~mainflux.adapters.mqtt.codec5.Decoder5`), so the 3.1.1 message path never
+tests the version. The differences:
 
 - CONNACK carries reason codes (refusals of the policy mapped to 0x86/0x87/0x88) and
   the server's limits as properties; an empty client id is assigned and returned.
@@ -32,7 +33,6 @@ from mainflux.adapters.mqtt.codec import (
     PUBREC,
     PUBREL,
     Connect,
-    Packet,
     Publish,
     Unsubscribe,
 )
@@ -49,52 +49,64 @@ from mainflux.adapters.mqtt.codec5 import (
     outgoing_properties,
     publish_header,
 )
-from mainflux.adapters.mqtt.connection import _STOP, Connection, Step, log
-from mainflux.adapters.mqtt.session import Session5
+from mainflux.adapters.mqtt.connection import STOP, Connection, Step, log
 from mainflux.adapters.mqtt.topics import valid_filter
+from mainflux.adapters.mqtt.version311 import Version311
 
 SHARED_PREFIX = "$share/"
 
 
-class Connection5(Connection):
-    """The protocol object of a version 5 client (see the module doc)."""
+class Version5(Version311):
+    """What a version 5 connection does (see the module doc)."""
 
-    __slots__ = ()
+    __slots__ = ("max_send",)
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn)
+        self.awaiting_limit = conn.broker.limits.max_inflight  # the CONNACK's receive maximum
+        self.max_send = 0  # the client's maximum packet size (0: none)
 
     # --- CONNECT ---------------------------------------------------------------------
 
-    def _on_connect(self, packet: Connect) -> Step:
-        if self.connected or self._connecting:
-            return self.fail("second CONNECT", codec5.PROTOCOL_ERROR)
+    def connect(self, packet: Connect) -> Step:
+        """Check a CONNECT and start authenticating it."""
+        conn = self.conn
+        if conn.connected or conn.connecting:
+            return conn.fail("second CONNECT", codec5.PROTOCOL_ERROR)
         assert isinstance(packet, Connect5)
-        self._connecting = True
+        conn.connecting = True
         self.max_send = packet.max_packet_size
         if packet.auth_method is not None:
-            self._refuse(
+            conn.refuse(
                 codec5.BAD_AUTHENTICATION_METHOD, packet.client_id, "bad authentication method"
             )
-            return _STOP
+            return STOP
         if not packet.client_id:
             packet.client_id = "auto-" + uuid.uuid4().hex
             packet.assigned = True
-        elif self._too_long(packet.client_id):
-            return _STOP
-        return self._authenticate(packet)
+        elif conn.too_long(packet.client_id):
+            return STOP
+        return conn.authenticate(packet)
 
-    def _session_expiry(self, packet: Connect) -> int | None:
+    def session_expiry(self, packet: Connect) -> int | None:
+        """The client's session expiry interval."""
         expiry: int = packet.session_expiry  # type: ignore[attr-defined]
         return None if expiry == NEVER else expiry
 
-    def _connack_refusal(self, code: int, quota: bool) -> None:
+    def refuse(self, code: int, quota: bool) -> None:
+        """CONNACK with the version 5 reason code."""
         reason = codec5.QUOTA_EXCEEDED if quota else codec5.CONNACK_REASONS.get(code, code)
-        self.write(encode_connack(False, reason))
+        self.conn.write(encode_connack(False, reason))
 
-    def _accept(self, packet: Connect, present: bool) -> None:
+    def accept(self, packet: Connect, present: bool) -> None:
+        """CONNACK with the server's limits; the session follows the client's receive
+        maximum and subscription options."""
         assert isinstance(packet, Connect5)
-        session = self.session
+        conn = self.conn
+        session = conn.session
         assert session is not None
-        limits = self.broker.limits
-        session.__class__ = Session5
+        limits = conn.broker.limits
+        session.options_apply = True
         session.max_inflight = min(limits.max_inflight, packet.receive_maximum)
         props: dict[int, Any] = {
             codec5.RECEIVE_MAXIMUM: limits.max_inflight,
@@ -107,22 +119,24 @@ class Connection5(Connection):
         }
         if packet.assigned:
             props[codec5.ASSIGNED_CLIENT_ID] = packet.client_id
-        self.write(encode_connack(present, codec5.SUCCESS, props))
+        conn.write(encode_connack(present, codec5.SUCCESS, props))
 
     # --- packets after CONNECT ---------------------------------------------------------
 
-    def _dispatch(self, packet: Packet) -> Step:
+    def dispatch(self, packet: Any) -> Step:
+        """Handle every packet (a version 5 PUBLISH included)."""
+        conn = self.conn
         kind = packet.kind
         if kind == PUBLISH:
-            if not self.connected:
-                return self.fail("PUBLISH before CONNECT", codec5.PROTOCOL_ERROR)
-            packet.origin = self.session  # type: ignore[union-attr]
-            return self._on_publish(packet)  # type: ignore[arg-type]
+            if not conn.connected:
+                return conn.fail("PUBLISH before CONNECT", codec5.PROTOCOL_ERROR)
+            packet.origin = conn.session
+            return conn.on_publish(packet)
         if kind == codec.CONNECT:
-            return self.fail("second CONNECT", codec5.PROTOCOL_ERROR)
-        if not self.connected:
-            return self.fail("packet before CONNECT", codec5.PROTOCOL_ERROR)
-        session = self.session
+            return conn.fail("second CONNECT", codec5.PROTOCOL_ERROR)
+        if not conn.connected:
+            return conn.fail("packet before CONNECT", codec5.PROTOCOL_ERROR)
+        session = conn.session
         assert session is not None
         if kind in (PUBACK, PUBREC, PUBCOMP):
             assert isinstance(packet, Ack5)
@@ -135,76 +149,69 @@ class Connection5(Connection):
             waiting = session.awaiting_release
             if waiting is not None and packet.packet_id in waiting:
                 waiting.discard(packet.packet_id)
-                self.write(encode_ack(PUBCOMP, packet.packet_id))
+                conn.write(encode_ack(PUBCOMP, packet.packet_id))
             else:
-                self.write(
+                conn.write(
                     encode_ack(PUBCOMP, packet.packet_id, codec5.PACKET_IDENTIFIER_NOT_FOUND)
                 )
         elif kind == codec.SUBSCRIBE:
-            return self._on_subscribe(packet)  # type: ignore[arg-type]
+            return self.on_subscribe(packet)
         elif kind == codec.UNSUBSCRIBE:
-            self._on_unsubscribe(packet)  # type: ignore[arg-type]
+            self.on_unsubscribe(packet)
         elif kind == codec.PINGREQ:
-            self.write(codec.PINGRESP_BYTES)
+            conn.write(codec.PINGRESP_BYTES)
         elif kind == codec.DISCONNECT:
-            return self._on_disconnect(packet)  # type: ignore[arg-type]
+            return self.on_disconnect(packet)
         elif kind == codec5.AUTH_KIND:
-            return self.fail("AUTH without an authentication method", codec5.PROTOCOL_ERROR)
+            return conn.fail("AUTH without an authentication method", codec5.PROTOCOL_ERROR)
         else:
-            return self.fail(f"unexpected packet type {kind} from a client", codec5.PROTOCOL_ERROR)
+            return conn.fail(f"unexpected packet type {kind} from a client", codec5.PROTOCOL_ERROR)
         return None
 
-    def _on_disconnect(self, packet: Disconnect5) -> Step:
-        session = self.session
+    def on_disconnect(self, packet: Disconnect5) -> Step:
+        """The client leaves: perhaps keeping its will, perhaps with a new session expiry."""
+        conn = self.conn
+        session = conn.session
         assert session is not None
         expiry = packet.session_expiry
         if expiry is not None:
             if session.expiry == 0 and expiry != 0:
-                return self.fail(
+                return conn.fail(
                     "session expiry set after connecting with 0", codec5.PROTOCOL_ERROR
                 )
-            self.broker.set_expiry(session, None if expiry == NEVER else expiry)
+            conn.broker.set_expiry(session, None if expiry == NEVER else expiry)
         if packet.reason != codec5.DISCONNECT_WITH_WILL:
-            self.will = None
-        self.close()
-        return _STOP
+            conn.will = None
+        conn.close()
+        return STOP
 
-    def _accept_publish(self, packet: Publish) -> Step:
-        if packet.qos == 2:
-            session = self.session
-            assert session is not None
-            waiting = session.awaiting_release
-            if (
-                waiting is not None
-                and len(waiting) >= self.broker.limits.max_inflight
-                and packet.packet_id not in waiting
-            ):
-                return self.fail("receive maximum exceeded", codec5.RECEIVE_MAXIMUM_EXCEEDED)
-        return Connection._accept_publish(self, packet)
-
-    def _refuse_publish(self, packet: Publish) -> Step:
-        log.info("mqtt: client %s may not publish on %s", self.client_id, packet.topic)
-        self.broker.stats.refused_publishes += 1
+    def refuse_publish(self, packet: Publish) -> Step:
+        """Answer 0x87 (at QoS 1/2), then DISCONNECT 0x87."""
+        conn = self.conn
+        log.info("mqtt: client %s may not publish on %s", conn.client_id, packet.topic)
+        conn.broker.stats.refused_publishes += 1
         if packet.qos == 1:
-            self.write(encode_ack(PUBACK, packet.packet_id, codec5.NOT_AUTHORIZED))
+            conn.write(encode_ack(PUBACK, packet.packet_id, codec5.NOT_AUTHORIZED))
         elif packet.qos == 2:
-            self.write(encode_ack(PUBREC, packet.packet_id, codec5.NOT_AUTHORIZED))
-        return self.fail("publish refused", codec5.NOT_AUTHORIZED)
+            conn.write(encode_ack(PUBREC, packet.packet_id, codec5.NOT_AUTHORIZED))
+        return conn.fail("publish refused", codec5.NOT_AUTHORIZED)
 
     # --- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------------------
 
-    def _on_subscribe(self, packet: Any) -> Step:
+    def on_subscribe(self, packet: Any) -> Step:
+        """Authorize every filter (an invalid one gets its reason code), then subscribe."""
         assert isinstance(packet, Subscribe5)
-        epoch = self.broker.epoch
-        answers = self._authorize_filters(packet)
+        epoch = self.conn.broker.epoch
+        answers = self.authorize_filters(packet)
         if any(not isinstance(a, bool | int) for a in answers):
-            return self._subscribe_when(packet, answers, epoch)
-        self._subscribe(packet, answers)
+            return self.subscribe_when(packet, answers, epoch)
+        self.subscribe(packet, answers)
         return None
 
-    def _authorize_filters(self, packet: Any) -> list[Any]:
+    def authorize_filters(self, packet: Any) -> list[Any]:
         """Per filter: the policy's answer, or the reason code of a filter not offered."""
-        policy = self.broker.policy
+        conn = self.conn
+        policy = conn.broker.policy
         answers: list[Any] = []
         for topic_filter, _ in packet.topics:
             if topic_filter.startswith(SHARED_PREFIX):
@@ -212,12 +219,16 @@ class Connection5(Connection):
             elif not valid_filter(topic_filter):
                 answers.append(codec5.TOPIC_FILTER_INVALID)
             else:
-                answers.append(policy.authorize_subscribe(self.principal, topic_filter))
+                answers.append(policy.authorize_subscribe(conn.principal, topic_filter))
         return answers
 
-    def _subscribe(self, packet: Any, answers: list[Any]) -> None:
-        refusal = getattr(self.broker.policy, "subscribe_refusal", codec5.NOT_AUTHORIZED)
-        fits = self._within_bound(packet, answers)
+    def subscribe(self, packet: Any, answers: list[Any]) -> None:
+        """SUBACK a reason code per filter and subscribe those granted, with their
+        options and subscription identifier."""
+        conn = self.conn
+        broker = conn.broker
+        refusal = getattr(broker.policy, "subscribe_refusal", codec5.NOT_AUTHORIZED)
+        fits = self.within_bound(packet, answers)
         codes: list[int] = []
         for (_, options), answer, fit in zip(packet.topics, answers, fits, strict=True):
             if answer is True:
@@ -226,47 +237,50 @@ class Connection5(Connection):
                 codes.append(refusal)
             else:
                 codes.append(answer)
-        self.write(encode_suback(packet.packet_id, codes))
-        session = self.session
+        conn.write(encode_suback(packet.packet_id, codes))
+        session = conn.session
         assert session is not None
         ident = (packet.subscription_id or 0) << 8
         for (topic_filter, options), answer, fit in zip(packet.topics, answers, fits, strict=True):
             if answer is True and fit:
                 qos = options & 0x03
-                self.broker.subscribe(session, topic_filter, qos, (options & 0x3C) | ident)
+                broker.subscribe(session, topic_filter, qos, (options & 0x3C) | ident)
 
-    def _on_unsubscribe(self, packet: Unsubscribe) -> None:
-        session = self.session
+    def on_unsubscribe(self, packet: Unsubscribe) -> None:
+        """Unsubscribe; UNSUBACK with a reason code per filter."""
+        conn = self.conn
+        session = conn.session
         assert session is not None
         codes = [
             codec5.SUCCESS
-            if self.broker.unsubscribe(session, topic_filter)
+            if conn.broker.unsubscribe(session, topic_filter)
             else codec5.NO_SUBSCRIPTION_EXISTED
             for topic_filter in packet.topics
         ]
-        self.write(encode_suback(packet.packet_id, codes, codec.UNSUBACK))
+        conn.write(encode_suback(packet.packet_id, codes, codec.UNSUBACK))
 
     # --- output ---------------------------------------------------------------------------
 
     def _fits(self, head: bytes, message: Publish) -> bool:
         limit = self.max_send
         if limit and len(head) + len(message.payload) > limit:
-            self.broker.stats.too_large_dropped += 1
+            self.conn.broker.stats.too_large_dropped += 1
             return False
         return True
 
     def send_qos0(self, message: Publish, retain: bool) -> None:
         """Send at QoS 0 with the message's properties (dropped when behind or too big)."""
-        if self.blocked or self.closed:
-            self.broker.stats.dropped_qos0 += 1
+        conn = self.conn
+        if conn.blocked or conn.closed:
+            conn.broker.stats.dropped_qos0 += 1
             return
         payload = message.payload
         head = publish_header(
             message.topic, outgoing_properties(message), len(payload), 0, 0, retain, False
         )
         if self._fits(head, message):
-            self.write(head)
-            self.write(payload)
+            conn.write(head)
+            conn.write(payload)
 
     def send_publish(
         self, message: Publish, qos: int, packet_id: int, retain: bool, dup: bool
@@ -277,16 +291,18 @@ class Connection5(Connection):
         head = publish_header(
             message.topic, outgoing_properties(message), len(payload), qos, packet_id, retain, dup
         )
+        conn = self.conn
         if self._fits(head, message):
-            self.write(head)
-            self.write(payload)
+            conn.write(head)
+            conn.write(payload)
             return
-        session = self.session
+        session = conn.session
         if session is not None:
             session.inflight.pop(packet_id, None)
 
     def shutdown(self, code: int) -> None:
         """Send DISCONNECT with ``code`` (once connected), then close."""
-        if self.connected and not self.closed:
-            self.write(encode_disconnect(code))
-        self.close()
+        conn = self.conn
+        if conn.connected and not conn.closed:
+            conn.write(encode_disconnect(code))
+        conn.close()
