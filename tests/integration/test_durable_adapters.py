@@ -17,8 +17,8 @@ from mainflux.adapters.http import create_app
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter
 from mainflux.messaging.envelope import Message
 from mainflux.messaging.inproc import InProcessBus
-from tests.integration.test_http_adapter import CH, KEY, Things, serving
-from tests.integration.test_mqtt_adapter import FakeThings
+from tests.fakes import FakeThings
+from tests.integration.test_http_adapter import CH, KEY, THING, serving
 from tests.integration.test_mqtt_support import Client, RunningAdapter, local_settings
 
 SENML = b'[{"n":"t","v":1}]'
@@ -48,7 +48,7 @@ class Storage:
 
 async def post(bus: InProcessBus) -> httpx.Response:
     async with (
-        serving(create_app(Things(), bus)) as url,
+        serving(create_app(one_thing(), bus)) as url,
         httpx.AsyncClient(base_url=url) as http,
     ):
         return await http.post(
@@ -91,6 +91,13 @@ async def test_http_answers_503_with_retry_after_when_storage_is_behind() -> Non
 
 
 # --- MQTT ---------------------------------------------------------------------------------
+
+
+def one_thing() -> FakeThings:
+    """A things service with one thing (``KEY``) connected to ``CH``."""
+    things = FakeThings()
+    things.add(THING, KEY, CH)
+    return things
 
 
 class Broker:
