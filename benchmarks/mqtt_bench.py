@@ -29,8 +29,9 @@ write each). The figure is ``time.process_time()`` per message (the clients' few
 per round included), the median of ``--repeat`` runs; on a busy or virtual machine it
 still varies, so ``--callgrind`` counts instructions instead: each shape runs under
 ``valgrind --tool=callgrind`` for ``--cpu-messages`` and for a quarter of that, and the
-difference per message leaves start-up and set-up out (runs agree to a few instructions
-per message whatever the load). To compare two versions of the code, run it with
+difference per message leaves start-up and set-up out; the fewest instructions of
+``--repeat`` runs of each length are kept, as noise only adds work (runs agree to within
+about 1% whatever the load). To compare two versions of the code, run it with
 ``PYTHONPATH`` set to each one's ``src`` (the script uses its own checkout's ``src`` only
 when ``PYTHONPATH`` is unset):
 
@@ -128,15 +129,18 @@ class BenchThings:
 
 @contextlib.asynccontextmanager
 async def running_adapter(port: int) -> AsyncIterator[Any]:
-    """The Mainflux adapter on ``port`` with an in-process bus, running until exit."""
+    """The Mainflux adapter on ``port`` with an in-process bus, running until exit, its
+    garbage collector tuned as ``mainflux-mqtt`` does once started."""
     from mainflux.adapters.mqtt.adapter import build_adapter
     from mainflux.adapters.mqtt.settings import MqttSettings
+    from mainflux.core.runner import tune_garbage_collector
     from mainflux.messaging.inproc import InProcessBus
 
     bus = InProcessBus()
     settings = MqttSettings(host="127.0.0.1", mqtt_port=port, ws_port=None)
     adapter = build_adapter(BenchThings(), bus, None, settings)
     await adapter.start()
+    tune_garbage_collector()
     try:
         yield adapter
     finally:
@@ -553,8 +557,9 @@ async def _lockstep(shape: str, messages: int) -> tuple[int, float, float]:
     loop, in rounds (every publishing connection writes once), each round read back by
     the subscriber before the next is sent; returns (messages, CPU seconds, wall seconds).
 
-    The client sockets live in the adapter's own loop: every write reaches the adapter's
-    side of the loopback connection whole, so each run hands it the same reads."""
+    The client sockets live in the adapter's own loop and write a round without
+    yielding to it: every write reaches the adapter's side of the loopback connection
+    whole before it reads, so each run hands it the same reads."""
     loop = asyncio.get_running_loop()
     port = free_port()
     connections, per_write = CPU_SHAPES[shape]
@@ -573,8 +578,10 @@ async def _lockstep(shape: str, messages: int) -> tuple[int, float, float]:
         sent = 0
         cpu, wall = time.process_time(), time.monotonic()
         while sent < messages:
-            for sock in pubs:
-                await loop.sock_sendall(sock, write)
+            for sock in pubs:  # without yielding: the adapter finds every write at once
+                done = sock.send(write)
+                if done < len(write):
+                    await loop.sock_sendall(sock, write[done:])
             sent += per_round
             want = len(packet) * per_round
             while want > 0:
@@ -630,12 +637,13 @@ def cpu_figures(messages: int, repeat: int, callgrind: bool) -> None:
             per_round = CPU_SHAPES[shape][0] * CPU_SHAPES[shape][1]
             short, long = messages // 4, messages
             sent = {n: -(-n // per_round) * per_round for n in (short, long)}  # whole rounds
+            # Noise only adds work (an extra loop turn, a first compile), so the fewest
+            # instructions of each length are kept.
             counts = {n: [callgrind_instructions(shape, n) for _ in range(repeat)] for n in sent}
-            per = (statistics.median(counts[long]) - statistics.median(counts[short])) / (
-                sent[long] - sent[short]
-            )
-            spread = max(max(c) - min(c) for c in counts.values()) / (sent[long] - sent[short])
-            say("mainflux", label, f"{per:>8,.0f} instructions/msg (runs differ by {spread:,.0f})")
+            extra = sent[long] - sent[short]
+            per = (min(counts[long]) - min(counts[short])) / extra
+            spread = max(max(c) - min(c) for c in counts.values()) / extra
+            say("mainflux", label, f"{per:>8,.0f} instructions/msg (runs spread {spread:,.0f})")
             continue
         runs = [cpu_run(shape, messages) for _ in range(repeat)]
         per_msg = [cpu / sent for sent, cpu, _ in runs]
