@@ -137,6 +137,7 @@ def http_limits() -> Any:
                 "largest WebSocket message in bytes (closed with 1009 above)",
             ),
         ],
+        default=d,
     )
 
 

@@ -110,8 +110,9 @@ def derived(
 
 
 def nested(cls: type[Any]) -> Any:
-    """A field holding another settings class, loaded from the same environment."""
-    return dataclasses.field(default=None, metadata={_NESTED: cls})
+    """A field holding another settings class, loaded from the same environment (an
+    instance built directly gets ``cls()``, its defaults)."""
+    return dataclasses.field(default_factory=cls, metadata={_NESTED: cls})
 
 
 def load(cls: type[S], environ: Environ | None = None) -> S:

@@ -7,9 +7,9 @@ import logging
 import resource
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
-from mainflux.core.config import env_float, env_int
+from mainflux.core.settings import load, setting
 
 log = logging.getLogger("mainflux.mqtt")
 
@@ -17,68 +17,66 @@ _PREFIX = "MF_MQTT_ADAPTER_"
 _SPARE_DESCRIPTORS: Final = 64  # files, listeners and connections to NATS, Redis, gRPC
 
 
+def _whole(
+    name: str, default: int, help: str, *, minimum: int = 1, maximum: int | None = None
+) -> Any:
+    return setting(_PREFIX + name, default, help, minimum=minimum, maximum=maximum)
+
+
+def _seconds(name: str, default: float, help: str) -> Any:
+    return setting(_PREFIX + name, default, help, minimum=0.1)
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerLimits:
     """Every bound the broker enforces; the defaults suit one machine with a few GB."""
 
-    max_packet_size: int = 2 * 1024 * 1024
-    max_connections: int = 100_000
-    max_inflight: int = 32
-    max_outbound_bytes: int = 2 * 1024 * 1024
-    slow_client_timeout: float = 10.0
-    max_retained_count: int = 10_000
-    max_retained_bytes: int = 64 * 1024 * 1024
-    max_offline_queue: int = 1_000
-    max_offline_queue_bytes: int = 2 * 1024 * 1024
-    max_sessions: int = 100_000
-    max_sessions_per_thing: int = 100
-    max_subscriptions: int = 1_000
-    max_client_id_length: int = 256
-    max_pending_connections: int = 10_000
-    connect_timeout: float = 10.0
+    max_packet_size: int = _whole(
+        "MAX_PACKET_SIZE",
+        2 * 1024 * 1024,
+        "largest packet in bytes",
+        minimum=64,
+        maximum=268_435_455,
+    )
+    max_connections: int = _whole("MAX_CONNECTIONS", 100_000, "open connections")
+    max_inflight: int = _whole(
+        "MAX_INFLIGHT", 32, "unacknowledged QoS 1/2 messages per client", maximum=65535
+    )
+    max_outbound_bytes: int = _whole(
+        "MAX_OUTBOUND_BYTES", 2 * 1024 * 1024, "bytes waiting to be sent to one client"
+    )
+    slow_client_timeout: float = _seconds(
+        "SLOW_CLIENT_TIMEOUT", 10.0, "seconds a client may stay over that before it is cut"
+    )
+    max_retained_count: int = _whole("MAX_RETAINED_COUNT", 10_000, "retained messages")
+    max_retained_bytes: int = _whole(
+        "MAX_RETAINED_BYTES", 64 * 1024 * 1024, "bytes of retained messages"
+    )
+    max_offline_queue: int = _whole(
+        "MAX_OFFLINE_QUEUE", 1_000, "messages queued per offline session"
+    )
+    max_offline_queue_bytes: int = _whole(
+        "MAX_OFFLINE_QUEUE_BYTES", 2 * 1024 * 1024, "bytes queued per offline session"
+    )
+    max_sessions: int = _whole("MAX_SESSIONS", 100_000, "sessions, live and offline")
+    max_sessions_per_thing: int = _whole(
+        "MAX_SESSIONS_PER_THING", 100, "sessions of one thing, live and offline"
+    )
+    max_subscriptions: int = _whole("MAX_SUBSCRIPTIONS", 1_000, "subscriptions per session")
+    max_client_id_length: int = _whole(
+        "MAX_CLIENT_ID_LENGTH", 256, "longest client id", minimum=23, maximum=65535
+    )
+    max_pending_connections: int = _whole(
+        "MAX_PENDING_CONNECTIONS", 10_000, "connections that have not sent CONNECT yet"
+    )
+    connect_timeout: float = _seconds(
+        "CONNECT_TIMEOUT", 10.0, "seconds a connection may take to send CONNECT"
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BrokerLimits:
         """Read the limits; raises ``ConfigError`` naming a variable with a bad value."""
-        d = cls()
-
-        def whole(name: str, default: int) -> int:
-            return env_int(_PREFIX + name, default, minimum=1, environ=environ)
-
-        def seconds(name: str, default: float) -> float:
-            return env_float(_PREFIX + name, default, minimum=0.1, environ=environ)
-
-        return cls(
-            max_packet_size=env_int(
-                _PREFIX + "MAX_PACKET_SIZE",
-                d.max_packet_size,
-                minimum=64,
-                maximum=268_435_455,
-                environ=environ,
-            ),
-            max_connections=whole("MAX_CONNECTIONS", d.max_connections),
-            max_inflight=env_int(
-                _PREFIX + "MAX_INFLIGHT", d.max_inflight, minimum=1, maximum=65535, environ=environ
-            ),
-            max_outbound_bytes=whole("MAX_OUTBOUND_BYTES", d.max_outbound_bytes),
-            slow_client_timeout=seconds("SLOW_CLIENT_TIMEOUT", d.slow_client_timeout),
-            max_retained_count=whole("MAX_RETAINED_COUNT", d.max_retained_count),
-            max_retained_bytes=whole("MAX_RETAINED_BYTES", d.max_retained_bytes),
-            max_offline_queue=whole("MAX_OFFLINE_QUEUE", d.max_offline_queue),
-            max_offline_queue_bytes=whole("MAX_OFFLINE_QUEUE_BYTES", d.max_offline_queue_bytes),
-            max_sessions=whole("MAX_SESSIONS", d.max_sessions),
-            max_sessions_per_thing=whole("MAX_SESSIONS_PER_THING", d.max_sessions_per_thing),
-            max_subscriptions=whole("MAX_SUBSCRIPTIONS", d.max_subscriptions),
-            max_client_id_length=env_int(
-                _PREFIX + "MAX_CLIENT_ID_LENGTH",
-                d.max_client_id_length,
-                minimum=23,
-                maximum=65535,
-                environ=environ,
-            ),
-            max_pending_connections=whole("MAX_PENDING_CONNECTIONS", d.max_pending_connections),
-            connect_timeout=seconds("CONNECT_TIMEOUT", d.connect_timeout),
-        )
+        return load(cls, environ)
 
 
 def connections_within(wanted: int, soft: int, hard: int) -> tuple[int, int]:

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from mainflux.adapters.mqtt.limits import BrokerLimits
 from mainflux.adapters.mqtt.topics import valid_filter
-from mainflux.core.config import ConfigError, env, env_port, env_url, redis_url
+from mainflux.adapters.runtime import http_limits
+from mainflux.core.config import ConfigError, env, redis_url
 from mainflux.core.limits import HttpLimits
-from mainflux.core.tls import ClientTLS, client_tls
+from mainflux.core.settings import (
+    client_tls_setting,
+    derived,
+    load,
+    log_level_setting,
+    nested,
+    setting,
+    url_with_scheme,
+)
+from mainflux.core.tls import ClientTLS
 
 _P = "MF_MQTT_ADAPTER_"
+
+
+def _port(name: str, default: int, help: str) -> Any:
+    return setting(_P + name, default, help + " (none: off)", minimum=0, maximum=65535)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,17 +35,32 @@ class MqttSettings:
 
     A port of ``None`` turns that listener off; ``0`` picks a free port (tests)."""
 
-    host: str = "0.0.0.0"
-    mqtt_port: int | None = 1883
-    ws_host: str = "0.0.0.0"
-    ws_port: int | None = 8080
-    tls_port: int | None = 8883
-    server_cert: str = ""
-    server_key: str = ""
-    instance: str = ""
-    limits: BrokerLimits = field(default_factory=BrokerLimits)
-    http: HttpLimits = field(default_factory=HttpLimits)  # the WebSocket port's (MF_HTTP_*)
-    standalone_refused_filters: tuple[str, ...] = ()  # refused by ``--standalone`` only
+    host: str = setting(_P + "MQTT_HOST", "0.0.0.0", "MQTT listening address")
+    mqtt_port: int | None = _port("MQTT_PORT", 1883, "MQTT port")
+    ws_host: str = setting(_P + "WS_HOST", "0.0.0.0", "MQTT over WebSocket listening address")
+    ws_port: int | None = _port("WS_PORT", 8080, "MQTT over WebSocket port (path /mqtt)")
+    tls_port: int | None = _port("TLS_PORT", 8883, "MQTT over TLS port")
+    server_cert: str = setting(_P + "SERVER_CERT", "", "PEM certificate chain (TLS with the key)")
+    server_key: str = setting(_P + "SERVER_KEY", "", "PEM private key of that certificate")
+    instance: str = setting(_P + "INSTANCE", "", "this instance's name in mainflux.mqtt events")
+    limits: BrokerLimits = nested(BrokerLimits)
+    http: HttpLimits = http_limits()  # the WebSocket port's (MF_HTTP_*)
+    standalone_refused_filters: tuple[str, ...] = derived(
+        lambda environ: _filters(_P + "STANDALONE_REFUSED_FILTERS", environ),
+        [
+            (
+                _P + "STANDALONE_REFUSED_FILTERS",
+                "(unset)",
+                "comma-separated topic filters --standalone refuses",
+            )
+        ],
+        default=(),
+    )
+
+    def __post_init__(self) -> None:
+        if bool(self.server_cert) != bool(self.server_key):
+            missing = _P + ("SERVER_KEY" if self.server_cert else "SERVER_CERT")
+            raise ConfigError(f"{missing}: must be set together with its certificate/key pair")
 
     @property
     def tls_enabled(self) -> bool:
@@ -40,24 +70,7 @@ class MqttSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> MqttSettings:
         """Read every setting; raises ``ConfigError`` naming a variable with a bad value."""
-        cert = env(_P + "SERVER_CERT", "", environ)
-        key = env(_P + "SERVER_KEY", "", environ)
-        if bool(cert) != bool(key):
-            missing = _P + ("SERVER_KEY" if cert else "SERVER_CERT")
-            raise ConfigError(f"{missing}: must be set together with its certificate/key pair")
-        return cls(
-            host=env(_P + "MQTT_HOST", "0.0.0.0", environ),
-            mqtt_port=env_port(_P + "MQTT_PORT", 1883, environ),
-            ws_host=env(_P + "WS_HOST", "0.0.0.0", environ),
-            ws_port=env_port(_P + "WS_PORT", 8080, environ),
-            tls_port=env_port(_P + "TLS_PORT", 8883, environ),
-            server_cert=cert,
-            server_key=key,
-            instance=env(_P + "INSTANCE", "", environ),
-            limits=BrokerLimits.from_env(environ),
-            http=HttpLimits.from_env(environ),
-            standalone_refused_filters=_filters(_P + "STANDALONE_REFUSED_FILTERS", environ),
-        )
+        return load(cls, environ)
 
 
 def _filters(name: str, environ: Mapping[str, str] | None) -> tuple[str, ...]:
@@ -69,32 +82,66 @@ def _filters(name: str, environ: Mapping[str, str] | None) -> tuple[str, ...]:
     return filters
 
 
+def _timeout(environ: Mapping[str, str]) -> float:
+    """``MF_THINGS_AUTH_GRPC_TIMEOUT`` (or Go's misspelt ``..._TIMMEOUT``), in seconds."""
+    raw = env("MF_THINGS_AUTH_GRPC_TIMEOUT", "", environ) or env(
+        "MF_THINGS_AUTH_GRPC_TIMMEOUT", "", environ
+    )
+    return _seconds(raw) if raw else 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceSettings:
     """What ``mainflux-mqtt`` connects to besides its listeners (MAINFLUX §7.1);
     ``MF_MQTT_ADAPTER_CLIENT_TLS``/``_CA_CERTS`` put the things gRPC client on TLS."""
 
-    nats_url: str
-    things_url: str
-    things_timeout: float
-    es_url: str
-    things_es_url: str
-    things_tls: ClientTLS | None = None
+    nats_url: str = setting(
+        "MF_NATS_URL",
+        "nats://localhost:4222",
+        "the message bus",
+        check=url_with_scheme("nats", "tls"),
+    )
+    things_url: str = setting("MF_THINGS_AUTH_GRPC_URL", "localhost:8183", "things' gRPC access")
+    things_timeout: float = derived(
+        _timeout,
+        [("MF_THINGS_AUTH_GRPC_TIMEOUT", "1", "seconds per access call (> 0)")],
+        default=1.0,
+    )
+    es_url: str = derived(
+        lambda environ: redis_url(_P + "ES", environ=environ),
+        [
+            (_P + "ES_URL", "localhost:6379", "Redis host:port for mainflux.mqtt events"),
+            (_P + "ES_PASS", "(unset)", "its password"),
+            (_P + "ES_DB", "0", "its database"),
+        ],
+        secret=True,
+        default="redis://localhost:6379/0",
+    )
+    things_es_url: str = derived(
+        lambda environ: redis_url("MF_THINGS_ES", environ=environ),
+        [
+            ("MF_THINGS_ES_URL", "localhost:6379", "Redis host:port of the things events"),
+            ("MF_THINGS_ES_PASS", "(unset)", "its password"),
+            ("MF_THINGS_ES_DB", "0", "its database"),
+        ],
+        secret=True,
+        default="redis://localhost:6379/0",
+    )
+    things_tls: ClientTLS | None = client_tls_setting("MQTT_ADAPTER", peer="things' gRPC service")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
         """Read the service settings; raises ``ConfigError`` naming a bad variable."""
-        timeout = env("MF_THINGS_AUTH_GRPC_TIMEOUT", "", environ) or env(
-            "MF_THINGS_AUTH_GRPC_TIMMEOUT", "", environ
-        )
-        return cls(
-            nats_url=env_url("MF_NATS_URL", "nats://localhost:4222", ("nats", "tls"), environ),
-            things_url=env("MF_THINGS_AUTH_GRPC_URL", "localhost:8183", environ),
-            things_timeout=_seconds(timeout) if timeout else 1.0,
-            es_url=redis_url(_P + "ES", environ=environ),
-            things_es_url=redis_url("MF_THINGS_ES", environ=environ),
-            things_tls=client_tls("MQTT_ADAPTER", environ=environ),
-        )
+        return load(cls, environ)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSettings:
+    """Everything ``mainflux-mqtt`` reads: its listeners and bounds, and its services."""
+
+    listeners: MqttSettings = nested(MqttSettings)
+    service: ServiceSettings = nested(ServiceSettings)
+    log_level: str = log_level_setting("MF_MQTT_ADAPTER_LOG_LEVEL")
 
 
 def _seconds(raw: str) -> float:
