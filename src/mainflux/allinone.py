@@ -28,6 +28,9 @@ from mainflux.adapters.ws import create_app as create_ws_app
 from mainflux.adapters.ws.live import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_THING
 from mainflux.authn import main as authn_main
 from mainflux.authn.api import create_app as create_authn_app
+from mainflux.console.allinone import console_config
+from mainflux.console.app import create_app as create_console_app
+from mainflux.console.app import running as console_running
 from mainflux.core import runner
 from mainflux.core.config import env, env_int
 from mainflux.core.datadir import (
@@ -180,6 +183,12 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
 
         mqtt = await _start_mqtt(settings, access, bus, events, stack)
 
+        # The console calls the platform's APIs through the gateway itself, in process.
+        async def via_gateway(scope, receive, send):  # type: ignore[no-untyped-def]
+            await gateway(scope, receive, send)
+
+        console = console_config(via_gateway, events, settings.mqtt_port)
+        await stack.enter_async_context(console_running(console))
         gateway = Gateway(
             GatewayApps(
                 users=create_users_app(users),
@@ -204,6 +213,7 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
                 ),
                 mqtt_ws=mqtt.create_ws_app() if mqtt is not None else None,
                 reader=create_reader_app(SQLReader(engine), access, things),
+                console=create_console_app(console, own_lifespan=False),
             )
         )
         runner.tune_garbage_collector()
@@ -255,6 +265,7 @@ def _announce(settings: config.AllInOneSettings) -> None:
         f"  MQTT         mqtt://{host}:{settings.mqtt_port}  (over WebSocket: "
         f"ws{secure}://{host}:{settings.gateway_port}/mqtt)",
         f"  Messages     {base}/channels/<id>/messages (GET)",
+        f"  Console      {base}/  (the web console)",
         f"  Storage      {storage}",
         f"  Events       {_where(settings.redis_url, 'Redis', 'embedded log')}",
         f"  Bus          {_where(settings.nats_url, 'NATS', 'in-process')}",

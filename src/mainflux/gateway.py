@@ -3,7 +3,8 @@
 ``/users``, ``/tokens``, ``/password`` go to users; ``/keys`` to authn; ``/things``,
 ``/channels``, ``/connect`` and ``/version`` to things; ``GET /channels/<id>/messages``
 to the reader; ``/http/...`` and ``/ws/...`` to the HTTP and WebSocket adapters with
-the prefix stripped; ``/mqtt`` to MQTT over WebSocket."""
+the prefix stripped; ``/mqtt`` to MQTT over WebSocket; ``/ui/...`` to the web console
+(prefix stripped), which ``/`` redirects to."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class GatewayApps:
     ws: ASGIApp | None = None
     mqtt_ws: ASGIApp | None = None
     reader: ASGIApp | None = None
+    console: ASGIApp | None = None
 
 
 class Gateway:
@@ -46,13 +48,22 @@ class Gateway:
             "health": apps.things,
             "metrics": apps.things,
         }
-        self._prefixed: Mapping[str, ASGIApp | None] = {"http": apps.http, "ws": apps.ws}
+        self._prefixed: Mapping[str, ASGIApp | None] = {
+            "http": apps.http,
+            "ws": apps.ws,
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
         path: str = scope["path"]
+        if self._apps.console is not None and (path == "/ui" or path.startswith("/ui/")):
+            await self._console(self._apps.console, scope, receive, send)
+            return
+        if path == "/" and self._apps.console is not None and scope["type"] == "http":
+            await _redirect(send, "/ui/")
+            return
         segment = path.split("/", 2)[1] if path.startswith("/") else ""
         prefixed = self._prefixed.get(segment)
         if prefixed is not None:
@@ -80,6 +91,19 @@ class Gateway:
         await app(scope, receive, send)
 
 
+    @staticmethod
+    async def _console(console: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """The console keeps the full path under ``root_path`` ``/ui`` (ASGI's rule, which
+        its mounted static files rely on)."""
+        if scope["path"] == "/ui":
+            if scope["type"] == "http":
+                await _redirect(send, "/ui/")
+            else:
+                await _not_found(scope, send)
+            return
+        await console(dict(scope, root_path=scope.get("root_path", "") + "/ui"), receive, send)
+
+
 async def _lifespan(receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
@@ -88,6 +112,17 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+async def _redirect(send: Send, location: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 302,
+            "headers": [(b"location", location.encode()), (b"content-length", b"0")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _not_found(scope: Scope, send: Send) -> None:
