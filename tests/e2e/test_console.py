@@ -1,0 +1,186 @@
+"""The web console in a real browser (Debian's Chromium driven by Playwright) against a
+real ``mainflux run``: a new user signs up, creates a thing and a channel, connects them,
+watches an MQTT message arrive live, finds it in the history and the chart, and deletes
+the thing. Set ``CONSOLE_SCREENSHOTS=<dir>`` to keep the pages' screenshots there (the
+ones in docs/console/ come from this test)."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.e2e.conftest import Platform
+from tests.servers import wait_until
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium (``make test`` installs it); missing, the test fails saying so."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/services.sh)")
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where screenshots go: ``CONSOLE_SCREENSHOTS`` or the test's own directory."""
+    where = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path / "shots")
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+def _shoot(page: Page, where: Path, name: str) -> None:
+    page.screenshot(path=str(where / f"{name}.png"), full_page=True)
+
+
+def _nav(page: Page, name: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
+
+
+def _publish(platform: Platform, thing: str, key: str, channel: str, payload: str) -> None:
+    """Publish once over MQTT as the thing (QoS 1: the broker acknowledged it)."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"e2e-{uuid.uuid4().hex}")
+    client.username_pw_set(thing, key)
+    client.connect("127.0.0.1", platform.mqtt_port)
+    client.loop_start()
+    try:
+        info = client.publish(f"channels/{channel}/messages", payload, qos=1)
+        info.wait_for_publish(10)
+        assert info.is_published(), "the broker never acknowledged the publish"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_a_new_user_manages_devices_and_watches_them_live(
+    platform: Platform, browser: Browser, shots: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    email = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+
+    # `/` opens the console; a visitor lands on the login page and signs up.
+    page.goto(platform.url + "/")
+    expect(page).to_have_url(re.compile(r"/ui/login$"))
+    _shoot(page, shots, "login")
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password", exact=True).fill("correct horse")
+    page.get_by_label("Password again").fill("correct horse")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("status")).to_have_text("Account created. Welcome!")
+    expect(page.locator("#count-things")).to_have_text("0")
+
+    # A thing, with its metadata checked in the page before it is sent.
+    _nav(page, "Things")
+    page.get_by_label("Name", exact=True).fill("thermometer")
+    page.get_by_label("Metadata (JSON object, optional)").fill('{"room": ')
+    expect(page.locator("#e-metadata")).to_contain_text("not valid JSON")
+    page.get_by_label("Metadata (JSON object, optional)").fill('{"room": "kitchen"}')
+    expect(page.locator("#e-metadata")).to_be_hidden()
+    page.get_by_role("button", name="Create thing").click()
+    expect(page.get_by_role("status")).to_have_text("Created.")
+    thing_id = page.locator("#thing-id").inner_text()
+    key_input = page.get_by_label(f"Key of {thing_id}")
+    expect(key_input).to_have_attribute("type", "password")
+    page.get_by_role("button", name="Show").click()
+    expect(key_input).to_have_attribute("type", "text")
+    key = key_input.input_value()
+    assert uuid.UUID(key)
+
+    # A channel, connected to the thing from the channel's side.
+    _nav(page, "Channels")
+    page.get_by_label("Name", exact=True).fill("kitchen")
+    page.get_by_role("button", name="Create channel").click()
+    channel_id = page.locator("#channel-id").inner_text()
+    page.get_by_label("Connect a thing").select_option(thing_id)
+    page.get_by_role("button", name="Connect", exact=True).click()
+    expect(page.get_by_role("status").first).to_have_text("Connected.")
+    expect(page.locator(".connections")).to_contain_text("thermometer")
+
+    # Messages published over MQTT show up on the open page, without reloading.
+    expect(page.locator("#live-status")).to_contain_text("Listening")
+    for value in ("20.5", "21.5", "21"):
+        senml = f'[{{"bn":"kitchen:","n":"temperature","u":"Cel","v":{value}}}]'
+        _publish(platform, thing_id, key, channel_id, senml)
+        expect(page.locator("#live tbody tr").first).to_contain_text(
+            f"kitchen:temperature = {value} Cel"
+        )
+    expect(page.locator("#live tbody tr")).to_have_count(3)
+
+    # Once the writer has stored them, the history and the chart show them.
+    reader = f"{platform.url}/channels/{channel_id}/messages"
+
+    def stored() -> bool:
+        return httpx.get(reader, headers={"Authorization": key}).json()["total"] == 3
+
+    wait_until(stored, "the messages are stored")
+    page.reload()
+    expect(page.locator("#history tbody tr")).to_have_count(3)
+    expect(page.locator("#history tbody tr").first).to_contain_text("kitchen:temperature")
+    expect(page.locator("#history")).to_contain_text("21.5")
+    expect(page.locator("svg.chart circle")).to_have_count(3)
+    expect(page.locator("#live-status")).to_contain_text("Listening")
+    _publish(platform, thing_id, key, channel_id, '[{"n":"kitchen:humidity","u":"%RH","v":48}]')
+    expect(page.locator("#live tbody tr").first).to_contain_text("kitchen:humidity = 48 %RH")
+    _shoot(page, shots, "channel")
+
+    page.get_by_label("Name", exact=True).last.fill("nothing-called-this")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("section[aria-labelledby=history-title]")).to_contain_text(
+        "No stored messages match these filters"
+    )
+
+    # The thing's page has ready-to-paste commands with its real id, key and ports.
+    page.goto(f"{platform.url}/ui/things/{thing_id}")
+    commands = page.locator("[data-command]").all_inner_texts()
+    mqtt_command = next(c for c in commands if c.startswith("mosquitto_pub"))
+    assert f"-p {platform.mqtt_port}" in mqtt_command and thing_id in mqtt_command
+    assert key in mqtt_command and f"channels/{channel_id}/messages" in mqtt_command
+    assert any(f"127.0.0.1:{platform.gateway_port}/http/channels/{channel_id}" in c for c in commands)
+    assert any(c.startswith("coap-client") for c in commands)
+    _shoot(page, shots, "thing")
+
+    page.goto(f"{platform.url}/ui/")
+    expect(page.locator("#count-messages")).to_have_text("4")
+    expect(page.locator("#count-connections")).to_have_text("1")
+    expect(page.locator("table.events")).to_contain_text("thing.connect")
+    _shoot(page, shots, "home")
+
+    # Delete the thing, confirming on the page that asks.
+    page.goto(f"{platform.url}/ui/things/{thing_id}")
+    page.get_by_role("link", name="Delete…").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Delete thing")
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_have_text("Deleted.")
+    expect(page.locator("main")).to_contain_text("No things yet.")
+    _shoot(page, shots, "things")
+
+    # On a phone-sized screen the channel list still reads without sideways scrolling.
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone.add_cookies(context.cookies())
+    small = phone.new_page()
+    small.goto(f"{platform.url}/ui/channels")
+    expect(small.get_by_role("link", name="kitchen")).to_be_visible()
+    width = small.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width}px wide on a 390px screen"
+    _shoot(small, shots, "phone-channels")
+    phone.close()
+    context.close()
+
