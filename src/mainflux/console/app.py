@@ -255,7 +255,11 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
         except ApiError as exc:
             field = "old_password" if exc.status in (401, 403) else "password"
             return await account(request, token, errors={field: exc.message}, status=exc.status)
-        return go(request, "/account", "password")
+        response = go(request, "/account", "password")
+        # A new password may end the old token's life: log in again with it.
+        fresh = await client.login(request.state.user["email"], new)
+        start_session(request, response, fresh, config.secure_cookies)
+        return response
 
     async def issue_key(request: Request, token: str) -> Response:
         data = await form(request)
@@ -318,8 +322,13 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
             upload = data.get("file")
             try:
                 if not isinstance(upload, UploadFile):
+                    await data.close()
                     raise forms.FieldError("file", "choose a CSV file")
-                specs = forms.csv_entities(await upload.read(forms.MAX_CSV_BYTES + 1))
+                try:
+                    content = await upload.read(forms.MAX_CSV_BYTES + 1)
+                finally:
+                    await data.close()
+                specs = forms.csv_entities(content)
                 created = await client.create(token, kind, specs)
             except forms.FieldError as exc:
                 return await show(request, token, errors={exc.field: exc.message}, status=400)

@@ -11,6 +11,9 @@ from typing import Any, Final
 
 import orjson
 
+from mainflux.core.errors import MalformedEntity
+from mainflux.core.limits import check_json_depth
+
 #: Longest name the things service accepts.
 MAX_NAME: Final = 1024
 #: Largest metadata text, in bytes.
@@ -50,6 +53,10 @@ def metadata(text: str, field: str = "metadata") -> dict[str, Any] | None:
         raise FieldError(field, f"not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise FieldError(field, "must be a JSON object, like {\"room\": \"kitchen\"}")
+    try:
+        check_json_depth(value)
+    except MalformedEntity as exc:
+        raise FieldError(field, str(exc).removeprefix("metadata ")) from None
     return value
 
 

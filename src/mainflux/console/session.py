@@ -61,13 +61,16 @@ def finish(request: Request, response: Response, secure: bool | None) -> Respons
 
 
 async def checked_form(request: Request, max_part_size: int) -> FormData:
-    """The posted form, after checking its CSRF token. Raises :class:`CsrfRefused`."""
+    """The posted form, after checking its CSRF token. Raises :class:`CsrfRefused`.
+
+    The caller closes a form that carries a file (``await form.close()``)."""
     form = await request.form(
         max_files=MAX_FILES, max_fields=MAX_FIELDS, max_part_size=max_part_size
     )
     sent = form.get(CSRF_FIELD)
     expected = request.cookies.get(CSRF_COOKIE, "")
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
+        await form.close()
         raise CsrfRefused()
     return form
 

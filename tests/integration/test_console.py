@@ -1,0 +1,317 @@
+"""The web console over the real users, authn and things services (SQLite, in process),
+mounted in the gateway as ``mainflux run`` does: CSRF refusals, sessions, field errors
+for bad metadata and bad CSV, bounds on uploads, and every form's happy path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from mainflux.authn import main as authn_main
+from mainflux.authn.api import create_app as create_authn_app
+from mainflux.console.allinone import console_config
+from mainflux.console.app import create_app as create_console_app
+from mainflux.console.app import running
+from mainflux.console.forms import MAX_CSV_BYTES
+from mainflux.core.db import create_engine
+from mainflux.events.sql import SqlEventStream
+from mainflux.gateway import Gateway, GatewayApps
+from mainflux.things import main as things_main
+from mainflux.things.api import create_app as create_things_app
+from mainflux.things.cache import InMemoryAccessCache
+from mainflux.users import main as users_main
+from mainflux.users.api import create_app as create_users_app
+from mainflux.users.email import OutboxEmailer
+from mainflux.users.hasher import BcryptHasher
+
+BASE = "http://console.test"
+EMAIL, PASSWORD = "ada@example.com", "correct horse"
+
+
+class Browser:
+    """An httpx client that carries cookies and the page's CSRF token, like a browser."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.http = client
+        self.csrf = ""
+
+    async def get(self, path: str) -> httpx.Response:
+        response = await self.http.get(path)
+        found = re.search(r'name="csrf" value="([^"]+)"', response.text)
+        if found:
+            self.csrf = found.group(1)
+        return response
+
+    async def post(self, path: str, data: dict[str, str] | None = None, **kw: object):  # type: ignore[no-untyped-def]
+        body = {"csrf": self.csrf, **(data or {})}
+        return await self.http.post(path, data=body, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def browser(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Browser]:
+    engine = create_engine(sqlite_url)
+    authn = await authn_main.build_service(engine, "a-secret-for-tests-only-32-bytes!")
+    users = await users_main.build_service(
+        engine, authn, OutboxEmailer(str(tmp_path)), hasher=BcryptHasher(4)
+    )
+    events = SqlEventStream(engine)
+    await events.create_schema()
+    things = await things_main.build_service(engine, authn, events, InMemoryAccessCache())
+
+    async def via_gateway(scope: Scope, receive: Receive, send: Send) -> None:
+        await gateway(scope, receive, send)
+
+    config = console_config(via_gateway, events, 1883)
+    config = type(config)(
+        client=config.client, endpoints=config.endpoints, feed=config.feed, has_reader=False
+    )
+    gateway = Gateway(
+        GatewayApps(
+            users=create_users_app(users),
+            authn=create_authn_app(authn),
+            things=create_things_app(things),
+            console=create_console_app(config, own_lifespan=False),
+        )
+    )
+    async with (
+        running(config),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=gateway), base_url=BASE, follow_redirects=True
+        ) as client,
+    ):
+        yield Browser(client)
+    await engine.dispose()
+
+
+async def _sign_up(browser: Browser) -> None:
+    await browser.get("/ui/signup")
+    reply = await browser.post(
+        "/ui/signup", {"email": EMAIL, "password": PASSWORD, "confirm": PASSWORD}
+    )
+    assert reply.status_code == 200 and "Account created" in reply.text, reply.text
+
+
+def _field_error(page: str, field: str) -> str:
+    found = re.search(rf'class="field-error" id="e-{field}"[^>]*>([^<]*)<', page)
+    return found.group(1) if found else ""
+
+
+async def test_root_redirects_to_the_console_and_logged_out_pages_to_login(
+    browser: Browser,
+) -> None:
+    reply = await browser.http.get("/", follow_redirects=False)
+    assert reply.status_code == 302 and reply.headers["location"] == "/ui/"
+    reply = await browser.get("/ui/things")
+    assert reply.url.path == "/ui/login"
+    csrf_cookie = next(c for c in browser.http.cookies.jar if c.name == "mf_csrf")
+    assert csrf_cookie.path == "/ui" and csrf_cookie.has_nonstandard_attr("HttpOnly")
+    assert (await browser.http.get("/ui/static/console.js")).status_code == 200
+    assert (await browser.http.get("/ui")).url.path == "/ui/login"
+
+
+async def test_the_session_cookie_is_the_platform_token_httponly_and_samesite(
+    browser: Browser,
+) -> None:
+    await browser.get("/ui/signup")
+    reply = await browser.http.post(
+        "/ui/signup",
+        data={"csrf": browser.csrf, "email": EMAIL, "password": PASSWORD, "confirm": PASSWORD},
+        follow_redirects=False,
+    )
+    assert reply.status_code == 303
+    cookie = reply.headers["set-cookie"]
+    assert cookie.startswith("mf_session=")
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/ui" in cookie
+    token = cookie.split(";")[0].split("=", 1)[1]
+    profile = await browser.http.get("/users", headers={"Authorization": token})
+    assert profile.json()["email"] == EMAIL
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "forged-token-from-another-site"],
+    ids=["missing", "empty", "wrong"],
+)
+async def test_a_form_without_this_browsers_csrf_token_is_refused(
+    browser: Browser, token: str | None
+) -> None:
+    await _sign_up(browser)
+    data = {"name": "sneaky"}
+    if token is not None:
+        data["csrf"] = token
+    reply = await browser.http.post("/ui/things", data=data)
+    assert reply.status_code == 403
+    assert "could not be verified" in reply.text
+    listing = await browser.get("/ui/things")
+    assert "sneaky" not in listing.text
+
+
+async def test_a_csrf_token_without_its_cookie_is_refused(browser: Browser) -> None:
+    await _sign_up(browser)
+    browser.http.cookies.delete("mf_csrf")
+    reply = await browser.post("/ui/logout")
+    assert reply.status_code == 403
+    assert (await browser.get("/ui/")).url.path == "/ui/"  # still logged in
+
+
+async def test_login_refuses_a_forged_form_too(browser: Browser) -> None:
+    reply = await browser.http.post("/ui/login", data={"email": EMAIL, "password": PASSWORD})
+    assert reply.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ('{"room": ', "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('"text"', "must be a JSON object"),
+        ('{"a":' * 40 + "1" + "}" * 40, "nests deeper than 32 levels"),
+        ('{"a": "' + "x" * (70 * 1024) + '"}', "at most"),
+    ],
+    ids=["truncated", "array", "string", "too-deep", "too-large"],
+)
+async def test_bad_metadata_is_shown_next_to_its_field(
+    browser: Browser, metadata: str, message: str
+) -> None:
+    await _sign_up(browser)
+    await browser.get("/ui/things")
+    reply = await browser.post("/ui/things", {"name": "lamp", "metadata": metadata})
+    assert reply.status_code == 400
+    assert message in _field_error(reply.text, "metadata")
+    assert 'value="lamp"' in reply.text  # what was typed stays
+    listing = await browser.get("/ui/things")
+    assert "No things yet." in listing.text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'lamp,"{unclosed\n', "not valid CSV"),
+        (b"lamp,{bad json}\n", "row 1: metadata not valid JSON"),
+        (b"name,metadata\nok\nx,[1]\n", "row 2: metadata must be a JSON object"),
+        (b"a,b,c\n", "row 1: expected name[,metadata], got 3 columns"),
+        (b"\xff\xfe\x00", "not UTF-8"),
+        (b"name,metadata\n\n", "no rows"),
+        (b"".join(b"t%d\n" % i for i in range(101)), "at most 100 rows"),
+        (b"x" * (MAX_CSV_BYTES + 10), "larger than"),
+    ],
+    ids=["quote", "json", "not-object", "columns", "binary", "empty", "rows", "size"],
+)
+async def test_a_bad_csv_is_refused_next_to_the_file_field(
+    browser: Browser, content: bytes, message: str
+) -> None:
+    await _sign_up(browser)
+    await browser.get("/ui/channels")
+    reply = await browser.post("/ui/channels/bulk", files={"file": ("c.csv", content, "text/csv")})
+    assert reply.status_code == 400
+    assert message in _field_error(reply.text, "file")
+    listing = await browser.get("/ui/channels")
+    assert "No channels yet." in listing.text
+
+
+async def test_an_oversized_upload_is_413_and_the_console_lives_on(browser: Browser) -> None:
+    await _sign_up(browser)
+    await browser.get("/ui/things")
+    huge = b"x" * (MAX_CSV_BYTES + 128 * 1024)
+    reply = await browser.post("/ui/things/bulk", files={"file": ("t.csv", huge, "text/csv")})
+    assert reply.status_code == 413
+    assert (await browser.get("/ui/things")).status_code == 200
+
+
+async def test_a_good_csv_creates_every_row(browser: Browser) -> None:
+    await _sign_up(browser)
+    await browser.get("/ui/things")
+    content = b'name,metadata\nlamp,"{""room"":""hall""}"\nfan\n'
+    reply = await browser.post("/ui/things/bulk", files={"file": ("t.csv", content, "text/csv")})
+    assert reply.status_code == 200 and "Created." in reply.text
+    assert ">lamp</a>" in reply.text and ">fan</a>" in reply.text
+
+
+async def test_things_and_channels_connect_edit_rekey_and_delete(browser: Browser) -> None:
+    await _sign_up(browser)
+    await browser.get("/ui/things")
+    thing = await browser.post("/ui/things", {"name": "lamp", "metadata": '{"w": 40}'})
+    thing_id = thing.url.path.rsplit("/", 1)[1]
+    old_key = re.search(r'aria-label="Key of [^"]+" size="20" class="key"', thing.text)
+    assert old_key is not None
+    key_before = re.search(r'readonly value="([^"]+)"', thing.text).group(1)  # type: ignore[union-attr]
+    channel = await browser.post("/ui/channels", {"name": "hall"})
+    channel_id = channel.url.path.rsplit("/", 1)[1]
+
+    connected = await browser.post(f"/ui/things/{thing_id}/connect", {"id": channel_id})
+    assert "Connected." in connected.text and f"channels/{channel_id}/messages" in connected.text
+    edited = await browser.post(f"/ui/things/{thing_id}", {"name": "lamp 2", "metadata": ""})
+    assert "Saved." in edited.text and "lamp 2" in edited.text
+    rekeyed = await browser.post(f"/ui/things/{thing_id}/key")
+    key_after = re.search(r'readonly value="([^"]+)"', rekeyed.text).group(1)  # type: ignore[union-attr]
+    assert "new key" in rekeyed.text and key_after != key_before
+    gone = await browser.post(f"/ui/channels/{channel_id}/disconnect", {"id": thing_id})
+    assert "Disconnected." in gone.text
+    confirm = await browser.get(f"/ui/channels/{channel_id}/delete")
+    assert "cannot be undone" in confirm.text
+    deleted = await browser.post(f"/ui/channels/{channel_id}/delete")
+    assert "Deleted." in deleted.text and "No channels yet." in deleted.text
+    missing = await browser.get(f"/ui/channels/{channel_id}")
+    assert missing.status_code == 404
+
+
+async def test_search_and_paging(browser: Browser) -> None:
+    await _sign_up(browser)
+    await browser.get("/ui/things")
+    rows = b"".join(b"sensor-%02d\n" % i for i in range(12)) + b"other\n"
+    await browser.post("/ui/things/bulk", files={"file": ("t.csv", rows, "text/csv")})
+    first = await browser.get("/ui/things?name=sensor")
+    assert "1–10 of 12" in first.text and "other" not in first.text
+    second = await browser.get("/ui/things?name=sensor&offset=10")
+    assert "11–12 of 12" in second.text
+
+
+async def test_account_password_and_api_keys(browser: Browser) -> None:
+    await _sign_up(browser)
+    await browser.get("/ui/account")
+    wrong = await browser.post(
+        "/ui/account/password", {"old_password": "nope", "password": "n3w password", "confirm": "n3w password"}
+    )
+    assert wrong.status_code == 403 and _field_error(wrong.text, "old_password")
+    differ = await browser.post(
+        "/ui/account/password", {"old_password": PASSWORD, "password": "a", "confirm": "b"}
+    )
+    assert differ.status_code == 400 and "differ" in _field_error(differ.text, "confirm")
+    bad = await browser.post("/ui/account/keys", {"duration": "soon"})
+    assert bad.status_code == 400 and "whole number" in _field_error(bad.text, "duration")
+    issued = await browser.post("/ui/account/keys", {"duration": "3600"})
+    key_id = re.search(r'id="issued-id">([^<]+)<', issued.text).group(1)  # type: ignore[union-attr]
+    looked = await browser.get(f"/ui/account?key_id={key_id}")
+    assert "Expires" in looked.text
+    revoked = await browser.post("/ui/account/keys/revoke", {"key_id": key_id})
+    assert "API key revoked." in revoked.text
+    changed = await browser.post(
+        "/ui/account/password", {"old_password": PASSWORD, "password": "n3w password", "confirm": "n3w password"}
+    )
+    assert "Password changed." in changed.text
+
+
+async def test_logging_out_forgets_the_session_and_a_dead_token_logs_out(
+    browser: Browser,
+) -> None:
+    await _sign_up(browser)
+    await browser.get("/ui/")
+    reply = await browser.post("/ui/logout")
+    assert reply.url.path == "/ui/login"
+    assert "mf_session" not in browser.http.cookies
+    browser.http.cookies.set("mf_session", "not-a-token", domain="console.test", path="/ui")
+    assert (await browser.get("/ui/channels")).url.path == "/ui/login"
+
+
+async def test_home_counts_and_recent_events(browser: Browser) -> None:
+    await _sign_up(browser)
+    await browser.get("/ui/things")
+    await browser.post("/ui/things", {"name": "lamp"})
+    home = await browser.get("/ui/")
+    assert re.search(r'id="count-things">1<', home.text)
+    assert "thing.create" in home.text
