@@ -90,7 +90,6 @@ class Gateway:
             return
         await app(scope, receive, send)
 
-
     @staticmethod
     async def _console(console: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         """The console keeps the full path under ``root_path`` ``/ui`` (ASGI's rule, which

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.e2e.conftest import Platform
-from tests.servers import wait_until
+from tests.servers import free_port, wait_for_port, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -153,7 +155,9 @@ def test_a_new_user_manages_devices_and_watches_them_live(
     mqtt_command = next(c for c in commands if c.startswith("mosquitto_pub"))
     assert f"-p {platform.mqtt_port}" in mqtt_command and thing_id in mqtt_command
     assert key in mqtt_command and f"channels/{channel_id}/messages" in mqtt_command
-    assert any(f"127.0.0.1:{platform.gateway_port}/http/channels/{channel_id}" in c for c in commands)
+    assert any(
+        f"127.0.0.1:{platform.gateway_port}/http/channels/{channel_id}" in c for c in commands
+    )
     assert any(c.startswith("coap-client") for c in commands)
     _shoot(page, shots, "thing")
 
@@ -184,3 +188,75 @@ def test_a_new_user_manages_devices_and_watches_them_live(
     phone.close()
     context.close()
 
+
+def _ui_env(platform: Platform, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MF_")}
+    env.update(
+        MF_UI_PORT=str(port),
+        MF_UI_HOST="127.0.0.1",
+        MF_UI_USERS_URL=platform.url,
+        MF_UI_THINGS_URL=platform.url,
+        MF_UI_AUTHN_URL=platform.url,
+        MF_UI_READER_URL=platform.url,
+        MF_UI_HTTP_ADAPTER_URL=f"{platform.url}/http",
+        MF_UI_WS_URL=f"ws://127.0.0.1:{platform.gateway_port}/ws",
+        MF_UI_MQTT_HOST="mqtt.example.com",
+        MF_UI_MQTT_PORT=str(platform.mqtt_port),
+    )
+    env.update(extra)
+    return env
+
+
+def test_mainflux_ui_serves_the_console_against_the_services_urls(platform: Platform) -> None:
+    """The microservice deployment's console: its own process, every call over HTTP."""
+    port = free_port()
+    command = [sys.executable, "-m", "mainflux.cli", "serve", "ui"]
+    proc = subprocess.Popen(
+        command,
+        env=_ui_env(platform, port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_port(port, timeout=30)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=True) as ui:
+            page = ui.get("/")
+            assert page.url.path == "/login"
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            email = f"bo-{uuid.uuid4().hex[:8]}@example.com"
+            form = {"csrf": csrf, "email": email, "password": "pass word", "confirm": "pass word"}
+            assert "Account created" in ui.post("/signup", data=form).text
+            created = ui.post("/things", data={"csrf": csrf, "name": "pump"})
+            assert created.url.path.startswith("/things/") and "Created." in created.text
+            channel = ui.post("/channels", data={"csrf": csrf, "name": "tank"})
+            channel_id = channel.url.path.rsplit("/", 1)[1]
+            thing_id = created.url.path.rsplit("/", 1)[1]
+            ui.post(f"/things/{thing_id}/connect", data={"csrf": csrf, "id": channel_id})
+            thing_page = ui.get(f"/things/{thing_id}").text
+            assert f"-h mqtt.example.com -p {platform.mqtt_port}" in thing_page
+            live = ui.get(f"/channels/{channel_id}").text
+            assert f"ws://127.0.0.1:{platform.gateway_port}/ws/channels/{channel_id}" in live
+        # The platform itself has the thing: the console used its API.
+        with httpx.Client(base_url=platform.url) as api:
+            token = api.post("/tokens", json={"email": email, "password": "pass word"})
+            things = api.get("/things", headers={"Authorization": token.json()["token"]})
+            assert [t["name"] for t in things.json()["things"]] == ["pump"]
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output
+
+
+def test_mainflux_ui_help_and_a_bad_setting() -> None:
+    command = [sys.executable, "-m", "mainflux.console.main"]
+    shown = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and "MF_UI_WS_URL" in shown.stdout
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MF_")}
+    env["MF_UI_WS_URL"] = "http://not-a-websocket"
+    bad = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "mainflux: MF_UI_WS_URL: expected a ws/wss URL, got 'http://not-a-websocket'"
+    ]

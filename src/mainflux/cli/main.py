@@ -29,6 +29,7 @@ SERVICES: dict[str, str] = {
     "mqtt": "mainflux.adapters.mqtt.main",
     "postgres-writer": "mainflux.writers.main",
     "postgres-reader": "mainflux.readers.main",
+    "ui": "mainflux.console.main",
 }
 
 

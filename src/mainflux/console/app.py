@@ -95,9 +95,7 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
     templates.env.filters["timestamp"] = _timestamp
     client = config.client
 
-    def render(
-        request: Request, name: str, context: dict[str, Any], status: int = 200
-    ) -> Response:
+    def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
         notice = NOTICES.get(request.query_params.get("done", ""))
         base = {
             "request": request,
@@ -159,7 +157,9 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
             password = forms.password(str(data.get("password", "")))
             token = await client.login(email, password)
         except forms.FieldError as exc:
-            return render(request, "login.html", {"errors": {exc.field: exc.message}, "values": values}, 400)
+            return render(
+                request, "login.html", {"errors": {exc.field: exc.message}, "values": values}, 400
+            )
         except ApiError as exc:
             message = "wrong e-mail or password" if exc.status in (401, 403, 404) else exc.message
             return render(request, "login.html", {"error": message, "values": values}, exc.status)
@@ -180,7 +180,9 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
             await client.register(email, password)
             token = await client.login(email, password)
         except forms.FieldError as exc:
-            return render(request, "signup.html", {"errors": {exc.field: exc.message}, "values": values}, 400)
+            return render(
+                request, "signup.html", {"errors": {exc.field: exc.message}, "values": values}, 400
+            )
         except ApiError as exc:
             field = "email" if exc.status == 409 else "password" if exc.status == 400 else None
             context: dict[str, Any] = {"values": values}
@@ -203,16 +205,15 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
 
     async def home(request: Request, token: str) -> Response:
         things, channels = await asyncio.gather(
-            client.list(token, "things", 0, PICK_LIMIT), client.list(token, "channels", 0, PICK_LIMIT)
+            client.page(token, "things", 0, PICK_LIMIT),
+            client.page(token, "channels", 0, PICK_LIMIT),
         )
         connections = await _sum(
             client.connections(token, "things", t["id"], 0, 1) for t in things.items
         )
         stored: int | None = None
         if config.has_reader:
-            stored = await _sum(
-                _total_messages(client, token, c["id"]) for c in channels.items
-            )
+            stored = await _sum(_total_messages(client, token, c["id"]) for c in channels.items)
         events = []
         if config.feed is not None:
             events = config.feed.recent(request.state.user["email"], 15)
@@ -269,7 +270,9 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
         except forms.FieldError as exc:
             return await account(request, token, errors={exc.field: exc.message}, status=400)
         except ApiError as exc:
-            return await account(request, token, errors={"duration": exc.message}, status=exc.status)
+            return await account(
+                request, token, errors={"duration": exc.message}, status=exc.status
+            )
         return await account(request, token, issued=issued)
 
     async def revoke_key(request: Request, token: str) -> Response:
@@ -282,7 +285,9 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
         except forms.FieldError as exc:
             return await account(request, token, errors={exc.field: exc.message}, status=400)
         except ApiError as exc:
-            return await account(request, token, errors={"revoke_id": exc.message}, status=exc.status)
+            return await account(
+                request, token, errors={"revoke_id": exc.message}, status=exc.status
+            )
         return go(request, "/account", "revoked")
 
     # --- things and channels -------------------------------------------------------
@@ -293,7 +298,7 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
             name = request.query_params.get("name", "")[: forms.MAX_NAME]
             offset = _int(request.query_params.get("offset"), 0)
             try:
-                items = await client.list(token, kind, offset, PAGE_SIZE, name)
+                items = await client.page(token, kind, offset, PAGE_SIZE, name)
             except ApiError as exc:
                 items = Page([], 0, 0, PAGE_SIZE)
                 context.setdefault("error", exc.message)
@@ -312,9 +317,13 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
                     spec["metadata"] = meta
                 (created,) = await client.create(token, kind, [spec])
             except forms.FieldError as exc:
-                return await show(request, token, errors={exc.field: exc.message}, values=values, status=400)
+                return await show(
+                    request, token, errors={exc.field: exc.message}, values=values, status=400
+                )
             except ApiError as exc:
-                return await show(request, token, error=exc.message, values=values, status=exc.status)
+                return await show(
+                    request, token, error=exc.message, values=values, status=exc.status
+                )
             return go(request, f"/{kind}/{created['id']}", "created")
 
         async def bulk(request: Request, token: str) -> Response:
@@ -334,7 +343,11 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
                 return await show(request, token, errors={exc.field: exc.message}, status=400)
             except ApiError as exc:
                 return await show(request, token, errors={"file": exc.message}, status=exc.status)
-            return go(request, f"/{kind}", "created", name="", offset="") if created else go(request, f"/{kind}")
+            return (
+                go(request, f"/{kind}", "created", name="", offset="")
+                if created
+                else go(request, f"/{kind}")
+            )
 
         return page(handle), page(bulk)
 
@@ -352,7 +365,7 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
                 raise
             connected, candidates = await asyncio.gather(
                 client.connections(token, kind, entity_id, 0, PICK_LIMIT),
-                client.list(token, other, 0, PICK_LIMIT),
+                client.page(token, other, 0, PICK_LIMIT),
             )
             linked = {item["id"] for item in connected.items}
             context.update(
@@ -367,7 +380,9 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
                 "values",
                 {
                     "name": entity.get("name", ""),
-                    "metadata": orjson.dumps(entity["metadata"], option=orjson.OPT_INDENT_2).decode()
+                    "metadata": orjson.dumps(
+                        entity["metadata"], option=orjson.OPT_INDENT_2
+                    ).decode()
                     if entity.get("metadata")
                     else "",
                 },
@@ -382,7 +397,11 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
             chosen = request.query_params.get("channel", "")
             ids = [c["id"] for c in connected.items]
             channel = chosen if chosen in ids else (ids[0] if ids else "")
-            snippets = commands(config.endpoints(request), thing["id"], thing["key"], channel) if channel else {}
+            snippets = (
+                commands(config.endpoints(request), thing["id"], thing["key"], channel)
+                if channel
+                else {}
+            )
             return {"channel": channel, "commands": snippets}
 
         async def _channel_context(
@@ -392,7 +411,9 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
             live = ""
             if connected.items:
                 key = connected.items[0]["key"]
-                live = f"{where.ws}/channels/{channel['id']}/messages?" + urlencode({"authorization": key})
+                live = f"{where.ws}/channels/{channel['id']}/messages?" + urlencode(
+                    {"authorization": key}
+                )
             filters = {k: request.query_params.get(k, "")[:256] for k in FILTERS}
             params = {k: v for k, v in filters.items() if v}
             if params.get("from"):
@@ -429,9 +450,13 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
                 meta = forms.metadata(values["metadata"])
                 await client.update(token, kind, entity_id, name, meta)
             except forms.FieldError as exc:
-                return await show(request, token, errors={exc.field: exc.message}, values=values, status=400)
+                return await show(
+                    request, token, errors={exc.field: exc.message}, values=values, status=400
+                )
             except ApiError as exc:
-                return await show(request, token, error=exc.message, values=values, status=exc.status)
+                return await show(
+                    request, token, error=exc.message, values=values, status=exc.status
+                )
             return go(request, f"/{kind}/{entity_id}", "saved")
 
         async def delete(request: Request, token: str) -> Response:
@@ -441,9 +466,13 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
                     entity = await client.view(token, kind, entity_id)
                 except ApiError as exc:
                     if exc.status in (400, 404):
-                        return render(request, "error.html", {"error": f"No such {KINDS[kind]}."}, 404)
+                        return render(
+                            request, "error.html", {"error": f"No such {KINDS[kind]}."}, 404
+                        )
                     raise
-                return render(request, "confirm.html", {"kind": kind, "one": KINDS[kind], "entity": entity})
+                return render(
+                    request, "confirm.html", {"kind": kind, "one": KINDS[kind], "entity": entity}
+                )
             await form(request)
             try:
                 await client.remove(token, kind, entity_id)
@@ -465,7 +494,9 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
                 else:
                     await client.disconnect(token, channel, thing)
             except ApiError as exc:
-                return await show(request, token, errors={"connect": exc.message}, status=exc.status)
+                return await show(
+                    request, token, errors={"connect": exc.message}, status=exc.status
+                )
             return go(request, f"/{kind}/{entity_id}", f"{action}ed")
 
         return page(handle), page(delete), page(link)

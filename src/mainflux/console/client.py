@@ -90,7 +90,9 @@ class PlatformClient:
     # users
     async def register(self, email: str, password: str) -> None:
         """Create an account."""
-        await self._call("POST", f"{self._urls.users}/users", None, {"email": email, "password": password})
+        await self._call(
+            "POST", f"{self._urls.users}/users", None, {"email": email, "password": password}
+        )
 
     async def login(self, email: str, password: str) -> str:
         """A login token for the account."""
@@ -125,7 +127,7 @@ class PlatformClient:
         await self._call("DELETE", f"{self._urls.authn}/keys/{key_id}", token)
 
     # things and channels
-    async def list(
+    async def page(
         self, token: str, kind: str, offset: int = 0, limit: int = 10, name: str = ""
     ) -> Page:
         """A page of ``kind`` (``things`` or ``channels``), filtered by name."""

@@ -52,7 +52,7 @@ def metadata(text: str, field: str = "metadata") -> dict[str, Any] | None:
     except orjson.JSONDecodeError as exc:
         raise FieldError(field, f"not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise FieldError(field, "must be a JSON object, like {\"room\": \"kitchen\"}")
+        raise FieldError(field, 'must be a JSON object, like {"room": "kitchen"}')
     try:
         check_json_depth(value)
     except MalformedEntity as exc:
@@ -81,7 +81,9 @@ def csv_entities(data: bytes, field: str = "file") -> list[dict[str, Any]]:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) > 2:
-            raise FieldError(field, f"row {number}: expected name[,metadata], got {len(row)} columns")
+            raise FieldError(
+                field, f"row {number}: expected name[,metadata], got {len(row)} columns"
+            )
         try:
             spec: dict[str, Any] = {"name": name(row[0])}
             meta = metadata(row[1]) if len(row) == 2 else None
