@@ -17,6 +17,7 @@ from mainflux.authn.api import create_app as create_authn_app
 from mainflux.console.allinone import console_config
 from mainflux.console.app import create_app as create_console_app
 from mainflux.console.app import running
+from mainflux.console.feed import EventFeed
 from mainflux.console.forms import MAX_CSV_BYTES
 from mainflux.core.db import create_engine
 from mainflux.events.sql import SqlEventStream
@@ -317,3 +318,26 @@ async def test_home_counts_and_recent_events(browser: Browser) -> None:
     home = await browser.get("/ui/")
     assert re.search(r'id="count-things">1<', home.text)
     assert "thing.create" in home.text
+
+
+async def test_the_feed_shows_each_owner_only_their_events(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    events = SqlEventStream(engine)
+    await events.create_schema()
+    stream = "mainflux.things"
+    await events.append(stream, {"operation": "thing.create", "id": "t1", "owner": "ada@x.io"})
+    await events.append(stream, {"operation": "thing.create", "id": "t2", "owner": "bob@x.io"})
+    feed = EventFeed(events, size=10)
+    assert await feed.poll() == 2
+    await events.append(stream, {"operation": "thing.connect", "thing_id": "t1", "chan_id": "c"})
+    await events.append(stream, {"operation": "thing.remove", "id": "t2"})
+    assert await feed.poll() == 2
+    ada = [e.operation for e in feed.recent("Ada@x.io")]
+    assert ada == ["thing.connect", "thing.create"]
+    assert [e.operation for e in feed.recent("bob@x.io")] == ["thing.remove", "thing.create"]
+    assert feed.recent("eve@x.io") == []
+    for n in range(20):
+        await events.append(stream, {"operation": "thing.update", "id": "t1", "name": str(n)})
+    await feed.poll()
+    assert len(feed.recent("ada@x.io", count=100)) == 10  # bounded
+    await engine.dispose()

@@ -100,3 +100,21 @@ async def test_a_missing_part_answers_404_instead_of_failing(apps: dict[str, Any
         assert (await client.get("/mqtt")).status_code == 404
         # Without a reader, message reads fall through to things, as on Go Mainflux.
         assert (await client.get("/channels/c/messages")).text == "things"
+
+
+async def test_the_console_answers_under_ui_and_root_redirects_there(
+    apps: dict[str, Any],
+) -> None:
+    console = Recorder("console")
+    gateway = Gateway(GatewayApps(**apps, console=console))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(gateway), base_url="http://gw"
+    ) as client:
+        for path in ("/", "/ui"):
+            reply = await client.get(path)
+            assert (reply.status_code, reply.headers["location"]) == (302, "/ui/"), path
+        assert (await client.get("/ui/things/1")).text == "console"
+        # The console sees the full path under its root path (ASGI's rule).
+        assert console.seen == [("/ui/things/1", "/ui")]
+        assert (await client.get("/uix")).status_code == 404
+        assert (await client.get("/things")).text == "things"  # the API keeps its paths
