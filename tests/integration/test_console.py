@@ -109,6 +109,8 @@ async def test_root_redirects_to_the_console_and_logged_out_pages_to_login(
     assert reply.status_code == 302 and reply.headers["location"] == "/ui/"
     reply = await browser.get("/ui/things")
     assert reply.url.path == "/ui/login"
+    policy = reply.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
     csrf_cookie = next(c for c in browser.http.cookies.jar if c.name == "mf_csrf")
     assert csrf_cookie.path == "/ui" and csrf_cookie.has_nonstandard_attr("HttpOnly")
     assert (await browser.http.get("/ui/static/console.js")).status_code == 200

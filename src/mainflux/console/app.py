@@ -114,6 +114,8 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
         response = templates.TemplateResponse(request, name, base, status_code=status)
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = _policy(config.endpoints(request).ws)
+        response.headers["Referrer-Policy"] = "same-origin"
         return finish(request, response, config.secure_cookies)
 
     def go(request: Request, path: str, done: str = "", **params: str) -> Response:
@@ -610,6 +612,16 @@ def _int(raw: str | None, default: int) -> int:
     if raw is None or not raw.isdigit():
         return default
     return min(int(raw), 10**9)
+
+
+def _policy(ws_url: str) -> str:
+    """Scripts, styles and images from the console only; sockets to it and the WebSocket
+    adapter; no framing; forms post back to the console."""
+    origin = "/".join(ws_url.split("/", 3)[:3])
+    return (
+        f"default-src 'self'; connect-src 'self' {origin}; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    )
 
 
 def _route_path(request: Request) -> str:

@@ -6,6 +6,7 @@ call raises :class:`ApiError` with the status and the service's own message."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -63,6 +64,8 @@ class PlatformClient:
     def __init__(self, urls: ServiceUrls, transport: httpx.AsyncBaseTransport | None = None):
         self._urls = urls
         self._http = httpx.AsyncClient(transport=transport, timeout=TIMEOUT)
+        # httpx logs every request at INFO: one line per console call is noise.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
     async def close(self) -> None:
         """Close the connection pool."""
