@@ -162,6 +162,14 @@ async def test_a_csrf_token_without_its_cookie_is_refused(browser: Browser) -> N
     assert (await browser.get("/ui/")).url.path == "/ui/"  # still logged in
 
 
+async def test_a_planted_csrf_cookie_is_replaced_not_echoed(browser: Browser) -> None:
+    browser.http.cookies.set("mf_csrf", '"><script>alert(1)</script>', domain="console.test")
+    page = await browser.get("/ui/login")
+    assert "<script>alert" not in page.text
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", browser.csrf)
+    assert "mf_csrf=" + browser.csrf in page.headers["set-cookie"]
+
+
 async def test_login_refuses_a_forged_form_too(browser: Browser) -> None:
     reply = await browser.http.post("/ui/login", data={"email": EMAIL, "password": PASSWORD})
     assert reply.status_code == 403

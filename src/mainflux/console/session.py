@@ -8,6 +8,7 @@ along anyway."""
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from typing import Final
 
@@ -21,6 +22,7 @@ CSRF_FIELD: Final = "csrf"
 #: Fields and files a console form may carry (more is refused as a malformed request).
 MAX_FIELDS: Final = 64
 MAX_FILES: Final = 1
+_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class CsrfRefused(Exception):
@@ -38,7 +40,9 @@ def _secure(request: Request, secure: bool | None) -> bool:
 
 def csrf_token(request: Request) -> str:
     """This browser's CSRF token; a new one is made (and later set) when it has none."""
-    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
+    token = request.cookies.get(CSRF_COOKIE, "")
+    if not _TOKEN.fullmatch(token):  # absent, or not one of ours: a new one
+        token = getattr(request.state, "new_csrf", "")
     if not token:
         token = secrets.token_urlsafe(32)
         request.state.new_csrf = token
