@@ -174,6 +174,15 @@ def test_a_new_user_manages_devices_and_watches_them_live(
     page.get_by_role("button", name="Delete").click()
     expect(page.get_by_role("status")).to_have_text("Deleted.")
     expect(page.locator("main")).to_contain_text("No things yet.")
+
+    # Many things at once from a CSV file.
+    csv = b'name,metadata\nvalve-1,"{""zone"": 1}"\nvalve-2,"{""zone"": 2}"\npump\n'
+    page.get_by_label(re.compile("CSV file")).set_input_files(
+        files=[{"name": "things.csv", "mimeType": "text/csv", "buffer": csv}]
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("status")).to_have_text("Created.")
+    expect(page.locator("table.entities tbody tr")).to_have_count(3)
     _shoot(page, shots, "things")
 
     # On a phone-sized screen the channel list still reads without sideways scrolling.
