@@ -3,6 +3,8 @@ SERVICES = users authn things http ws mqtt postgres-writer postgres-reader ui
 VENV = .venv
 BIN = $(VENV)/bin
 PREFIX ?= $(HOME)/.local
+# Test processes in parallel (pytest-xdist); every test provisions its own servers.
+PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?=
 
 .PHONY: all venv venv-run services test lint proto install run rundev clean bench $(SERVICES)
@@ -30,7 +32,7 @@ services:
 test: venv services
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src/mainflux
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks
