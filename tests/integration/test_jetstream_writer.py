@@ -22,6 +22,7 @@ import asyncpg
 import nats
 import pytest
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mainflux.core.db import create_engine
@@ -35,7 +36,7 @@ from mainflux.messaging.jetstream import (
 from mainflux.storage.migrate import migrate_messages
 from mainflux.writers.postgres import PostgresStore
 from mainflux.writers.sink import MessageSink
-from tests.servers import NatsServer, free_port, nats_server
+from tests.servers import NatsServer, free_port, nats_server, until
 
 
 @pytest.fixture
@@ -361,3 +362,68 @@ def test_the_consumer_uses_only_public_nats_py_api() -> None:
         }
     )
     assert private == [], private
+
+
+async def test_a_created_stream_is_bounded_and_has_a_dead_letter_stream(nc: Client) -> None:
+    js = nc.jetstream()
+    stream = await ensure_stream(js)
+    config = (await js.stream_info(stream)).config
+    assert (config.max_age, config.max_bytes) == (
+        jetstream.DEFAULT_MAX_AGE,
+        jetstream.DEFAULT_MAX_BYTES,
+    )
+    assert config.discard == "old"
+    dead = (await js.stream_info(jetstream.DEAD_LETTER_STREAM)).config
+    assert dead.subjects == [f"{jetstream.DEAD_LETTER_PREFIX}.>"]
+    assert dead.max_age == jetstream.DEAD_LETTER_MAX_AGE
+
+
+async def test_a_message_that_keeps_failing_is_parked_and_the_rest_stored(
+    nc: Client, engine: AsyncEngine, postgres_url: str
+) -> None:
+    js = nc.jetstream()
+    stream = await ensure_stream(js)
+    channel = str(uuid.uuid4())
+    durable = f"w-{channel[:8]}"
+    settings = ConsumerSettings(durable, (f"channels.{channel}",), batch_size=50, max_deliver=3)
+    consumer = DurableConsumer(nc, stream, settings)
+    await consumer.ensure()
+    sink = MessageSink(PostgresStore(engine))
+    poison = b'[{"n":"n","v":13}]'
+
+    async def refuse_the_poison(batch: list[Message]) -> None:
+        if any(m.payload == poison for m in batch):
+            raise RuntimeError("cannot store value 13")
+        await sink.write(batch)
+
+    parked_before = _parked(durable)
+    dead = await js.subscribe(f"{jetstream.DEAD_LETTER_PREFIX}.{durable}.>")
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(refuse_the_poison, stop))
+    await publish(nc, channel, 0, 30)
+    parked = await dead.next_msg(timeout=20)
+    assert Message.decode(parked.data).payload == poison
+    assert parked.subject == f"{jetstream.DEAD_LETTER_PREFIX}.{durable}.channels.{channel}"
+    assert parked.headers is not None
+    assert parked.headers["Mainflux-Subject"] == f"channels.{channel}"
+    assert "cannot store value 13" in parked.headers["Mainflux-Error"]
+    assert await wait_stored(postgres_url, 29) == (29, 29)
+    assert _parked(durable) == parked_before + 1
+    await until_acknowledged(js, stream, durable)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    await dead.unsubscribe()
+
+
+def _parked(durable: str) -> float:
+    return jetstream.PARKED.labels(durable)._value.get()
+
+
+async def until_acknowledged(js: JetStreamContext, stream: str, durable: str) -> None:
+    """Wait until the consumer has nothing pending or unacknowledged."""
+
+    async def settled() -> bool:
+        info = await js.consumer_info(stream, durable)
+        return info.num_pending == 0 and info.num_ack_pending == 0
+
+    await until(settled, f"consumer {durable} acknowledged everything")

@@ -7,6 +7,13 @@ to one of them) and acknowledge a batch only after their handler returned, i.e. 
 its rows are committed. A process that dies mid-batch leaves its messages unacknowledged,
 so the server delivers them again after ``ack_wait``.
 
+Nothing grows without bound: a stream this module creates keeps messages for
+``max_age`` seconds and ``max_bytes`` bytes at most (the oldest go first), and a message
+whose handler keeps failing is not redelivered forever: at its ``max_deliver``-th
+delivery it is handled alone, and if that fails too it is parked on
+``mainflux.deadletter.<durable>.<its subject>`` (kept by the ``MAINFLUX_DEADLETTER``
+stream), acknowledged and counted in ``mainflux_jetstream_parked_messages_total``.
+
 Only nats-py's public API is used (``subscribe``, ``publish``, ``Msg.ack``/``nak``/
 ``in_progress``, the JetStream manager), so a nats-py release cannot break it quietly."""
 
@@ -26,6 +33,7 @@ from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError, ServiceUnavailableError
+from prometheus_client import Counter
 
 from mainflux.core.retry import Backoff
 from mainflux.messaging.bus import BatchHandler
@@ -35,6 +43,20 @@ from mainflux.messaging.subjects import matches, subject_tokens
 log = logging.getLogger("mainflux.jetstream")
 
 DEFAULT_STREAM: Final = "MAINFLUX_MESSAGES"
+#: Defaults of a created stream's bounds: a week, and 1 GiB.
+DEFAULT_MAX_AGE: Final = 7 * 24 * 3600.0
+DEFAULT_MAX_BYTES: Final = 1 << 30
+#: Where messages that keep failing are parked, and the stream that keeps them (30 days).
+DEAD_LETTER_PREFIX: Final = "mainflux.deadletter"
+DEAD_LETTER_STREAM: Final = "MAINFLUX_DEADLETTER"
+DEAD_LETTER_MAX_AGE: Final = 30 * 24 * 3600.0
+
+PARKED: Final = Counter(
+    "mainflux_jetstream_parked_messages_total",
+    "Messages a durable consumer parked on the dead-letter subject after its handler "
+    "failed on their last delivery.",
+    ["durable"],
+)
 
 #: Called with the raw subject of a message that is not a Mainflux envelope.
 InvalidHandler = Callable[[str], None]
@@ -45,15 +67,24 @@ class JetStreamUnavailable(Exception):
 
 
 async def ensure_stream(
-    js: JetStreamContext, name: str = DEFAULT_STREAM, *, max_age: float = 0.0
+    js: JetStreamContext,
+    name: str = DEFAULT_STREAM,
+    *,
+    max_age: float = DEFAULT_MAX_AGE,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> str:
-    """Return the stream capturing ``channels.>``, creating ``name`` when there is none.
+    """Return the stream capturing ``channels.>``, creating ``name`` when there is none,
+    and make sure the dead-letter stream exists.
 
-    ``max_age`` (seconds, 0 = unlimited) bounds how long an unconsumed message is kept.
-    Another stream already capturing the subjects is reused, whatever its name.
-    Raises :class:`JetStreamUnavailable` when the server has no JetStream."""
+    A created stream keeps a message ``max_age`` seconds and ``max_bytes`` bytes at most
+    (0 = unlimited), whether or not it was consumed: a writer added later still finds
+    recent messages. Another stream already capturing the subjects is reused, whatever
+    its name and bounds. Raises :class:`JetStreamUnavailable` when the server has no
+    JetStream."""
     try:
-        return await _ensure_stream(js, name, max_age)
+        found = await _ensure(js, name, ALL_CHANNELS, max_age, max_bytes)
+        await _ensure(js, DEAD_LETTER_STREAM, f"{DEAD_LETTER_PREFIX}.>", DEAD_LETTER_MAX_AGE, 0)
+        return found
     except ServiceUnavailableError as exc:
         detail = f" ({exc.description})" if exc.description else ""
         raise JetStreamUnavailable(
@@ -61,15 +92,19 @@ async def ensure_stream(
         ) from None
 
 
-async def _ensure_stream(js: JetStreamContext, name: str, max_age: float) -> str:
+async def _ensure(
+    js: JetStreamContext, name: str, subjects: str, max_age: float, max_bytes: int
+) -> str:
     with contextlib.suppress(NotFoundError):
-        return await js.find_stream_name_by_subject(ALL_CHANNELS)
+        return await js.find_stream_name_by_subject(subjects)
     config = api.StreamConfig(
         name=name,
-        subjects=[ALL_CHANNELS],
+        subjects=[subjects],
         retention=api.RetentionPolicy.LIMITS,
         storage=api.StorageType.FILE,
+        discard=api.DiscardPolicy.OLD,
         max_age=max_age or None,
+        max_bytes=max_bytes or None,
         duplicate_window=0,
     )
     try:
@@ -78,8 +113,8 @@ async def _ensure_stream(js: JetStreamContext, name: str, max_age: float) -> str
         raise
     except NatsError:
         # Another process created it at the same moment: use whatever captures it now.
-        return await js.find_stream_name_by_subject(ALL_CHANNELS)
-    log.info("created JetStream stream %s over %s", name, ALL_CHANNELS)
+        return await js.find_stream_name_by_subject(subjects)
+    log.info("created JetStream stream %s over %s", name, subjects)
     return name
 
 
@@ -95,6 +130,9 @@ class ConsumerSettings:
     max_ack_pending: int = 50_000
     #: Batches in flight at once per process (one pulled while another is stored).
     concurrency: int = 2
+    #: The delivery at which a message the handler fails on is parked instead of
+    #: handed back (see the module docstring).
+    max_deliver: int = 5
 
 
 class DurableConsumer:
@@ -187,33 +225,74 @@ class DurableConsumer:
 
     async def _handle(self, msgs: list[Msg], handler: BatchHandler) -> bool:
         """Hand a batch over, then acknowledge it; False when the handler failed and the
-        batch went back to the server."""
-        envelopes: list[Message] = []
+        batch went back to the server (but for its messages on their last delivery:
+        see :meth:`_last_chance`)."""
+        envelopes = self._envelopes(msgs)
+        keepalive = asyncio.create_task(self._keep_alive(msgs))
+        try:
+            if envelopes:
+                await handler([envelope for _, envelope in envelopes])
+        except asyncio.CancelledError:
+            await _settle(msgs, ack=False)
+            raise
+        except Exception:
+            log.exception("batch handler failed; %d messages handed back", len(msgs))
+            last = [(m, e) for m, e in envelopes if _deliveries(m) >= self._settings.max_deliver]
+            finished = {id(m) for m, _ in last}
+            await _settle([m for m in msgs if id(m) not in finished], ack=False)
+            await self._last_chance(last, handler)
+            return False
+        finally:
+            keepalive.cancel()
+        await _settle(msgs, ack=True)
+        return True
+
+    async def _last_chance(
+        self, last: Sequence[tuple[Msg, Message]], handler: BatchHandler
+    ) -> None:
+        """Hand each message on its last delivery over alone; park those that still fail."""
+        durable = self._settings.durable
+        for msg, envelope in last:
+            try:
+                await handler([envelope])
+            except Exception as exc:
+                try:
+                    await self._js.publish(
+                        f"{DEAD_LETTER_PREFIX}.{durable}.{msg.subject}",
+                        msg.data,
+                        headers={"Mainflux-Subject": msg.subject, "Mainflux-Error": str(exc)},
+                    )
+                except Exception as park_error:
+                    log.error("could not park a message of %s: %s", msg.subject, park_error)
+                    await _settle([msg], ack=False)
+                    continue
+                PARKED.labels(durable).inc()
+                log.error(
+                    "%s: parked a message of %s on %s.%s after %d deliveries: %s",
+                    durable,
+                    msg.subject,
+                    DEAD_LETTER_PREFIX,
+                    durable,
+                    _deliveries(msg),
+                    exc,
+                )
+            await _settle([msg], ack=True)
+
+    def _envelopes(self, msgs: Sequence[Msg]) -> list[tuple[Msg, Message]]:
+        """The batch's envelopes for this consumer, each beside its message; what is not
+        an envelope goes to ``on_invalid`` (and is acknowledged with the batch)."""
+        envelopes: list[tuple[Msg, Message]] = []
         for msg in msgs:
             if self._patterns:
                 tokens = tuple(msg.subject.split("."))
                 if not any(matches(p, tokens) for p in self._patterns):
                     continue
             try:
-                envelopes.append(Message.decode(msg.data))
+                envelopes.append((msg, Message.decode(msg.data)))
             except ValueError:
                 if self._on_invalid is not None:
                     self._on_invalid(msg.subject)
-        keepalive = asyncio.create_task(self._keep_alive(msgs))
-        try:
-            if envelopes:
-                await handler(envelopes)
-        except asyncio.CancelledError:
-            await _settle(msgs, ack=False)
-            raise
-        except Exception:
-            log.exception("batch handler failed; %d messages handed back", len(msgs))
-            await _settle(msgs, ack=False)
-            return False
-        finally:
-            keepalive.cancel()
-        await _settle(msgs, ack=True)
-        return True
+        return envelopes
 
     async def _keep_alive(self, msgs: Sequence[Msg]) -> None:
         """Tell the server the batch is still being worked on (e.g. the database is down)."""
@@ -222,6 +301,14 @@ class DurableConsumer:
             for msg in msgs:
                 with contextlib.suppress(Exception):
                     await msg.in_progress()
+
+
+def _deliveries(msg: Msg) -> int:
+    """How many times the server delivered ``msg`` (1 the first time)."""
+    try:
+        return msg.metadata.num_delivered or 1
+    except Exception:  # not a JetStream message (no metadata in its reply subject)
+        return 1
 
 
 async def _settle(msgs: Sequence[Msg], *, ack: bool) -> None:

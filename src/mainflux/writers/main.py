@@ -10,10 +10,11 @@ PostgreSQL and NATS that are not up yet are waited for with backoff.
 ``mainflux-postgres-writer --help`` lists every variable with its default: ``MF_NATS_URL``,
 ``MF_POSTGRES_WRITER_DB_*``, the writer's content type, subjects and batching
 (:mod:`mainflux.writers.settings`), ``_STREAM`` (JetStream stream created when none
-captures ``channels.>``; default ``MAINFLUX_MESSAGES``), ``_STREAM_MAX_AGE`` (seconds
-an unconsumed message is kept, 0 = forever), ``_DURABLE`` (consumer name, default
-``postgres-writer``), ``_ACK_WAIT`` (seconds), ``_SERVER_CERT``/``_SERVER_KEY`` (PEM
-files: both set = HTTPS)."""
+captures ``channels.>``; default ``MAINFLUX_MESSAGES``), ``_STREAM_MAX_AGE`` and
+``_STREAM_MAX_BYTES`` (bounds of a created stream: a week and 1 GiB), ``_MAX_DELIVER``
+(deliveries of a message that fails to store before it is parked), ``_DURABLE``
+(consumer name, default ``postgres-writer``), ``_ACK_WAIT`` (seconds),
+``_SERVER_CERT``/``_SERVER_KEY`` (PEM files: both set = HTTPS)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ from mainflux.core.settings import (
 from mainflux.core.tls import ServerTLS
 from mainflux.messaging.envelope import ALL_CHANNELS
 from mainflux.messaging.jetstream import (
+    DEAD_LETTER_PREFIX,
+    DEFAULT_MAX_AGE,
+    DEFAULT_MAX_BYTES,
     DEFAULT_STREAM,
     ConsumerSettings,
     DurableConsumer,
@@ -107,9 +111,22 @@ class Settings:
     )
     stream_max_age: float = setting(
         f"{PREFIX}_STREAM_MAX_AGE",
-        0.0,
-        "seconds a created stream keeps an unconsumed message (0: forever)",
+        DEFAULT_MAX_AGE,
+        "seconds a created stream keeps a message (0: no age limit)",
         minimum=0,
+    )
+    stream_max_bytes: int = setting(
+        f"{PREFIX}_STREAM_MAX_BYTES",
+        DEFAULT_MAX_BYTES,
+        "bytes a created stream keeps at most, the oldest dropped first (0: no limit)",
+        minimum=0,
+    )
+    max_deliver: int = setting(
+        f"{PREFIX}_MAX_DELIVER",
+        5,
+        f"deliveries of a message that fails to store before it is parked on "
+        f"{DEAD_LETTER_PREFIX}.<durable>.<subject>",
+        minimum=1,
     )
     durable: str = setting(
         f"{PREFIX}_DURABLE",
@@ -136,6 +153,7 @@ class Settings:
             batch_size=self.writer.batch_size,
             batch_timeout=self.writer.batch_timeout,
             ack_wait=self.ack_wait,
+            max_deliver=self.max_deliver,
         )
 
 
@@ -154,7 +172,10 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
             return
         try:
             stream = await ensure_stream(
-                bus.client.jetstream(), settings.stream, max_age=settings.stream_max_age
+                bus.client.jetstream(),
+                settings.stream,
+                max_age=settings.stream_max_age,
+                max_bytes=settings.stream_max_bytes,
             )
         except JetStreamUnavailable as exc:
             raise StartupError(
