@@ -13,7 +13,7 @@ every page of a list, and ``watch`` that follows a channel over WebSocket::
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
@@ -222,18 +222,25 @@ class Client:
         )
 
     def watch(
-        self, key: str, channel_id: str, subtopic: str | None = None
-    ) -> Iterator[bytes | str]:
+        self,
+        key: str,
+        channel_id: str,
+        subtopic: str | None = None,
+        on_open: Callable[[], None] | None = None,
+    ) -> Generator[bytes | str, None, None]:
         """Follow a channel live over WebSocket as the thing with ``key``: yield each
         message's payload (``str`` for text frames, ``bytes`` for binary ones) until the
-        loop stops. Raises ``Unauthorized`` when the key is refused or the access is
-        revoked, ``Unreachable`` when the socket cannot open or drops."""
+        loop stops. ``on_open`` is called once the socket is open. Raises
+        ``Unauthorized`` when the key is refused or the access is revoked,
+        ``Unreachable`` when the socket cannot open or drops."""
         from websockets.exceptions import ConnectionClosedOK, WebSocketException
         from websockets.sync.client import connect
 
         url = self.api.watch_url(key, channel_id, subtopic)
         try:
             with connect(url, open_timeout=self.config.timeout, max_size=None) as socket:
+                if on_open is not None:
+                    on_open()
                 while True:
                     try:
                         yield socket.recv()
@@ -379,8 +386,12 @@ class AsyncClient:
         )
 
     async def watch(
-        self, key: str, channel_id: str, subtopic: str | None = None
-    ) -> AsyncIterator[bytes | str]:
+        self,
+        key: str,
+        channel_id: str,
+        subtopic: str | None = None,
+        on_open: Callable[[], None] | None = None,
+    ) -> AsyncGenerator[bytes | str, None]:
         """Follow a channel live over WebSocket (see :meth:`Client.watch`)."""
         from websockets.asyncio.client import connect
         from websockets.exceptions import ConnectionClosedOK, WebSocketException
@@ -388,6 +399,8 @@ class AsyncClient:
         url = self.api.watch_url(key, channel_id, subtopic)
         try:
             async with connect(url, open_timeout=self.config.timeout, max_size=None) as socket:
+                if on_open is not None:
+                    on_open()
                 while True:
                     try:
                         yield await socket.recv()
