@@ -89,6 +89,8 @@ class Session:
         self.explicit = bool(options.url or env_url or saved)
         self.url = options.url or env_url or (saved.url if saved else "") or profile.DEFAULT_URL
         self.url = self.url.rstrip("/")
+        if not self.url.startswith(("http://", "https://")):
+            fail(f"the platform URL must start with http:// or https://: {self.url}", USAGE)
         self.saved = saved
         # A saved token goes only to the platform it was issued by.
         saved_token = saved.token if saved and saved.url.rstrip("/") == self.url else ""
@@ -220,7 +222,13 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
     from rich import box
     from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD, title=title or None, title_justify="left")
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        title=title or None,
+        title_justify="left",
+    )
     for name in columns:
         table.add_column(name, overflow="fold")
     for row in rows:
