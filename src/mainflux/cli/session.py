@@ -97,11 +97,14 @@ class Session:
         self.token_from_profile = not (token or options.token or os.environ.get("MAINFLUX_TOKEN"))
         self._token = token or options.token or os.environ.get("MAINFLUX_TOKEN") or saved_token
         self.insecure = options.insecure
+        #: The user token was asked for (so a refusal may be the token's).
+        self.token_used = False
         self._client: Client | None = None
 
     @property
     def token(self) -> str:
         """The user token; exits with ``NOT_AUTHORIZED`` when there is none."""
+        self.token_used = True
         if not self._token:
             fail(
                 "no token: run `mainflux login`, or pass --token (or set MAINFLUX_TOKEN)",
@@ -164,7 +167,14 @@ def session(ctx: typer.Context, token: str | None = None) -> Iterator[Session]:
         yield current
     except errors.MainfluxError as exc:
         message = str(exc)
-        if isinstance(exc, errors.Unauthorized) and current.token_from_profile and current.saved:
+        if (
+            isinstance(exc, errors.Unauthorized)
+            and exc.status is not None
+            and exc.url.startswith("http")
+            and current.token_used
+            and current.token_from_profile
+            and current.saved
+        ):
             message += "; the saved token may have expired: run `mainflux login`"
         fail(message, exit_code(exc))
     finally:
