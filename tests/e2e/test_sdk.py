@@ -4,10 +4,14 @@ both clients, page walkers, the WebSocket watch, and every failure kind."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -334,3 +338,22 @@ async def test_the_async_client_has_the_same_calls(shared_platform: Platform) ->
             await mf.thing(token, str(uuid.uuid4()))
         with pytest.raises(Unauthorized):
             await mf.things("bad-token")
+
+
+def _examples() -> list[str]:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "sdk.md").read_text()
+    return [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+
+
+@pytest.mark.parametrize("number", range(len(_examples())))
+def test_every_example_of_the_sdk_guide_runs(shared_platform: Platform, number: int) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MF_", "MAINFLUX_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", _examples()[number]],
+        env={**env, "MAINFLUX_URL": shared_platform.url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip(), "the example printed nothing"
