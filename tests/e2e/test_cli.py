@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -157,13 +158,19 @@ def test_an_expired_saved_token_says_to_log_in_again(cli: Cli, sdk: Client) -> N
 
 @pytest.mark.parametrize(
     "content",
-    ["{not json", '["a list"]', '{"url": 1, "token": "t"}'],
-    ids=["not-json", "not-an-object", "url-not-a-string"],
+    [
+        b"{not json",
+        b'["a list"]',
+        b'{"url": 1, "token": "t"}',
+        b"\xff\xfe",
+        b'{"url": "http://x", "token": "' + b"t" * 70000 + b'"}',
+    ],
+    ids=["not-json", "not-an-object", "url-not-a-string", "not-utf8", "oversized"],
 )
-def test_a_damaged_profile_is_one_line_naming_the_file(cli: Cli, content: str) -> None:
+def test_a_damaged_profile_is_one_line_naming_the_file(cli: Cli, content: bytes) -> None:
     folder = cli.config_home / "mainflux"
     folder.mkdir(parents=True)
-    (folder / "config.json").write_text(content)
+    (folder / "config.json").write_bytes(content)
     result = cli("things", "get", "all")
     _one_error_line(result, 2, str(folder / "config.json"))
     assert "mainflux logout" in result.stderr
@@ -349,6 +356,19 @@ def test_messages_watch_prints_one_line_per_message(cli: Cli, sdk: Client) -> No
     out, err = watcher.communicate(timeout=30)
     assert watcher.returncode == 0, err
     assert out.splitlines() == ['[{"n":"a","v":1}]', "two\\nlines", "base64://4="]
+
+
+def test_watch_stops_cleanly_on_ctrl_c(cli: Cli, sdk: Client) -> None:
+    _, token = _login(cli, sdk)
+    thing_id = sdk.create_thing(token, "sensor")
+    channel = sdk.create_channel(token, "room")
+    sdk.connect(token, [channel], [thing_id])
+    watcher = cli.process("messages", "watch", channel)
+    assert watcher.stderr is not None
+    assert watcher.stderr.readline().startswith("watching channel")
+    watcher.send_signal(signal.SIGINT)
+    out, err = watcher.communicate(timeout=30)
+    assert (watcher.returncode, out, err) == (0, "", "")
 
 
 def test_watch_ends_with_exit_3_when_the_thing_is_disconnected(cli: Cli, sdk: Client) -> None:

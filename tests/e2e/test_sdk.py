@@ -28,6 +28,7 @@ from mainflux.sdk import (
     Config,
     Conflict,
     NotFound,
+    PayloadTooLarge,
     ServerError,
     Thing,
     Unauthorized,
@@ -232,6 +233,28 @@ def test_watch_follows_a_channel_until_the_loop_stops(mf: Client) -> None:
     reader.join(10)
     assert not reader.is_alive()
     assert received == ["first", b"\xff\x00"]
+
+
+def test_watch_refuses_a_message_over_its_bound(mf: Client) -> None:
+    _, token = _user(mf)
+    thing, channel_id = _device(mf, token)
+    opened = threading.Event()
+    outcome: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            for _ in mf.watch(thing.key or "", channel_id, on_open=opened.set, max_size=64):
+                pass
+        except Exception as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=follow)
+    reader.start()
+    assert opened.wait(10), "the WebSocket never opened"
+    mf.send_message(thing.key or "", channel_id, b"x" * 1000)
+    reader.join(10)
+    assert not reader.is_alive()
+    assert isinstance(outcome[0], PayloadTooLarge), outcome
 
 
 def test_watch_with_a_wrong_key_is_unauthorized(mf: Client) -> None:

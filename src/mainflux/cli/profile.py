@@ -13,6 +13,8 @@ from typing import Final
 #: The platform a command talks to when nothing says otherwise (``mainflux run``).
 DEFAULT_URL: Final = "http://localhost:8080"
 FILE_NAME: Final = "config.json"
+#: The largest profile read (a URL, a token and an email fit in far less).
+MAX_SIZE: Final = 64 * 1024
 
 
 class ProfileError(Exception):
@@ -46,11 +48,15 @@ def load() -> Profile | None:
     Raises ``ProfileError`` when the file exists but cannot be used."""
     file = path()
     try:
+        if file.stat().st_size > MAX_SIZE:
+            raise ProfileError(f"{file}: larger than {MAX_SIZE} bytes; run `mainflux logout`")
         text = file.read_text()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ProfileError(f"{file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ProfileError(f"{file}: not UTF-8 text; run `mainflux logout`") from None
     try:
         data = json.loads(text)
     except ValueError:

@@ -18,7 +18,7 @@ from mainflux.cli import profile
 from mainflux.cli.session import USAGE, Session, fail, print_json, session
 
 if TYPE_CHECKING:
-    from mainflux.sdk import Client
+    from mainflux.sdk import Client, PlatformInfo
 
 THING_NAME: Final = "quickstart-thing"
 CHANNEL_NAME: Final = "quickstart-channel"
@@ -79,6 +79,16 @@ def _device(client: Client, token: str) -> tuple[str, str, str]:
     return thing_id, key, channel_id
 
 
+def _platform_info(client: Client) -> PlatformInfo | None:
+    """Where the platform says its protocols listen; ``None`` when it does not say."""
+    from mainflux.sdk import MainfluxError
+
+    try:
+        return client.platform_info()
+    except MainfluxError:
+        return None
+
+
 def commands(
     publish_url: str, host: str, mqtt_port: int, coap_port: int, thing: str, key: str, channel: str
 ) -> dict[str, str]:
@@ -124,7 +134,7 @@ def quickstart(
     with session(ctx) as s:
         token, who, generated = _account(s, email, password)
         thing_id, key, channel_id = _device(s.client, token)
-        info = s.client.platform_info() if mqtt_port is None else None
+        info = _platform_info(s.client) if mqtt_port is None else None
     port = mqtt_port or (info.mqtt_port if info and info.mqtt_port else DEFAULT_MQTT_PORT)
     coap = (
         info.coap_port if info and info.coap_port and coap_port == DEFAULT_COAP_PORT else coap_port

@@ -28,6 +28,8 @@ T = TypeVar("T")
 
 #: Items per request when walking pages (the things API allows at most 100).
 PAGE_SIZE = 100
+#: The largest message ``watch`` accepts by default (the platform's own bound is 1 MiB).
+MAX_FRAME = 16 * 1024 * 1024
 
 
 def _result(call: Call[T], response: httpx.Response) -> T:
@@ -78,6 +80,10 @@ def _ws_error(exc: Exception, url: str) -> errors.MainfluxError:
         cls = errors._BY_STATUS.get(status, errors.ServerError)
         return cls(body or exc.response.reason_phrase or f"HTTP {status}", status=status, url=where)
     if isinstance(exc, ConnectionClosed):
+        if exc.sent is not None and exc.sent.code == 1009:
+            return errors.PayloadTooLarge(
+                f"a message was larger than the bound: {exc.sent.reason}", url=where
+            )
         code = exc.rcvd.code if exc.rcvd else 1006
         reason = (exc.rcvd.reason if exc.rcvd else "") or "connection closed"
         if code == 1008:
@@ -227,18 +233,20 @@ class Client:
         channel_id: str,
         subtopic: str | None = None,
         on_open: Callable[[], None] | None = None,
+        max_size: int | None = MAX_FRAME,
     ) -> Generator[bytes | str, None, None]:
         """Follow a channel live over WebSocket as the thing with ``key``: yield each
         message's payload (``str`` for text frames, ``bytes`` for binary ones) until the
         loop stops. ``on_open`` is called once the socket is open. Raises
         ``Unauthorized`` when the key is refused or the access is revoked,
-        ``Unreachable`` when the socket cannot open or drops."""
+        ``Unreachable`` when the socket cannot open or drops, or a message is larger
+        than ``max_size`` bytes (``None``: no bound)."""
         from websockets.exceptions import ConnectionClosedOK, WebSocketException
         from websockets.sync.client import connect
 
         url = self.api.watch_url(key, channel_id, subtopic)
         try:
-            with connect(url, open_timeout=self.config.timeout, max_size=None) as socket:
+            with connect(url, open_timeout=self.config.timeout, max_size=max_size) as socket:
                 if on_open is not None:
                     on_open()
                 while True:
@@ -391,6 +399,7 @@ class AsyncClient:
         channel_id: str,
         subtopic: str | None = None,
         on_open: Callable[[], None] | None = None,
+        max_size: int | None = MAX_FRAME,
     ) -> AsyncGenerator[bytes | str, None]:
         """Follow a channel live over WebSocket (see :meth:`Client.watch`)."""
         from websockets.asyncio.client import connect
@@ -398,7 +407,7 @@ class AsyncClient:
 
         url = self.api.watch_url(key, channel_id, subtopic)
         try:
-            async with connect(url, open_timeout=self.config.timeout, max_size=None) as socket:
+            async with connect(url, open_timeout=self.config.timeout, max_size=max_size) as socket:
                 if on_open is not None:
                     on_open()
                 while True:
