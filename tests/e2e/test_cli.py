@@ -196,6 +196,7 @@ def test_every_error_is_one_line_with_its_exit_code(cli: Cli, sdk: Client) -> No
         (("--token", token, "things", "get", "all"), {"MAINFLUX_URL": down}, 7, "cannot reach"),
         (("users", "token", "a@b.com", "12345678"), {"MAINFLUX_URL": down}, 7, "cannot reach"),
         (("things", "get", "all"), {"MAINFLUX_URL": "ftp://x"}, 2, "the platform URL must"),
+        (("--token", "caf\u00e9", "things", "get", "all"), {}, 6, "bad request: a token"),
         (("messages", "read", ".sub"), {}, 2, "no channel id given"),
         (("messages", "read", "c", "--comparator", "eq2"), {}, 2, "--comparator must"),
     ]

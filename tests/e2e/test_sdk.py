@@ -287,6 +287,14 @@ def test_watch_is_closed_as_unauthorized_when_the_thing_is_disconnected(mf: Clie
     assert isinstance(outcome[0], Unauthorized) and "revoked" in outcome[0].message
 
 
+@pytest.mark.parametrize("token", ["caf\u00e9", "a\nb", "a\r\nX-Injected: 1"])
+def test_a_token_http_cannot_carry_is_refused_before_sending(mf: Client, token: str) -> None:
+    with pytest.raises(BadRequest) as refused:
+        mf.user(token)
+    assert refused.value.status is None
+    assert "cannot carry" in refused.value.message
+
+
 def test_an_unreachable_platform_is_one_error_with_the_url() -> None:
     port = free_port()
     with Client(f"http://127.0.0.1:{port}", timeout=5) as mf:

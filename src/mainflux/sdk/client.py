@@ -43,6 +43,13 @@ def _result(call: Call[T], response: httpx.Response) -> T:
         ) from None
 
 
+def _unsendable(exc: Exception, url: str) -> errors.BadRequest:
+    """A request this client refuses to send: a header value (a token, a key) that HTTP
+    cannot carry, such as a line break or a non-ASCII character."""
+    reason = "a token or key holds a character HTTP headers cannot carry"
+    return errors.BadRequest(f"{reason} ({exc})", url=url)
+
+
 def _sync(build: Callable[Concatenate[Api, P], Call[T]]) -> Callable[Concatenate[Client, P], T]:
     @functools.wraps(build)
     def method(self: Client, *args: P.args, **kwargs: P.kwargs) -> T:
@@ -132,6 +139,8 @@ class Client:
                 json=call.json,
                 content=call.content,
             )
+        except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
+            raise _unsendable(exc, call.url) from None
         except httpx.TransportError as exc:
             raise errors.from_transport(exc, call.url) from None
         except httpx.InvalidURL as exc:
@@ -296,6 +305,8 @@ class AsyncClient:
                 json=call.json,
                 content=call.content,
             )
+        except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
+            raise _unsendable(exc, call.url) from None
         except httpx.TransportError as exc:
             raise errors.from_transport(exc, call.url) from None
         except httpx.InvalidURL as exc:
