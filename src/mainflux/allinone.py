@@ -18,6 +18,7 @@ from typing import Final
 
 import sqlalchemy as sa
 
+from mainflux import __version__
 from mainflux import settings as config
 from mainflux.adapters.access import CachedThingAccess
 from mainflux.adapters.http.api import DEFAULT_MAX_BODY
@@ -214,6 +215,7 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
                 mqtt_ws=mqtt.create_ws_app() if mqtt is not None else None,
                 reader=create_reader_app(SQLReader(engine), access, things),
                 console=create_console_app(console, own_lifespan=False),
+                about=_about(settings),
             )
         )
         runner.tune_garbage_collector()
@@ -245,6 +247,17 @@ async def _start_mqtt(
     await adapter.start()
     stack.push_async_callback(adapter.stop)
     return adapter
+
+
+def _about(settings: config.AllInOneSettings) -> dict[str, object]:
+    """What ``GET /.well-known/mainflux`` tells clients about this platform."""
+    return {
+        "version": __version__,
+        "http_prefix": "/http",
+        "ws_prefix": "/ws",
+        "mqtt_port": settings.mqtt_port,
+        "mqtt_ws_path": "/mqtt",
+    }
 
 
 def _where(url: str, engine: str, default: str) -> str:

@@ -3,15 +3,18 @@
 ``/users``, ``/tokens``, ``/password`` go to users; ``/keys`` to authn; ``/things``,
 ``/channels``, ``/connect`` and ``/version`` to things; ``GET /channels/<id>/messages``
 to the reader; ``/http/...`` and ``/ws/...`` to the HTTP and WebSocket adapters with
-the prefix stripped; ``/mqtt`` to MQTT over WebSocket; ``/ui/...`` to the web console
-(prefix stripped), which ``/`` redirects to."""
+the prefix stripped; ``/mqtt`` to MQTT over WebSocket; ``/ui/...`` to the web console,
+which ``/`` redirects to. ``GET /.well-known/mainflux`` tells clients (``mainflux
+quickstart``) where the other protocols listen."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 _MESSAGES_PATH = re.compile(r"^/channels/[^/]+/messages/?$")
@@ -29,6 +32,12 @@ class GatewayApps:
     mqtt_ws: ASGIApp | None = None
     reader: ASGIApp | None = None
     console: ASGIApp | None = None
+    #: What ``GET /.well-known/mainflux`` answers (ports of MQTT, CoAP, ...).
+    about: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: Where the gateway says what the platform runs and where (RFC 8615 well-known path).
+ABOUT_PATH = "/.well-known/mainflux"
 
 
 class Gateway:
@@ -72,6 +81,9 @@ class Gateway:
             if "raw_path" in scope and scope["raw_path"] is not None:
                 child["raw_path"] = scope["raw_path"][len(segment) + 1 :] or b"/"
             await prefixed(child, receive, send)
+            return
+        if path == ABOUT_PATH and scope["type"] == "http":
+            await _about(self._apps.about, scope, send)
             return
         if segment == "mqtt" and self._apps.mqtt_ws is not None:
             await self._apps.mqtt_ws(scope, receive, send)
@@ -122,6 +134,31 @@ async def _redirect(send: Send, location: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": b""})
+
+
+async def _about(about: Mapping[str, Any], scope: Scope, send: Send) -> None:
+    if scope["method"] not in ("GET", "HEAD"):
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 405,
+                "headers": [(b"allow", b"GET, HEAD"), (b"content-length", b"0")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+        return
+    body = orjson.dumps(dict(about)) + b"\n"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
 
 async def _not_found(scope: Scope, send: Send) -> None:

@@ -87,3 +87,14 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
     yield running
     if running.proc is not None:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """One running all-in-one platform for every test of a module (each test makes its
+    own user, so tests stay independent)."""
+    running = Platform(tmp_path_factory.mktemp("platform") / "data")
+    running.start()
+    yield running
+    if running.proc is not None:
+        running.stop()

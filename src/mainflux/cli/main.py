@@ -1,4 +1,6 @@
-"""The ``mainflux`` command: run the all-in-one platform, one service, or read events."""
+"""The ``mainflux`` command: run the all-in-one platform or one service, read events, and
+drive a running platform (users, things, channels, messages, provision, bootstrap) with
+the SDK. Command modules import the SDK, httpx and rich only when a command runs."""
 
 from __future__ import annotations
 
@@ -11,6 +13,13 @@ import typer
 from typer.core import TyperCommand
 
 from mainflux import __version__
+from mainflux.cli import account, quickstart
+from mainflux.cli.bootstrap import bootstrap
+from mainflux.cli.entities import channels, things
+from mainflux.cli.messages import messages
+from mainflux.cli.provision import provision
+from mainflux.cli.session import Session, Target, print_json, session
+from mainflux.cli.users import keys, users
 
 app = typer.Typer(
     help="Mainflux for Python: an IoT platform compatible with Mainflux 0.11.",
@@ -18,6 +27,34 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _platform(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            "-m",
+            help="Platform URL [MAINFLUX_URL, else `mainflux login`'s, else "
+            "http://localhost:8080].",
+            show_default=False,
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="User token [MAINFLUX_TOKEN, else `mainflux login`'s].", show_default=False
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", "-i", help="Do not verify the platform's TLS certificate.")
+    ] = False,
+) -> None:
+    """Options of the commands that talk to a running platform."""
+    ctx.obj = Target(url=url, token=token, insecure=insecure)
+
 
 #: ``mainflux serve <name>`` -> the module whose ``main()`` runs that service.
 SERVICES: dict[str, str] = {
@@ -124,6 +161,32 @@ def events(
 
 
 @app.command()
-def version() -> None:
-    """Print the version."""
-    typer.echo(__version__)
+def version(
+    ctx: typer.Context,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the version; with a platform configured (--url, MAINFLUX_URL or `mainflux
+    login`), its things service's version too."""
+    current = Session(ctx)
+    if not current.explicit:
+        print_json({"cli": __version__}) if json else typer.echo(__version__)
+        return
+    with session(ctx) as s:
+        remote = s.client.version("things")
+    if json:
+        print_json({"cli": __version__, "platform": {**remote.to_json(), "url": s.url}})
+    else:
+        typer.echo(__version__)
+        typer.echo(f"{remote.service} {remote.version} at {s.url}")
+
+
+app.add_typer(users, name="users")
+app.add_typer(keys, name="keys")
+app.add_typer(things, name="things")
+app.add_typer(channels, name="channels")
+app.add_typer(messages, name="messages")
+app.add_typer(provision, name="provision")
+app.add_typer(bootstrap, name="bootstrap")
+app.command()(quickstart.quickstart)
+app.command()(account.login)
+app.command()(account.logout)

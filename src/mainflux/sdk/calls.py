@@ -1,0 +1,801 @@
+"""Every request the SDK makes, described once: method, URL, body, the statuses that
+mean success and how to read the answer. :class:`~mainflux.sdk.Client` runs these
+descriptions with a blocking httpx client, :class:`~mainflux.sdk.AsyncClient` with an
+async one, so both clients have the same methods with the same arguments."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from mainflux.sdk.config import Config, Service
+from mainflux.sdk.models import (
+    ApiKey,
+    BootstrapConfig,
+    Channel,
+    Health,
+    KeyInfo,
+    Message,
+    Metadata,
+    Page,
+    PlatformInfo,
+    Provisioned,
+    Thing,
+    UnknownConfig,
+    User,
+    Version,
+)
+
+T = TypeVar("T")
+JSON_TYPE = "application/json"
+Comparator = Literal["eq", "lt", "le", "gt", "ge"]
+#: What a thing or channel to create may be: a model, or a mapping with its JSON fields.
+Spec = Thing | Channel | Mapping[str, Any]
+
+
+class UnexpectedBody(ValueError):
+    """A successful status whose body is not what the endpoint answers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One HTTP request and how to read its answer."""
+
+    method: str
+    url: str
+    ok: tuple[int, ...]
+    parse: Callable[[httpx.Response], T]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] | None = None
+    json: Any = None
+    content: bytes | None = None
+
+
+def segment(value: str) -> str:
+    """``value`` quoted as one URL path segment (an id cannot escape its place)."""
+    return quote(value, safe="")
+
+
+def _nothing(response: httpx.Response) -> None:
+    return None
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise UnexpectedBody("the answer is not JSON") from None
+
+
+def _object(response: httpx.Response) -> dict[str, Any]:
+    body = _body(response)
+    if not isinstance(body, dict):
+        raise UnexpectedBody("the answer is not a JSON object")
+    return body
+
+
+def _location(response: httpx.Response) -> str:
+    """The new entity's id: the last segment of the ``Location`` header."""
+    location = response.headers.get("location", "")
+    if not location.strip("/"):
+        raise UnexpectedBody("the answer has no Location header")
+    return location.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _of(build: Callable[[dict[str, Any]], T]) -> Callable[[httpx.Response], T]:
+    return lambda response: build(_object(response))
+
+
+def _page(items: str, build: Callable[[dict[str, Any]], T]) -> Callable[[httpx.Response], Page[T]]:
+    def parse(response: httpx.Response) -> Page[T]:
+        body = _object(response)
+        listed = body.get(items) or []
+        if not isinstance(listed, list):
+            raise UnexpectedBody(f"{items} is not a list")
+        return Page(
+            total=int(body.get("total", len(listed))),
+            offset=int(body.get("offset", 0)),
+            limit=int(body.get("limit", len(listed))),
+            items=[build(item) for item in listed],
+        )
+
+    return parse
+
+
+def _list(items: str, build: Callable[[dict[str, Any]], T]) -> Callable[[httpx.Response], list[T]]:
+    def parse(response: httpx.Response) -> list[T]:
+        body = _object(response)
+        listed = body.get(items) or []
+        if not isinstance(listed, list):
+            raise UnexpectedBody(f"{items} is not a list")
+        return [build(item) for item in listed]
+
+    return parse
+
+
+def _spec(item: Spec, fields: tuple[str, ...]) -> dict[str, Any]:
+    data = item.to_json() if isinstance(item, Thing | Channel) else dict(item)
+    return {k: v for k, v in data.items() if k in fields and v is not None}
+
+
+def _params(**values: object) -> dict[str, str]:
+    """Query parameters: ``None`` left out, booleans as ``true``/``false``, dicts as JSON."""
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, dict):
+            out[key] = json.dumps(value, separators=(",", ":"))
+        else:
+            out[key] = str(value)
+    return out
+
+
+def _payload(payload: bytes | str | Any) -> bytes:
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, str):
+        return payload.encode()
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+class Api:
+    """Builds the :class:`Call` of every endpoint from a :class:`Config`."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def _url(self, service: Service, path: str) -> str:
+        return self.config.url(service, path)
+
+    @staticmethod
+    def _auth(token: str) -> dict[str, str]:
+        return {"Authorization": token}
+
+    # -- users -----------------------------------------------------------------------
+
+    def create_user(
+        self, email: str, password: str, metadata: Metadata | None = None
+    ) -> Call[None]:
+        """Register an account (``POST /users``). Raises ``Conflict`` when the email is
+        taken, ``BadRequest`` for an invalid email or a password under 8 characters."""
+        body: dict[str, Any] = {"email": email, "password": password}
+        if metadata is not None:
+            body["metadata"] = metadata
+        return Call("POST", self._url("users", "/users"), (201,), _nothing, json=body)
+
+    def create_token(self, email: str, password: str) -> Call[str]:
+        """Log in (``POST /tokens``); return the user token. Raises ``Unauthorized``
+        for wrong credentials."""
+
+        def token(response: httpx.Response) -> str:
+            value = _object(response).get("token")
+            if not isinstance(value, str):
+                raise UnexpectedBody("no token in the answer")
+            return value
+
+        body = {"email": email, "password": password}
+        return Call("POST", self._url("users", "/tokens"), (201,), token, json=body)
+
+    def user(self, token: str) -> Call[User]:
+        """The account the token belongs to (``GET /users``)."""
+        return Call(
+            "GET", self._url("users", "/users"), (200,), _of(User.from_json), self._auth(token)
+        )
+
+    def update_user(self, token: str, metadata: Metadata) -> Call[None]:
+        """Replace the account's metadata (``PUT /users``)."""
+        return Call(
+            "PUT",
+            self._url("users", "/users"),
+            (200,),
+            _nothing,
+            self._auth(token),
+            json={"metadata": metadata},
+        )
+
+    def update_password(self, token: str, old_password: str, password: str) -> Call[None]:
+        """Change the password (``PATCH /password``). Raises ``Unauthorized`` when the old
+        password is wrong, ``BadRequest`` when the new one is under 8 characters."""
+        body = {"old_password": old_password, "password": password}
+        return Call(
+            "PATCH", self._url("users", "/password"), (201,), _nothing, self._auth(token), json=body
+        )
+
+    def request_password_reset(self, email: str, referer: str | None = None) -> Call[None]:
+        """Have a reset link mailed (``POST /password/reset-request``). ``referer`` is the
+        host the link points at on Go Mainflux (default: the users service URL)."""
+        headers = {"Referer": referer or self._url("users", "")}
+        return Call(
+            "POST",
+            self._url("users", "/password/reset-request"),
+            (201,),
+            _nothing,
+            headers,
+            json={"email": email},
+        )
+
+    def reset_password(self, reset_token: str, password: str) -> Call[None]:
+        """Set a new password with the token of a reset link (``PUT /password/reset``)."""
+        body = {"token": reset_token, "password": password, "confirm_password": password}
+        return Call("PUT", self._url("users", "/password/reset"), (201,), _nothing, json=body)
+
+    # -- API keys (authn) ------------------------------------------------------------
+
+    def create_key(self, token: str, duration: int | None = None) -> Call[ApiKey]:
+        """Issue an API key (``POST /keys``, type 2) valid for ``duration`` seconds, or
+        until revoked. ``token`` must be a login token."""
+        body: dict[str, Any] = {"type": 2}
+        if duration is not None:
+            body["duration"] = duration
+        return Call(
+            "POST",
+            self._url("authn", "/keys"),
+            (201,),
+            _of(ApiKey.from_json),
+            self._auth(token),
+            json=body,
+        )
+
+    def key(self, token: str, key_id: str) -> Call[KeyInfo]:
+        """What is known of an API key (``GET /keys/{id}``)."""
+        return Call(
+            "GET",
+            self._url("authn", f"/keys/{segment(key_id)}"),
+            (200,),
+            _of(KeyInfo.from_json),
+            self._auth(token),
+        )
+
+    def revoke_key(self, token: str, key_id: str) -> Call[None]:
+        """Revoke an API key (``DELETE /keys/{id}``)."""
+        return Call(
+            "DELETE",
+            self._url("authn", f"/keys/{segment(key_id)}"),
+            (204,),
+            _nothing,
+            self._auth(token),
+        )
+
+    # -- things ----------------------------------------------------------------------
+
+    def create_thing(
+        self,
+        token: str,
+        name: str | None = None,
+        key: str | None = None,
+        metadata: Metadata | None = None,
+    ) -> Call[str]:
+        """Create a thing (``POST /things``); return its id. Raises ``Conflict`` when
+        ``key`` is taken."""
+        body = _spec({"name": name, "key": key, "metadata": metadata}, ("name", "key", "metadata"))
+        return Call(
+            "POST", self._url("things", "/things"), (201,), _location, self._auth(token), json=body
+        )
+
+    def create_things(self, token: str, things: Sequence[Spec]) -> Call[list[Thing]]:
+        """Create several things in one request (``POST /things/bulk``; at most 100)."""
+        body = [_spec(t, ("name", "key", "metadata")) for t in things]
+        return Call(
+            "POST",
+            self._url("things", "/things/bulk"),
+            (201,),
+            _list("things", Thing.from_json),
+            self._auth(token),
+            json=body,
+        )
+
+    def thing(self, token: str, thing_id: str) -> Call[Thing]:
+        """One thing, with its key (``GET /things/{id}``)."""
+        return Call(
+            "GET",
+            self._url("things", f"/things/{segment(thing_id)}"),
+            (200,),
+            _of(Thing.from_json),
+            self._auth(token),
+        )
+
+    def things(
+        self,
+        token: str,
+        offset: int = 0,
+        limit: int = 10,
+        name: str | None = None,
+        metadata: Metadata | None = None,
+    ) -> Call[Page[Thing]]:
+        """A page of the user's things (``GET /things``), filtered by a name substring
+        and metadata containment; ``limit`` 1 to 100."""
+        return Call(
+            "GET",
+            self._url("things", "/things"),
+            (200,),
+            _page("things", Thing.from_json),
+            self._auth(token),
+            params=_params(offset=offset, limit=limit, name=name or None, metadata=metadata),
+        )
+
+    def update_thing(
+        self, token: str, thing_id: str, name: str | None = None, metadata: Metadata | None = None
+    ) -> Call[None]:
+        """Replace a thing's name and metadata (``PUT /things/{id}``)."""
+        body = _spec({"name": name, "metadata": metadata}, ("name", "metadata"))
+        return Call(
+            "PUT",
+            self._url("things", f"/things/{segment(thing_id)}"),
+            (200,),
+            _nothing,
+            self._auth(token),
+            json=body,
+        )
+
+    def update_thing_key(self, token: str, thing_id: str, key: str) -> Call[None]:
+        """Change a thing's key (``PATCH /things/{id}/key``)."""
+        return Call(
+            "PATCH",
+            self._url("things", f"/things/{segment(thing_id)}/key"),
+            (200,),
+            _nothing,
+            self._auth(token),
+            json={"key": key},
+        )
+
+    def delete_thing(self, token: str, thing_id: str) -> Call[None]:
+        """Remove a thing (``DELETE /things/{id}``)."""
+        return Call(
+            "DELETE",
+            self._url("things", f"/things/{segment(thing_id)}"),
+            (204,),
+            _nothing,
+            self._auth(token),
+        )
+
+    def channels_by_thing(
+        self, token: str, thing_id: str, offset: int = 0, limit: int = 10
+    ) -> Call[Page[Channel]]:
+        """A page of the channels a thing is connected to (``GET /things/{id}/channels``)."""
+        return Call(
+            "GET",
+            self._url("things", f"/things/{segment(thing_id)}/channels"),
+            (200,),
+            _page("channels", Channel.from_json),
+            self._auth(token),
+            params=_params(offset=offset, limit=limit),
+        )
+
+    # -- channels --------------------------------------------------------------------
+
+    def create_channel(
+        self, token: str, name: str | None = None, metadata: Metadata | None = None
+    ) -> Call[str]:
+        """Create a channel (``POST /channels``); return its id."""
+        body = _spec({"name": name, "metadata": metadata}, ("name", "metadata"))
+        return Call(
+            "POST",
+            self._url("things", "/channels"),
+            (201,),
+            _location,
+            self._auth(token),
+            json=body,
+        )
+
+    def create_channels(self, token: str, channels: Sequence[Spec]) -> Call[list[Channel]]:
+        """Create several channels in one request (``POST /channels/bulk``; at most 100)."""
+        body = [_spec(c, ("name", "metadata")) for c in channels]
+        return Call(
+            "POST",
+            self._url("things", "/channels/bulk"),
+            (201,),
+            _list("channels", Channel.from_json),
+            self._auth(token),
+            json=body,
+        )
+
+    def channel(self, token: str, channel_id: str) -> Call[Channel]:
+        """One channel (``GET /channels/{id}``)."""
+        return Call(
+            "GET",
+            self._url("things", f"/channels/{segment(channel_id)}"),
+            (200,),
+            _of(Channel.from_json),
+            self._auth(token),
+        )
+
+    def channels(
+        self,
+        token: str,
+        offset: int = 0,
+        limit: int = 10,
+        name: str | None = None,
+        metadata: Metadata | None = None,
+    ) -> Call[Page[Channel]]:
+        """A page of the user's channels (``GET /channels``), filtered like ``things``."""
+        return Call(
+            "GET",
+            self._url("things", "/channels"),
+            (200,),
+            _page("channels", Channel.from_json),
+            self._auth(token),
+            params=_params(offset=offset, limit=limit, name=name or None, metadata=metadata),
+        )
+
+    def update_channel(
+        self,
+        token: str,
+        channel_id: str,
+        name: str | None = None,
+        metadata: Metadata | None = None,
+    ) -> Call[None]:
+        """Replace a channel's name and metadata (``PUT /channels/{id}``)."""
+        body = _spec({"name": name, "metadata": metadata}, ("name", "metadata"))
+        return Call(
+            "PUT",
+            self._url("things", f"/channels/{segment(channel_id)}"),
+            (200,),
+            _nothing,
+            self._auth(token),
+            json=body,
+        )
+
+    def delete_channel(self, token: str, channel_id: str) -> Call[None]:
+        """Remove a channel (``DELETE /channels/{id}``)."""
+        return Call(
+            "DELETE",
+            self._url("things", f"/channels/{segment(channel_id)}"),
+            (204,),
+            _nothing,
+            self._auth(token),
+        )
+
+    def things_by_channel(
+        self, token: str, channel_id: str, offset: int = 0, limit: int = 10
+    ) -> Call[Page[Thing]]:
+        """A page of the things connected to a channel, keys included
+        (``GET /channels/{id}/things``)."""
+        return Call(
+            "GET",
+            self._url("things", f"/channels/{segment(channel_id)}/things"),
+            (200,),
+            _page("things", Thing.from_json),
+            self._auth(token),
+            params=_params(offset=offset, limit=limit),
+        )
+
+    # -- connections -----------------------------------------------------------------
+
+    def connect(
+        self, token: str, channel_ids: Sequence[str], thing_ids: Sequence[str]
+    ) -> Call[None]:
+        """Connect every thing to every channel in one transaction (``POST /connect``).
+        Raises ``NotFound`` for an unknown id, ``Conflict`` when a pair is connected."""
+        body = {"channel_ids": list(channel_ids), "thing_ids": list(thing_ids)}
+        return Call(
+            "POST", self._url("things", "/connect"), (200,), _nothing, self._auth(token), json=body
+        )
+
+    def connect_thing(self, token: str, channel_id: str, thing_id: str) -> Call[None]:
+        """Connect one thing to one channel (``PUT /channels/{c}/things/{t}``)."""
+        return Call(
+            "PUT",
+            self._url("things", f"/channels/{segment(channel_id)}/things/{segment(thing_id)}"),
+            (200,),
+            _nothing,
+            self._auth(token),
+        )
+
+    def disconnect(self, token: str, channel_id: str, thing_id: str) -> Call[None]:
+        """Disconnect a thing from a channel (``DELETE /channels/{c}/things/{t}``).
+        Raises ``NotFound`` when they are not connected."""
+        return Call(
+            "DELETE",
+            self._url("things", f"/channels/{segment(channel_id)}/things/{segment(thing_id)}"),
+            (204,),
+            _nothing,
+            self._auth(token),
+        )
+
+    # -- messages --------------------------------------------------------------------
+
+    def send_message(
+        self,
+        key: str,
+        channel_id: str,
+        payload: bytes | str | Any,
+        subtopic: str | None = None,
+        content_type: str | None = None,
+    ) -> Call[None]:
+        """Publish a message as the thing with ``key`` (HTTP adapter,
+        ``POST /channels/{id}/messages[/subtopic]``). ``payload`` is sent as is when it
+        is bytes or str, else encoded as JSON. ``subtopic`` may use ``/`` or ``.``."""
+        path = f"/channels/{segment(channel_id)}/messages"
+        if subtopic:
+            parts = [p for p in subtopic.replace(".", "/").split("/") if p]
+            path += "".join(f"/{segment(p)}" for p in parts)
+        headers = {
+            "Authorization": key,
+            "Content-Type": content_type or self.config.content_type,
+        }
+        return Call(
+            "POST", self._url("http", path), (202,), _nothing, headers, content=_payload(payload)
+        )
+
+    def read_messages(
+        self,
+        credential: str,
+        channel_id: str,
+        offset: int = 0,
+        limit: int = 10,
+        *,
+        subtopic: str | None = None,
+        publisher: str | None = None,
+        protocol: str | None = None,
+        name: str | None = None,
+        value: float | None = None,
+        comparator: Comparator | None = None,
+        string_value: str | None = None,
+        bool_value: bool | None = None,
+        data_value: str | None = None,
+        from_time: float | None = None,
+        to_time: float | None = None,
+    ) -> Call[Page[Message]]:
+        """A page of a channel's stored messages, newest first (reader,
+        ``GET /channels/{id}/messages``). ``credential`` is a thing key connected to the
+        channel, or (on this platform) the channel owner's user token. ``value`` with
+        ``comparator`` filters numbers; ``from_time`` (inclusive) and ``to_time``
+        (exclusive) are record times in seconds."""
+        params = _params(
+            offset=offset,
+            limit=limit,
+            subtopic=subtopic,
+            publisher=publisher,
+            protocol=protocol,
+            name=name,
+            v=value,
+            comparator=comparator,
+            vs=string_value,
+            vb=bool_value,
+            vd=data_value,
+            **{"from": from_time, "to": to_time},
+        )
+        return Call(
+            "GET",
+            self._url("reader", f"/channels/{segment(channel_id)}/messages"),
+            (200,),
+            _page("messages", Message.from_json),
+            self._auth(credential),
+            params=params,
+        )
+
+    def watch_url(self, key: str, channel_id: str, subtopic: str | None = None) -> str:
+        """The WebSocket URL that follows a channel (the key in ``?authorization=``)."""
+        path = f"/channels/{segment(channel_id)}/messages"
+        if subtopic:
+            parts = [p for p in subtopic.replace(".", "/").split("/") if p]
+            path += "".join(f"/{quote(p, safe='*>')}" for p in parts)
+        return self._url("ws", path) + "?" + httpx.QueryParams(authorization=key).__str__()
+
+    # -- service information ---------------------------------------------------------
+
+    def version(self, service: Service = "things") -> Call[Version]:
+        """A service's name and version (``GET /version``)."""
+        return Call("GET", self._url(service, "/version"), (200,), _of(Version.from_json))
+
+    def health(self, service: Service = "things") -> Call[Health]:
+        """A service's health (``GET /health``)."""
+        return Call("GET", self._url(service, "/health"), (200,), _of(Health.from_json))
+
+    def platform_info(self) -> Call[PlatformInfo | None]:
+        """Where an all-in-one platform's other protocols listen
+        (``GET /.well-known/mainflux``); ``None`` when the platform does not say
+        (microservices, Go Mainflux)."""
+
+        def parse(response: httpx.Response) -> PlatformInfo | None:
+            if response.status_code == 404:
+                return None
+            return PlatformInfo.from_json(_object(response))
+
+        return Call("GET", self._url("things", "/.well-known/mainflux"), (200, 404), parse)
+
+    # -- bootstrap -------------------------------------------------------------------
+
+    def add_bootstrap(
+        self,
+        token: str,
+        external_id: str,
+        external_key: str,
+        thing_id: str | None = None,
+        channels: Sequence[str] | None = None,
+        name: str | None = None,
+        content: str | None = None,
+        client_cert: str | None = None,
+        client_key: str | None = None,
+        ca_cert: str | None = None,
+    ) -> Call[str]:
+        """Add a bootstrap config (``POST /things/configs``); return its thing id (a new
+        thing is created when ``thing_id`` is not given)."""
+        body = {
+            k: v
+            for k, v in {
+                "external_id": external_id,
+                "external_key": external_key,
+                "thing_id": thing_id,
+                "channels": list(channels) if channels is not None else None,
+                "name": name,
+                "content": content,
+                "client_cert": client_cert,
+                "client_key": client_key,
+                "ca_cert": ca_cert,
+            }.items()
+            if v is not None
+        }
+        return Call(
+            "POST",
+            self._url("bootstrap", "/things/configs"),
+            (201,),
+            _location,
+            self._auth(token),
+            json=body,
+        )
+
+    def view_bootstrap(self, token: str, thing_id: str) -> Call[BootstrapConfig]:
+        """One bootstrap config (``GET /things/configs/{id}``)."""
+        return Call(
+            "GET",
+            self._url("bootstrap", f"/things/configs/{segment(thing_id)}"),
+            (200,),
+            _of(BootstrapConfig.from_json),
+            self._auth(token),
+        )
+
+    def bootstrap_configs(
+        self,
+        token: str,
+        offset: int = 0,
+        limit: int = 10,
+        *,
+        state: int | None = None,
+        external_id: str | None = None,
+        mainflux_key: str | None = None,
+        name: str | None = None,
+    ) -> Call[Page[BootstrapConfig]]:
+        """A page of the user's bootstrap configs (``GET /things/configs``)."""
+        return Call(
+            "GET",
+            self._url("bootstrap", "/things/configs"),
+            (200,),
+            _page("configs", BootstrapConfig.from_json),
+            self._auth(token),
+            params=_params(
+                offset=offset,
+                limit=limit,
+                state=state,
+                external_id=external_id,
+                mainflux_key=mainflux_key,
+                name=name,
+            ),
+        )
+
+    def update_bootstrap(
+        self, token: str, thing_id: str, name: str | None = None, content: str | None = None
+    ) -> Call[None]:
+        """Replace a config's name and content (``PUT /things/configs/{id}``)."""
+        body = {"name": name or "", "content": content or ""}
+        return Call(
+            "PUT",
+            self._url("bootstrap", f"/things/configs/{segment(thing_id)}"),
+            (200,),
+            _nothing,
+            self._auth(token),
+            json=body,
+        )
+
+    def update_bootstrap_certs(
+        self,
+        token: str,
+        thing_id: str,
+        client_cert: str = "",
+        client_key: str = "",
+        ca_cert: str = "",
+    ) -> Call[None]:
+        """Replace a config's certificates (``PATCH /things/configs/certs/{id}``)."""
+        body = {"client_cert": client_cert, "client_key": client_key, "ca_cert": ca_cert}
+        return Call(
+            "PATCH",
+            self._url("bootstrap", f"/things/configs/certs/{segment(thing_id)}"),
+            (200,),
+            _nothing,
+            self._auth(token),
+            json=body,
+        )
+
+    def update_bootstrap_connections(
+        self, token: str, thing_id: str, channels: Sequence[str]
+    ) -> Call[None]:
+        """Replace a config's channels (``PUT /things/configs/connections/{id}``)."""
+        return Call(
+            "PUT",
+            self._url("bootstrap", f"/things/configs/connections/{segment(thing_id)}"),
+            (200,),
+            _nothing,
+            self._auth(token),
+            json={"channels": list(channels)},
+        )
+
+    def remove_bootstrap(self, token: str, thing_id: str) -> Call[None]:
+        """Remove a bootstrap config (``DELETE /things/configs/{id}``)."""
+        return Call(
+            "DELETE",
+            self._url("bootstrap", f"/things/configs/{segment(thing_id)}"),
+            (204,),
+            _nothing,
+            self._auth(token),
+        )
+
+    def whitelist(self, token: str, thing_id: str, state: int) -> Call[None]:
+        """Activate (1) or deactivate (0) a config: connect its thing to its channels or
+        disconnect it (``PUT /things/state/{id}``)."""
+        return Call(
+            "PUT",
+            self._url("bootstrap", f"/things/state/{segment(thing_id)}"),
+            (200,),
+            _nothing,
+            self._auth(token),
+            json={"state": state},
+        )
+
+    def unknown_bootstrap_configs(
+        self, token: str, offset: int = 0, limit: int = 10
+    ) -> Call[list[UnknownConfig]]:
+        """Devices that asked for a config nobody added (``GET /things/unknown/configs``)."""
+        return Call(
+            "GET",
+            self._url("bootstrap", "/things/unknown/configs"),
+            (200,),
+            _list("configs", UnknownConfig.from_json),
+            self._auth(token),
+            params=_params(offset=offset, limit=limit),
+        )
+
+    def bootstrap(self, external_id: str, external_key: str) -> Call[BootstrapConfig]:
+        """What a device fetches with its external credentials
+        (``GET /things/bootstrap/{external_id}``). Raises ``NotFound`` for an unknown id
+        or a wrong key."""
+        return Call(
+            "GET",
+            self._url("bootstrap", f"/things/bootstrap/{segment(external_id)}"),
+            (200,),
+            _of(BootstrapConfig.from_json),
+            self._auth(external_key),
+        )
+
+    # -- provision -------------------------------------------------------------------
+
+    def provision(
+        self, token: str, external_id: str, external_key: str, name: str | None = None
+    ) -> Call[Provisioned]:
+        """Onboard a gateway in one call (provision's ``POST /mapping``): the things,
+        channels, bootstrap config and whitelisting its template says."""
+
+        def parse(response: httpx.Response) -> Provisioned:
+            body = _object(response)
+            if body.get("error"):  # Go Mainflux answers 201 with an error field
+                raise UnexpectedBody(str(body["error"]))
+            return Provisioned.from_json(body)
+
+        body: dict[str, Any] = {"external_id": external_id, "external_key": external_key}
+        if name is not None:
+            body["name"] = name
+        return Call(
+            "POST",
+            self._url("provision", "/mapping"),
+            (201,),
+            parse,
+            {**self._auth(token), "Content-Type": JSON_TYPE},
+            content=json.dumps(body).encode(),
+        )
