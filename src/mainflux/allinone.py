@@ -16,7 +16,10 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from typing import Final
 
+import httpx
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp
 
 from mainflux import settings as config
 from mainflux.adapters.access import CachedThingAccess
@@ -28,7 +31,12 @@ from mainflux.adapters.ws import create_app as create_ws_app
 from mainflux.adapters.ws.live import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_THING
 from mainflux.authn import main as authn_main
 from mainflux.authn.api import create_app as create_authn_app
+from mainflux.bootstrap import crypto as bootstrap_crypto
+from mainflux.bootstrap import main as bootstrap_main
+from mainflux.bootstrap.api import create_app as create_bootstrap_app
+from mainflux.bootstrap.things import HttpThingsClient
 from mainflux.core import runner
+from mainflux.core.auth import UserAuth
 from mainflux.core.config import env, env_int
 from mainflux.core.datadir import (
     DIR_MODE,
@@ -92,7 +100,7 @@ def _claim_data_dir(settings: config.AllInOneSettings) -> DataDirLock:
 
 async def _event_stream(
     settings: config.AllInOneSettings, stack: AsyncExitStack, engine
-) -> EventStream:  # type: ignore[no-untyped-def]
+) -> RedisEventStream | SqlEventStream:  # type: ignore[no-untyped-def]
     if settings.redis_url:
         redis = RedisEventStream(settings.redis_url)
         stack.push_async_callback(redis.close)
@@ -180,11 +188,15 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
 
         mqtt = await _start_mqtt(settings, access, bus, events, stack)
 
+        things_app = create_things_app(things)
+        bootstrap_app = await _start_bootstrap(settings, engine, authn, things_app, events, stack)
+
         gateway = Gateway(
             GatewayApps(
                 users=create_users_app(users),
                 authn=create_authn_app(authn),
-                things=create_things_app(things),
+                things=things_app,
+                bootstrap=bootstrap_app,
                 http=create_http_app(
                     access,
                     bus,
@@ -214,6 +226,27 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
         )
         await runner.until_stopped(stop, server)
         log.info("stopping: %d messages pending in the writer", writer.pending)
+
+
+async def _start_bootstrap(
+    settings: config.AllInOneSettings,
+    engine: AsyncEngine,
+    authn: UserAuth,
+    things_app: ASGIApp,
+    events: RedisEventStream | SqlEventStream,
+    stack: AsyncExitStack,
+) -> ASGIApp:
+    """The bootstrap service: it calls the things app in-process (an ASGI transport,
+    no socket) and follows ``mainflux.things`` in a consumer group of ``events``."""
+    things = HttpThingsClient("http://things", transport=httpx.ASGITransport(app=things_app))
+    stack.push_async_callback(things.close)
+    key = bootstrap_crypto.parse_key(settings.bootstrap_encrypt_key)
+    service, repo = await bootstrap_main.build_service(engine, authn, things, events, key)
+    sync = bootstrap_main.build_sync(repo, events, consumer="mainflux-allinone")
+    stopping = asyncio.Event()
+    stack.callback(stopping.set)
+    await stack.enter_async_context(_task(sync.run(stopping), "bootstrap-sync"))
+    return create_bootstrap_app(service, key)
 
 
 async def _start_mqtt(
@@ -250,6 +283,7 @@ def _announce(settings: config.AllInOneSettings) -> None:
     lines = [
         "Mainflux is running (all-in-one). Interfaces:",
         f"  HTTP API     {base}  (/users /tokens /password /keys /things /channels /connect)",
+        f"  Bootstrap    {base}/things/configs  (devices: /things/bootstrap/<external_id>)",
         f"  HTTP publish {base}/http/channels/<id>/messages",
         f"  WebSocket    ws{secure}://{host}:{settings.gateway_port}/ws/channels/<id>/messages",
         f"  MQTT         mqtt://{host}:{settings.mqtt_port}  (over WebSocket: "

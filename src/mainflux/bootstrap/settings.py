@@ -38,7 +38,8 @@ LOG_LEVEL: Final = "MF_BOOTSTRAP_LOG_LEVEL"
 DEFAULT_ENCRYPT_KEY: Final = "12345678910111213141516171819202"
 
 
-def _check_key(value: str) -> None:
+def check_encrypt_key(value: str) -> None:
+    """Raise ``ValueError`` unless ``value`` is a hex AES key (see :mod:`.crypto`)."""
     crypto.parse_key(value)
 
 
@@ -53,7 +54,7 @@ class Settings:
         DEFAULT_ENCRYPT_KEY,
         "AES key of secure bootstrap, hex (32, 48 or 64 digits)",
         shown=DEFAULT_ENCRYPT_KEY,
-        check=_check_key,
+        check=check_encrypt_key,
         secret=True,
     )
     things_url: str = setting(

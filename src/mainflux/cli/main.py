@@ -29,6 +29,8 @@ SERVICES: dict[str, str] = {
     "mqtt": "mainflux.adapters.mqtt.main",
     "postgres-writer": "mainflux.writers.main",
     "postgres-reader": "mainflux.readers.main",
+    "bootstrap": "mainflux.bootstrap.main",
+    "provision": "mainflux.provision.main",
 }
 
 
