@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from typing import Final
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.decrepit.ciphers.modes import CFB
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from mainflux.core.errors import MalformedEntity, NotFound
 
@@ -31,7 +32,7 @@ def parse_key(hex_key: str) -> bytes:
 def encrypt(key: bytes, plain: bytes) -> bytes:
     """``IV ‖ AES-CFB(plain)`` with a random IV."""
     iv = os.urandom(IV_SIZE)
-    encryptor = Cipher(algorithms.AES(key), modes.CFB(iv)).encryptor()
+    encryptor = Cipher(algorithms.AES(key), CFB(iv)).encryptor()
     return iv + encryptor.update(plain) + encryptor.finalize()
 
 
@@ -40,7 +41,7 @@ def decrypt(key: bytes, data: bytes) -> bytes:
     is shorter than the IV."""
     if len(data) < IV_SIZE:
         raise MalformedEntity("ciphertext shorter than its IV")
-    decryptor = Cipher(algorithms.AES(key), modes.CFB(data[:IV_SIZE])).decryptor()
+    decryptor = Cipher(algorithms.AES(key), CFB(data[:IV_SIZE])).decryptor()
     return decryptor.update(data[IV_SIZE:]) + decryptor.finalize()
 
 
