@@ -19,7 +19,7 @@ from typing import Final
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mainflux import settings as config
 from mainflux.adapters.access import CachedThingAccess
@@ -54,6 +54,10 @@ from mainflux.events.stream import EventStream
 from mainflux.gateway import Gateway, GatewayApps
 from mainflux.messaging.bus import Bus
 from mainflux.messaging.inproc import InProcessBus
+from mainflux.provision import main as provision_main
+from mainflux.provision.api import create_app as create_provision_app
+from mainflux.provision.client import HttpPlatform
+from mainflux.provision.settings import ProvisionSettings
 from mainflux.readers.api import create_app as create_reader_app
 from mainflux.readers.sql import SQLReader
 from mainflux.storage.migrate import migrate_messages
@@ -190,6 +194,8 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
 
         things_app = create_things_app(things)
         bootstrap_app = await _start_bootstrap(settings, engine, authn, things_app, events, stack)
+        to_gateway = _Forward()
+        provision_app = await _start_provision(to_gateway, stack)
 
         gateway = Gateway(
             GatewayApps(
@@ -197,6 +203,7 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
                 authn=create_authn_app(authn),
                 things=things_app,
                 bootstrap=bootstrap_app,
+                provision=provision_app,
                 http=create_http_app(
                     access,
                     bus,
@@ -218,6 +225,7 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
                 reader=create_reader_app(SQLReader(engine), access, things),
             )
         )
+        to_gateway.app = gateway
         runner.tune_garbage_collector()
         _announce(settings)
         tls = settings.gateway_tls.ssl_context() if settings.gateway_tls else None
@@ -243,10 +251,35 @@ async def _start_bootstrap(
     key = bootstrap_crypto.parse_key(settings.bootstrap_encrypt_key)
     service, repo = await bootstrap_main.build_service(engine, authn, things, events, key)
     sync = bootstrap_main.build_sync(repo, events, consumer="mainflux-allinone")
+    await sync.prepare()
     stopping = asyncio.Event()
     stack.callback(stopping.set)
     await stack.enter_async_context(_task(sync.run(stopping), "bootstrap-sync"))
     return create_bootstrap_app(service, key)
+
+
+class _Forward:
+    """An ASGI app that passes everything to ``app``, set once the gateway exists."""
+
+    app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.app is not None, "the gateway is not built yet"
+        await self.app(scope, receive, send)
+
+
+async def _start_provision(gateway: ASGIApp, stack: AsyncExitStack) -> ASGIApp:
+    """Provision with its ``MF_PROVISION_*`` template settings; it calls users, things
+    and bootstrap through the gateway in-process, with the caller's token."""
+    provision_settings = load(ProvisionSettings)
+    platform = HttpPlatform(
+        "http://gateway",
+        "http://gateway",
+        "http://gateway/things",
+        transport=httpx.ASGITransport(app=gateway),
+    )
+    stack.push_async_callback(platform.close)
+    return create_provision_app(provision_main.build_service(provision_settings, platform))
 
 
 async def _start_mqtt(
@@ -284,6 +317,7 @@ def _announce(settings: config.AllInOneSettings) -> None:
         "Mainflux is running (all-in-one). Interfaces:",
         f"  HTTP API     {base}  (/users /tokens /password /keys /things /channels /connect)",
         f"  Bootstrap    {base}/things/configs  (devices: /things/bootstrap/<external_id>)",
+        f"  Provision    {base}/mapping (POST)",
         f"  HTTP publish {base}/http/channels/<id>/messages",
         f"  WebSocket    ws{secure}://{host}:{settings.gateway_port}/ws/channels/<id>/messages",
         f"  MQTT         mqtt://{host}:{settings.mqtt_port}  (over WebSocket: "

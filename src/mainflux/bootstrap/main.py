@@ -122,6 +122,13 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
         sync = build_sync(
             repo, things_events, consumer=settings.event_consumer, retries=settings.event_retries
         )
+        try:
+            await sync.prepare()
+        except Exception:
+            where = _where(settings.things_es_url)
+            raise StartupError(
+                f"MF_THINGS_ES_URL: cannot create the consumer group at {where}"
+            ) from None
         app = create_app(service, crypto.parse_key(settings.encrypt_key))
         ssl = settings.tls.ssl_context() if settings.tls else None
         log.info("bootstrap HTTP on port %d%s", settings.port, " (TLS)" if settings.tls else "")

@@ -78,6 +78,7 @@ class ThingsEventSync:
         self._retries = retries
         self._retry_delay = retry_delay
         self._batch = batch
+        self._created = False
 
     async def apply(self, fields: Mapping[str, str]) -> None:
         """Apply one entry. Raises when it cannot be applied."""
@@ -128,15 +129,19 @@ class ThingsEventSync:
         log.error("parked %s %s: %s", STREAM, entry_id, reason)
         return True
 
+    async def prepare(self) -> None:
+        """Create the consumer group (kept when it exists), so entries appended from
+        now on are applied even before :meth:`run` starts reading."""
+        await self._groups.create_group(STREAM, self._group)
+        self._created = True
+
     async def run(self, stop: asyncio.Event, *, block: float = 1.0) -> None:
         """Consume until ``stop`` is set; a failing stream is retried with backoff."""
         backoff = Backoff(first=0.2, most=5.0)
-        created = False
         while not stop.is_set():
             try:
-                if not created:
-                    await self._groups.create_group(STREAM, self._group)
-                    created = True
+                if not self._created:
+                    await self.prepare()
                 entries = await self._groups.read_group(
                     STREAM, self._group, self._consumer, self._batch, block
                 )
