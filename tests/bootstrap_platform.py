@@ -50,12 +50,17 @@ class Platform:
     events: SqlEventStream
     repo: SqlConfigRepository
     service: Service
+    things_url: str = ""
+    bootstrap_url: str = ""
 
 
 @asynccontextmanager
-async def platform(db_url: str, *, things_url: str | None = None) -> AsyncIterator[Platform]:
+async def platform(
+    db_url: str, *, things_url: str | None = None, serve_bootstrap: bool = False
+) -> AsyncIterator[Platform]:
     """Things served on a free port and bootstrap calling it; ``things_url`` points
-    bootstrap elsewhere (e.g. at nothing, to see 503)."""
+    bootstrap elsewhere (e.g. at nothing, to see 503). With ``serve_bootstrap``,
+    bootstrap listens on a port too (``bootstrap_url``)."""
     engine = create_engine(db_url)
     events = SqlEventStream(engine)
     await events.create_schema()
@@ -63,11 +68,20 @@ async def platform(db_url: str, *, things_url: str | None = None) -> AsyncIterat
     async with serving(create_things_app(things)) as port:
         client = HttpThingsClient(things_url or f"http://127.0.0.1:{port}", timeout=2)
         service, repo = await build_bootstrap(engine, TwoUsers(), client, events, KEY)
-        bs = httpx.ASGITransport(app=create_app(service, KEY))
+        app = create_app(service, KEY)
+        bs = httpx.ASGITransport(app=app)
         async with (
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as things_http,
             httpx.AsyncClient(transport=bs, base_url="http://bootstrap") as bootstrap_http,
         ):
-            yield Platform(things_http, bootstrap_http, events, repo, service)
+            running = Platform(
+                things_http, bootstrap_http, events, repo, service, f"http://127.0.0.1:{port}"
+            )
+            if serve_bootstrap:
+                async with serving(app) as bs_port:
+                    running.bootstrap_url = f"http://127.0.0.1:{bs_port}/things"
+                    yield running
+            else:
+                yield running
         await client.close()
     await engine.dispose()
