@@ -110,6 +110,25 @@ def test_the_sync_goes_on_after_a_restart(platform: Platform) -> None:
         wait_until(lambda: _config_gone(client, ids[1], h), "the second config followed")
 
 
+def test_one_mapping_onboards_a_gateway(platform: Platform) -> None:
+    with httpx.Client(base_url=platform.url, timeout=10) as client:
+        h = {"Authorization": _token(client), **JSON}
+        body = {"external_id": "gw-1", "external_key": "gw-key", "name": "gw"}
+        response = client.post("/mapping", json=body, headers=h)
+        assert response.status_code == 201, response.text
+        (thing,) = response.json()["things"]
+        assert thing["metadata"]["type"] == "gateway"
+        assert response.json()["whitelisted"] == {thing["id"]: True}
+        device = client.get("/things/bootstrap/gw-1", headers={"Authorization": "gw-key"}).json()
+        assert device["mainflux_key"] == thing["key"]
+        assert len(device["mainflux_channels"]) == 2
+        # the fallback login (MF_PROVISION_USER) is not a user here: 403, nothing made
+        refused = client.post("/mapping", json={**body, "external_id": "gw-2"}, headers=JSON)
+        assert refused.status_code == 403
+        assert client.post("/mapping", json=body, headers=h).status_code == 409
+        assert client.get("/things", headers=h).json()["total"] == 1
+
+
 def test_a_bad_encrypt_key_stops_startup_with_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MF_")}
     env.update(MF_DATA_DIR=str(tmp_path), MF_BOOTSTRAP_ENCRYPT_KEY="zz")
