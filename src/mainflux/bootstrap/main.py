@@ -88,7 +88,8 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
 
     sock = bind_socket(HOST, settings.port, "MF_BOOTSTRAP_PORT")
     engine = create_engine(settings.db_url)
-    events = RedisEventStream(settings.es_url)
+    # Every bootstrap attempt appends, authenticated or not: the stream is trimmed.
+    events = RedisEventStream(settings.es_url, maxlen=settings.es_maxlen)
     things_events = RedisEventStream(settings.things_es_url)
     auth = GrpcUserAuth(settings.authn_url, settings.authn_timeout, tls=settings.authn_tls)
     things = HttpThingsClient(

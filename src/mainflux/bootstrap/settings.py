@@ -69,6 +69,12 @@ class Settings:
     )
     things_es_url: str = redis_setting("MF_THINGS_ES", "things event stream (consumed)")
     es_url: str = redis_setting("MF_BOOTSTRAP_ES", "bootstrap event stream (produced)")
+    es_maxlen: int = setting(
+        "MF_BOOTSTRAP_ES_MAXLEN",
+        100_000,
+        "entries kept in mainflux.bootstrap (approximate; 0 keeps all)",
+        minimum=0,
+    )
     event_consumer: str = setting(
         "MF_BOOTSTRAP_EVENT_CONSUMER", "bootstrap", "consumer name in the things events group"
     )
