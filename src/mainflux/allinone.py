@@ -16,7 +16,10 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from typing import Final
 
+import httpx
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mainflux import __version__
 from mainflux import settings as config
@@ -29,10 +32,15 @@ from mainflux.adapters.ws import create_app as create_ws_app
 from mainflux.adapters.ws.live import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_THING
 from mainflux.authn import main as authn_main
 from mainflux.authn.api import create_app as create_authn_app
+from mainflux.bootstrap import crypto as bootstrap_crypto
+from mainflux.bootstrap import main as bootstrap_main
+from mainflux.bootstrap.api import create_app as create_bootstrap_app
+from mainflux.bootstrap.things import HttpThingsClient
 from mainflux.console.allinone import console_config
 from mainflux.console.app import create_app as create_console_app
 from mainflux.console.app import running as console_running
 from mainflux.core import runner
+from mainflux.core.auth import UserAuth
 from mainflux.core.config import env, env_int
 from mainflux.core.datadir import (
     DIR_MODE,
@@ -50,6 +58,10 @@ from mainflux.events.stream import EventStream
 from mainflux.gateway import Gateway, GatewayApps
 from mainflux.messaging.bus import Bus
 from mainflux.messaging.inproc import InProcessBus
+from mainflux.provision import main as provision_main
+from mainflux.provision.api import create_app as create_provision_app
+from mainflux.provision.client import HttpPlatform
+from mainflux.provision.settings import ProvisionSettings
 from mainflux.readers.api import create_app as create_reader_app
 from mainflux.readers.sql import SQLReader
 from mainflux.storage.migrate import migrate_messages
@@ -96,7 +108,7 @@ def _claim_data_dir(settings: config.AllInOneSettings) -> DataDirLock:
 
 async def _event_stream(
     settings: config.AllInOneSettings, stack: AsyncExitStack, engine
-) -> EventStream:  # type: ignore[no-untyped-def]
+) -> RedisEventStream | SqlEventStream:  # type: ignore[no-untyped-def]
     if settings.redis_url:
         redis = RedisEventStream(settings.redis_url)
         stack.push_async_callback(redis.close)
@@ -184,17 +196,22 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
 
         mqtt = await _start_mqtt(settings, access, bus, events, stack)
 
-        # The console calls the platform's APIs through the gateway itself, in process.
-        async def via_gateway(scope, receive, send):  # type: ignore[no-untyped-def]
-            await gateway(scope, receive, send)
-
-        console = console_config(via_gateway, events, settings.mqtt_port)
+        # The console and provision call the platform's APIs through the gateway itself,
+        # in process.
+        to_gateway = _Forward()
+        console = console_config(to_gateway, events, settings.mqtt_port)
         await stack.enter_async_context(console_running(console))
+        things_app = create_things_app(things)
+        bootstrap_app = await _start_bootstrap(settings, engine, authn, things_app, events, stack)
+        provision_app = await _start_provision(to_gateway, stack)
+
         gateway = Gateway(
             GatewayApps(
                 users=create_users_app(users),
                 authn=create_authn_app(authn),
-                things=create_things_app(things),
+                things=things_app,
+                bootstrap=bootstrap_app,
+                provision=provision_app,
                 http=create_http_app(
                     access,
                     bus,
@@ -218,6 +235,7 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
                 about=_about(settings),
             )
         )
+        to_gateway.app = gateway
         runner.tune_garbage_collector()
         _announce(settings)
         tls = settings.gateway_tls.ssl_context() if settings.gateway_tls else None
@@ -226,6 +244,52 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
         )
         await runner.until_stopped(stop, server)
         log.info("stopping: %d messages pending in the writer", writer.pending)
+
+
+async def _start_bootstrap(
+    settings: config.AllInOneSettings,
+    engine: AsyncEngine,
+    authn: UserAuth,
+    things_app: ASGIApp,
+    events: RedisEventStream | SqlEventStream,
+    stack: AsyncExitStack,
+) -> ASGIApp:
+    """The bootstrap service: it calls the things app in-process (an ASGI transport,
+    no socket) and follows ``mainflux.things`` in a consumer group of ``events``."""
+    things = HttpThingsClient("http://things", transport=httpx.ASGITransport(app=things_app))
+    stack.push_async_callback(things.close)
+    key = bootstrap_crypto.parse_key(settings.bootstrap_encrypt_key)
+    service, repo = await bootstrap_main.build_service(engine, authn, things, events, key)
+    sync = bootstrap_main.build_sync(repo, events, consumer="mainflux-allinone")
+    await sync.prepare()
+    stopping = asyncio.Event()
+    stack.callback(stopping.set)
+    await stack.enter_async_context(_task(sync.run(stopping), "bootstrap-sync"))
+    return create_bootstrap_app(service, key)
+
+
+class _Forward:
+    """An ASGI app that passes everything to ``app``, set once the gateway exists."""
+
+    app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.app is not None, "the gateway is not built yet"
+        await self.app(scope, receive, send)
+
+
+async def _start_provision(gateway: ASGIApp, stack: AsyncExitStack) -> ASGIApp:
+    """Provision with its ``MF_PROVISION_*`` template settings; it calls users, things
+    and bootstrap through the gateway in-process, with the caller's token."""
+    provision_settings = load(ProvisionSettings)
+    platform = HttpPlatform(
+        "http://gateway",
+        "http://gateway",
+        "http://gateway/things",
+        transport=httpx.ASGITransport(app=gateway),
+    )
+    stack.push_async_callback(platform.close)
+    return create_provision_app(provision_main.build_service(provision_settings, platform))
 
 
 async def _start_mqtt(
@@ -273,6 +337,8 @@ def _announce(settings: config.AllInOneSettings) -> None:
     lines = [
         "Mainflux is running (all-in-one). Interfaces:",
         f"  HTTP API     {base}  (/users /tokens /password /keys /things /channels /connect)",
+        f"  Bootstrap    {base}/things/configs  (devices: /things/bootstrap/<external_id>)",
+        f"  Provision    {base}/mapping (POST)",
         f"  HTTP publish {base}/http/channels/<id>/messages",
         f"  WebSocket    ws{secure}://{host}:{settings.gateway_port}/ws/channels/<id>/messages",
         f"  MQTT         mqtt://{host}:{settings.mqtt_port}  (over WebSocket: "

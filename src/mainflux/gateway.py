@@ -1,6 +1,8 @@
 """The all-in-one gateway: one port, routed like Mainflux's nginx.
 
-``/users``, ``/tokens``, ``/password`` go to users; ``/keys`` to authn; ``/things``,
+``/users``, ``/tokens``, ``/password`` go to users; ``/keys`` to authn;
+``/things/configs``, ``/things/bootstrap``, ``/things/state`` and ``/things/unknown`` to
+bootstrap; ``/mapping`` to provision; other paths under ``/things``,
 ``/channels``, ``/connect`` and ``/version`` to things; ``GET /channels/<id>/messages``
 to the reader; ``/http/...`` and ``/ws/...`` to the HTTP and WebSocket adapters with
 the prefix stripped; ``/mqtt`` to MQTT over WebSocket; ``/ui/...`` to the web console,
@@ -18,6 +20,8 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 _MESSAGES_PATH = re.compile(r"^/channels/[^/]+/messages/?$")
+#: The second segments under ``/things`` that are bootstrap's, not the things service's.
+_BOOTSTRAP_SEGMENTS = frozenset({"configs", "bootstrap", "state", "unknown"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,8 @@ class GatewayApps:
     mqtt_ws: ASGIApp | None = None
     reader: ASGIApp | None = None
     console: ASGIApp | None = None
+    bootstrap: ASGIApp | None = None
+    provision: ASGIApp | None = None
     #: What ``GET /.well-known/mainflux`` answers (ports of MQTT, CoAP, ...).
     about: Mapping[str, Any] = field(default_factory=dict)
 
@@ -84,6 +90,14 @@ class Gateway:
             return
         if path == ABOUT_PATH and scope["type"] == "http":
             await _about(self._apps.about, scope, send)
+            return
+        if segment == "things" and self._apps.bootstrap is not None:
+            second = path.split("/", 3)[2] if path.count("/") >= 2 else ""
+            if second in _BOOTSTRAP_SEGMENTS:
+                await self._apps.bootstrap(scope, receive, send)
+                return
+        if segment == "mapping" and self._apps.provision is not None:
+            await self._apps.provision(scope, receive, send)
             return
         if segment == "mqtt" and self._apps.mqtt_ws is not None:
             await self._apps.mqtt_ws(scope, receive, send)

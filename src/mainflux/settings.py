@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from mainflux.bootstrap.settings import DEFAULT_ENCRYPT_KEY, check_encrypt_key
 from mainflux.core import settings as declared
 from mainflux.core.config import ConfigError, check_secret
 from mainflux.core.datadir import write_private
@@ -89,6 +90,14 @@ class AllInOneSettings:
         "http(s) URL reset links point at; unset: the gateway's /password/reset",
         shown="(gateway page)",
         check=check_reset_url,
+    )
+    bootstrap_encrypt_key: str = setting(
+        "MF_BOOTSTRAP_ENCRYPT_KEY",
+        DEFAULT_ENCRYPT_KEY,
+        "AES key of secure bootstrap, hex (32, 48 or 64 digits); Mainflux's default",
+        shown=DEFAULT_ENCRYPT_KEY,
+        check=check_encrypt_key,
+        secret=True,
     )
     log_level: str = log_level_setting("MF_LOG_LEVEL")
 

@@ -104,7 +104,7 @@ def test_serve_without_a_service_lists_them_in_one_line() -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "mainflux: no service given; one of: users, authn, things, http, ws, mqtt, "
-        "postgres-writer, postgres-reader, ui"
+        "postgres-writer, postgres-reader, ui, bootstrap, provision"
     ]
 
 

@@ -35,7 +35,7 @@ async def test_a_fresh_database_gets_the_table_from_the_migration(db_url: str) -
     assert await stream.read("mainflux.things") == [(entry, {"operation": "thing.create"})]
     await engine.dispose()
     versions, tables = await versions_and_tables(db_url)
-    assert versions == ["events_0001"]
+    assert versions == ["events_0002"]
     assert "mf_events" in tables
 
 
@@ -50,4 +50,4 @@ async def test_a_table_made_before_migrations_is_adopted_with_its_entries(db_url
     assert [entry_id for entry_id, _ in await stream.read("mainflux.things")] == [old, new]
     await engine.dispose()
     versions, _ = await versions_and_tables(db_url)
-    assert versions == ["events_0001"]
+    assert versions == ["events_0002"]

@@ -29,7 +29,17 @@ class Recorder:
 
 @pytest.fixture
 def apps() -> dict[str, Recorder]:
-    names = ("users", "authn", "things", "http", "ws", "mqtt_ws", "reader")
+    names = (
+        "users",
+        "authn",
+        "things",
+        "http",
+        "ws",
+        "mqtt_ws",
+        "reader",
+        "bootstrap",
+        "provision",
+    )
     return {name: Recorder(name) for name in names}
 
 
@@ -48,6 +58,16 @@ def client(apps: dict[str, Any]) -> httpx.AsyncClient:
         ("POST", "/password/reset-request", "users", "/password/reset-request"),
         ("POST", "/keys", "authn", "/keys"),
         ("GET", "/things/abc", "things", "/things/abc"),
+        ("GET", "/things", "things", "/things"),
+        ("POST", "/things/bulk", "things", "/things/bulk"),
+        ("POST", "/things/configs", "bootstrap", "/things/configs"),
+        ("GET", "/things/configs/abc", "bootstrap", "/things/configs/abc"),
+        ("PATCH", "/things/configs/certs/abc", "bootstrap", "/things/configs/certs/abc"),
+        ("GET", "/things/bootstrap/aa:bb", "bootstrap", "/things/bootstrap/aa:bb"),
+        ("GET", "/things/bootstrap/secure/x", "bootstrap", "/things/bootstrap/secure/x"),
+        ("PUT", "/things/state/abc", "bootstrap", "/things/state/abc"),
+        ("GET", "/things/unknown/configs", "bootstrap", "/things/unknown/configs"),
+        ("POST", "/mapping", "provision", "/mapping"),
         ("GET", "/channels/abc", "things", "/channels/abc"),
         ("GET", "/channels/abc/things", "things", "/channels/abc/things"),
         ("POST", "/connect", "things", "/connect"),

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import pytest
 
-SERVICES = ["users", "authn", "things"]
+SERVICES = ["users", "authn", "things", "bootstrap", "provision"]
 #: A service's own interface, the face its transports take, is not one of its ports.
 OWN_FACE = "service.Service"
 

@@ -67,6 +67,8 @@ SERVICES: dict[str, str] = {
     "postgres-writer": "mainflux.writers.main",
     "postgres-reader": "mainflux.readers.main",
     "ui": "mainflux.console.main",
+    "bootstrap": "mainflux.bootstrap.main",
+    "provision": "mainflux.provision.main",
 }
 
 

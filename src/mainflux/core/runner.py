@@ -70,6 +70,8 @@ def setup_logging(level_var: str = "MF_LOG_LEVEL", default: str = "info") -> Non
     install_log_redaction()  # no URL password or token reaches a log line
     # Migrations say what they apply at INFO; keep start-up quiet unless debugging.
     logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
+    # Calls between services (bootstrap, provision) would log every request at INFO.
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
 
 
 def bind_socket(

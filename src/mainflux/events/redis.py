@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from mainflux.events.stream import Entry
 
@@ -38,6 +39,30 @@ class RedisEventStream:
         if not result:
             return []
         return [(entry_id, fields) for entry_id, fields in result[0][1]]
+
+    async def create_group(self, stream: str, group: str) -> None:
+        """``XGROUP CREATE <stream> <group> $ MKSTREAM``; an existing group is kept."""
+        try:
+            await self._redis.xgroup_create(stream, group, id="$", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read_group(
+        self, stream: str, group: str, consumer: str, count: int = 100, block: float = 1.0
+    ) -> list[Entry]:
+        """``XREADGROUP`` from ``0`` (this consumer's pending entries), then from ``>``."""
+        pending: Any = await self._redis.xreadgroup(group, consumer, {stream: "0"}, count=count)
+        rows = pending[0][1] if pending else []
+        if not rows:
+            fresh: Any = await self._redis.xreadgroup(
+                group, consumer, {stream: ">"}, count=count, block=max(1, int(block * 1000))
+            )
+            rows = fresh[0][1] if fresh else []
+        return [(entry_id, fields or {}) for entry_id, fields in rows]
+
+    async def ack(self, stream: str, group: str, entry_id: str) -> None:
+        await self._redis.xack(stream, group, entry_id)
 
     async def ping(self) -> None:
         """Raise when the server cannot be reached."""

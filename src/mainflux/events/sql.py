@@ -28,12 +28,28 @@ events_table = sa.Table(
     sa.Column("seq", sa.Integer, primary_key=True),
     sa.Column("fields", sa.Text, nullable=False),
 )
+#: Where each consumer group stands (``events/migrations`` makes it too).
+groups_metadata = sa.MetaData()
+groups_table = sa.Table(
+    "mf_event_groups",
+    groups_metadata,
+    sa.Column("stream", sa.String(255), primary_key=True),
+    sa.Column("grp", sa.String(255), primary_key=True),
+    sa.Column("ms", sa.BigInteger, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+)
 
 
 class SqlEventStream:
     """An :class:`~mainflux.events.stream.EventStream` stored in SQLite or PostgreSQL.
 
-    Readers in the same process are woken on append; readers elsewhere poll."""
+    Readers in the same process are woken on append; readers elsewhere poll.
+
+    Consumer groups keep one position per group: the last acknowledged entry. Reading
+    returns the entries after it, so whatever was read but not acknowledged comes back
+    first. Acknowledging an entry moves the position to it; the group's consumers are
+    expected to acknowledge in order (the bootstrap sync does: an entry it cannot
+    apply is parked and then acknowledged)."""
 
     def __init__(self, engine: AsyncEngine, *, poll_interval: float = 0.2) -> None:
         self._engine = engine
@@ -111,6 +127,45 @@ class SqlEventStream:
                     await asyncio.wait_for(self._appended.wait(), min(remaining, self._poll))
             entries = await self._fetch(stream, after, count)
         return entries
+
+    async def create_group(self, stream: str, group: str) -> None:
+        g = groups_table.c
+        async with self._lock, self._engine.begin() as conn:
+            found = (
+                await conn.execute(sa.select(g.ms).where(g.stream == stream, g.grp == group))
+            ).first()
+            if found is None:
+                ms, seq = self._last.get(stream) or await self._load_last(stream)
+                await conn.execute(
+                    groups_table.insert().values(stream=stream, grp=group, ms=ms, seq=seq)
+                )
+
+    async def _group_position(self, stream: str, group: str) -> str:
+        g = groups_table.c
+        query = sa.select(g.ms, g.seq).where(g.stream == stream, g.grp == group)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            raise LookupError(f"no consumer group {group!r} on {stream!r}")
+        return f"{row.ms}-{row.seq}"
+
+    async def read_group(
+        self, stream: str, group: str, consumer: str, count: int = 100, block: float = 1.0
+    ) -> list[Entry]:
+        after = await self._group_position(stream, group)
+        return await self.read(stream, after, count, block)
+
+    async def ack(self, stream: str, group: str, entry_id: str) -> None:
+        ms, seq = id_key(entry_id)
+        g = groups_table.c
+        query = (
+            groups_table.update()
+            .where(g.stream == stream, g.grp == group)
+            .where(sa.or_(g.ms < ms, sa.and_(g.ms == ms, g.seq < seq)))
+            .values(ms=ms, seq=seq)
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(query)
 
     async def close(self) -> None:
         return None

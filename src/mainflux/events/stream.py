@@ -1,8 +1,10 @@
 """The event log port: append-only named streams of flat string entries.
 
 Entries look like Redis Stream entries: an id ``<ms>-<seq>`` and a mapping of string
-fields. Two implementations: Redis Streams (:mod:`mainflux.events.redis`) and an
-embedded log in the service's SQL database (:mod:`mainflux.events.sql`)."""
+fields. Consumer groups (:class:`ConsumerGroups`) hand each entry to a group once and
+keep it pending until acknowledged. Two implementations: Redis Streams
+(:mod:`mainflux.events.redis`) and an embedded log in the service's SQL database
+(:mod:`mainflux.events.sql`)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,31 @@ class EventStream(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+        ...
+
+
+class ConsumerGroups(Protocol):
+    """Consumer groups over a stream, as Redis's XGROUP/XREADGROUP/XACK.
+
+    An entry read by a group stays pending until acknowledged; reading again returns
+    the consumer's pending entries first, so a consumer that stopped (or crashed)
+    before acknowledging gets them back when it resumes."""
+
+    async def create_group(self, stream: str, group: str) -> None:
+        """Create ``group`` starting after the stream's last entry (creating the stream
+        when missing); an existing group is kept where it is."""
+        ...
+
+    async def read_group(
+        self, stream: str, group: str, consumer: str, count: int = 100, block: float = 1.0
+    ) -> list[Entry]:
+        """The consumer's pending entries, or else up to ``count`` new ones (waiting up
+        to ``block`` seconds for them). Entries trimmed away while pending come back
+        with empty fields."""
+        ...
+
+    async def ack(self, stream: str, group: str, entry_id: str) -> None:
+        """Acknowledge one entry: the group will not hand it out again."""
         ...
 
 

@@ -1,0 +1,1 @@
+"""The bootstrap service: zero-touch device configuration (Mainflux's ``bootstrap``)."""

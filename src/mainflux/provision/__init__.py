@@ -1,0 +1,1 @@
+"""The provision service: one call to onboard a gateway (Mainflux's ``provision``)."""
