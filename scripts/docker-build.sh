@@ -40,6 +40,12 @@ if [ "$install" = wheel ]; then
   "$PYTHON" -m pip wheel --quiet --no-deps -w build/docker-wheel .
 fi
 
+# The Dockerfile builds the all-in-one and the first service; the other services differ
+# from that one only in the command they run, so their images are derived from it
+# (FROM it, one ENV), which takes seconds where a cached Dockerfile build takes many.
+first_service=""
+empty=$(mktemp -d)
+trap 'rm -rf "$empty"' EXIT
 for name in "$@"; do
   if [ "$name" = allinone ]; then
     target=(--target allinone)
@@ -51,9 +57,15 @@ for name in "$@"; do
   log=build/docker-logs/$name.log
   mkdir -p build/docker-logs
   echo "building $REPO/$name:$TAG (base $base, log $log)"
-  "$ENGINE" build -f docker/Dockerfile "${target[@]}" \
-    --build-arg "BASE_IMAGE=$base" --build-arg "INSTALL=$install" \
-    --build-arg "MF_PIP_INDEX_URL=$index" --build-arg "MF_PIP_EXTRA_INDEX_URL=$extra" \
-    -t "$REPO/$name:$TAG" . >"$log" 2>&1 || {
+  if [ "$name" != allinone ] && [ -n "$first_service" ]; then
+    printf 'FROM %s\nENV MAINFLUX_COMMAND=mainflux-%s\n' "$first_service" "$name" |
+      "$ENGINE" build -f - -t "$REPO/$name:$TAG" "$empty" >"$log" 2>&1
+  else
+    "$ENGINE" build -f docker/Dockerfile "${target[@]}" \
+      --build-arg "BASE_IMAGE=$base" --build-arg "INSTALL=$install" \
+      --build-arg "MF_PIP_INDEX_URL=$index" --build-arg "MF_PIP_EXTRA_INDEX_URL=$extra" \
+      -t "$REPO/$name:$TAG" . >"$log" 2>&1
+  fi || {
     tail -n 40 "$log" >&2; echo "building $REPO/$name:$TAG failed; log: $log" >&2; exit 1; }
+  [ "$name" = allinone ] || [ -n "$first_service" ] || first_service=$REPO/$name:$TAG
 done

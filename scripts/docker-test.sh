@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/container-engine.sh)"
-PY=.venv/bin/python
+PY=${PYTHON:-.venv/bin/python}
 [ -x "$PY" ] || PY=python3
 probe() { "$PY" scripts/docker_probe.py "$@"; }
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

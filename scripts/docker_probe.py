@@ -56,7 +56,9 @@ def provision(users: str, things: str) -> None:
     email = f"docker-{uuid.uuid4().hex[:12]}@example.com"
     credentials = {"email": email, "password": "docker-test-secret"}
     with httpx.Client(timeout=10) as client:
-        _created(client.post(f"{users}/users", json=credentials), "the user")
+        reply = client.post(f"{users}/users", json=credentials)
+        if reply.status_code != 201:
+            _fail(f"creating the user: {reply.status_code} {reply.text}")
         reply = client.post(f"{users}/tokens", json=credentials)
         if reply.status_code != 201:
             _fail(f"login: {reply.status_code} {reply.text}")

@@ -51,7 +51,12 @@ def _compose_config(*files: Path) -> dict[str, Any]:
     # .env's values, not the caller's MF_* variables (a shell's MF_RELEASE_TAG would win).
     env = {k: v for k, v in os.environ.items() if not k.startswith("MF_")}
     done = subprocess.run(
-        [*args, "config"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [*args, "config"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr
