@@ -19,8 +19,16 @@ PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo pyt
 install=source
 if [ "${1:-}" = --dev ]; then install=wheel; shift; fi
 [ $# -gt 0 ] || { echo "usage: $0 [--dev] NAME..." >&2; exit 2; }
+for name in "$@"; do
+  [ "$name" = allinone ] || grep -q "^mainflux-$name = " pyproject.toml || {
+    echo "unknown image: $name (allinone, or a service of [project.scripts] in pyproject.toml)" >&2
+    exit 2
+  }
+done
 
 base=$(scripts/docker-base.sh)
+# BuildKit builds only the stages a target needs (the legacy builder would build all).
+export DOCKER_BUILDKIT=1
 
 # The host's index, when it is one a build container can reach (http or https).
 pip_setting() {
@@ -50,8 +58,6 @@ for name in "$@"; do
   if [ "$name" = allinone ]; then
     target=(--target allinone)
   else
-    grep -q "^mainflux-$name = " pyproject.toml || {
-      echo "unknown service: $name (see [project.scripts] in pyproject.toml)" >&2; exit 2; }
     target=(--target service --build-arg "SERVICE=$name")
   fi
   log=build/docker-logs/$name.log
