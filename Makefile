@@ -94,4 +94,5 @@ rundocker:
 
 # Builds the images and runs them: the all-in-one on a volume, the microservices end to end.
 docker-test: venv
+	START_BROKERS=0 ./scripts/services.sh
 	./scripts/docker-test.sh

@@ -14,10 +14,18 @@
 #
 # Every container runs under this script's cgroup (--cgroup-parent) and is removed on
 # exit, as are the test's tags, volumes, databases and servers. Prints the time of each
-# step. Needs PostgreSQL with the `mainflux` role (scripts/services.sh), nats-server,
-# redis-server and mosquitto_pub.
+# step. Needs PostgreSQL with the `mainflux` role, nats-server, redis-server and
+# mosquitto_pub (scripts/services.sh installs them); without Docker or Podman, installs
+# Podman (with runc and debootstrap) from apt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if ! { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; } &&
+  ! command -v podman >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "docker-test: installing podman, runc and debootstrap"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq podman runc debootstrap >/dev/null
+fi
 eval "$(scripts/container-engine.sh)"
 PY=${PYTHON:-.venv/bin/python}
 [ -x "$PY" ] || PY=python3

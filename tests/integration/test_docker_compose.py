@@ -5,6 +5,7 @@ ports the services listen on."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
@@ -42,9 +43,10 @@ def _settings_class(service: str) -> type[Any]:
     return cls
 
 
+@functools.cache
 def _compose_config(*files: Path) -> dict[str, Any]:
     """What the compose tool makes of ``files``: ``podman-compose config`` (``--dry-run``:
-    no container engine needed), with .env's values filled in."""
+    no container engine needed), with .env's values filled in; once per set of files."""
     args = [sys.executable, "-m", "podman_compose", "--dry-run"]
     for file in files:
         args += ["-f", str(file)]
@@ -105,6 +107,17 @@ def test_the_compose_tool_accepts_the_file_and_every_service_is_there(
     assert set(SETTINGS) <= set(services), "a Mainflux service is missing"
     for name in SETTINGS:
         assert services[name]["image"] == f"mainflux/{name}:latest", name
+
+
+@pytest.mark.parametrize(
+    "override", sorted(DOCKER.glob("docker-compose.*.yml")), ids=lambda path: path.name
+)
+def test_every_override_merges_into_a_file_the_compose_tool_accepts(override: Path) -> None:
+    services = _compose_config(COMPOSE, override)["services"]
+    for name in SETTINGS:
+        env = _environment(services[name])
+        declared = {variable for variable, _, _ in variables(_settings_class(name))}
+        assert set(env) - declared == set(), f"{override.name}: {name} does not read these"
 
 
 def test_the_nats_debugging_override_keeps_jetstream_and_turns_on_tracing() -> None:
