@@ -43,35 +43,40 @@ pip_setting() {
 index=$(pip_setting PIP_INDEX_URL index-url)
 extra=$(pip_setting PIP_EXTRA_INDEX_URL extra-index-url)
 
+# The wheel of --dev; without --dev none, so a stale one cannot change the source build.
+rm -rf build/docker-wheel
 if [ "$install" = wheel ]; then
-  rm -rf build/docker-wheel
   "$PYTHON" -m pip wheel --quiet --no-deps -w build/docker-wheel .
 fi
 
-# The Dockerfile builds the all-in-one and the first service; the other services differ
-# from that one only in the command they run, so their images are derived from it
-# (FROM it, one ENV), which takes seconds where a cached Dockerfile build takes many.
-first_service=""
+# Service images differ only in their command: the Dockerfile's runtime stage is built
+# once, and each service adds the Dockerfile's `service` stage to it, spelled out for that
+# service (seconds, where a cached build of the whole Dockerfile takes many).
+mkdir -p build/docker-logs
 empty=$(mktemp -d)
 trap 'rm -rf "$empty"' EXIT
+build() {  # build LOG ARGS...
+  local log=$1; shift
+  "$ENGINE" build --build-arg "BASE_IMAGE=$base" --build-arg "INSTALL=$install" \
+    --build-arg "MF_PIP_INDEX_URL=$index" --build-arg "MF_PIP_EXTRA_INDEX_URL=$extra" \
+    "$@" >"$log" 2>&1 || { tail -n 40 "$log" >&2; echo "build failed; log: $log" >&2; exit 1; }
+}
+runtime=""
 for name in "$@"; do
-  if [ "$name" = allinone ]; then
-    target=(--target allinone)
-  else
-    target=(--target service --build-arg "SERVICE=$name")
-  fi
   log=build/docker-logs/$name.log
-  mkdir -p build/docker-logs
   echo "building $REPO/$name:$TAG (base $base, log $log)"
-  if [ "$name" != allinone ] && [ -n "$first_service" ]; then
-    printf 'FROM %s\nENV MAINFLUX_COMMAND=mainflux-%s\n' "$first_service" "$name" |
-      "$ENGINE" build -f - -t "$REPO/$name:$TAG" "$empty" >"$log" 2>&1
-  else
-    "$ENGINE" build -f docker/Dockerfile "${target[@]}" \
-      --build-arg "BASE_IMAGE=$base" --build-arg "INSTALL=$install" \
-      --build-arg "MF_PIP_INDEX_URL=$index" --build-arg "MF_PIP_EXTRA_INDEX_URL=$extra" \
-      -t "$REPO/$name:$TAG" . >"$log" 2>&1
-  fi || {
-    tail -n 40 "$log" >&2; echo "building $REPO/$name:$TAG failed; log: $log" >&2; exit 1; }
-  [ "$name" = allinone ] || [ -n "$first_service" ] || first_service=$REPO/$name:$TAG
+  if [ "$name" = allinone ]; then
+    build "$log" -f docker/Dockerfile --target allinone -t "$REPO/$name:$TAG" .
+    continue
+  fi
+  if [ -z "$runtime" ]; then
+    build build/docker-logs/runtime.log -f docker/Dockerfile --target runtime \
+      --iidfile "$empty/.runtime" .
+    runtime=$(cat "$empty/.runtime")
+    rm -f "$empty/.runtime"
+  fi
+  printf '%s\n' "FROM $runtime" \
+    "RUN ln -s /opt/mainflux/bin/mainflux-$name /usr/local/bin/mainflux-service" \
+    "USER mainflux" 'CMD ["mainflux-service"]' >"$empty/Dockerfile"
+  build "$log" -f "$empty/Dockerfile" -t "$REPO/$name:$TAG" "$empty"
 done
