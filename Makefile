@@ -6,8 +6,19 @@ PREFIX ?= $(HOME)/.local
 # Test processes in parallel (pytest-xdist); every test provisions its own servers.
 PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?=
+# Containers (docker/): images $(MF_DOCKER_REPO)/<service> and $(MF_DOCKER_REPO)/allinone.
+MF_DOCKER_REPO ?= mainflux
+MF_RELEASE_TAG ?= latest
+export MF_DOCKER_REPO MF_RELEASE_TAG
+DOCKERS = $(addprefix docker_,allinone $(SERVICES))
+DOCKERS_DEV = $(addprefix docker_dev_,allinone $(SERVICES))
+# `make cleandocker pv=true` removes the data volumes too.
+pv ?=
+# Extra compose files for `make rundocker`, e.g. overrides=docker/docker-compose.nats-debugging.yml
+overrides ?=
 
-.PHONY: all venv venv-run services test lint proto install run rundev clean bench $(SERVICES)
+.PHONY: all venv venv-run services test lint proto install run rundev clean bench $(SERVICES) \
+	dockers dockers_dev $(DOCKERS) $(DOCKERS_DEV) cleandocker rundocker docker-test
 
 all: venv-run
 	$(BIN)/python -m pip wheel --quiet --no-deps -w build .
@@ -60,3 +71,30 @@ rundev: venv-run
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Images with Docker or Podman (whichever is installed; MF_ENGINE=docker|podman forces one).
+dockers:
+	./scripts/docker-build.sh allinone $(SERVICES)
+
+$(DOCKERS): docker_%:
+	./scripts/docker-build.sh $*
+
+# The same images from a wheel built here (faster: nothing is built inside the image).
+dockers_dev: venv-run
+	./scripts/docker-build.sh --dev allinone $(SERVICES)
+
+$(DOCKERS_DEV): docker_dev_%: venv-run
+	./scripts/docker-build.sh --dev $*
+
+# Stops and removes the containers and images, keeps the data volumes unless pv=true.
+cleandocker:
+	MF_DOCKER_PV=$(pv) ./scripts/docker-clean.sh
+
+# The microservice deployment (docker/docker-compose.yml); `make run` is the all-in-one.
+rundocker:
+	@./scripts/docker-run.sh $(overrides)
+
+# Builds the images and runs them: the all-in-one on a volume, the microservices end to end.
+docker-test: venv
+	START_BROKERS=0 ./scripts/services.sh
+	./scripts/docker-test.sh
