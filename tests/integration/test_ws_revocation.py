@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,17 +35,10 @@ from mainflux.things.service import Service
 from mainflux.things.singleuser import SingleUserAuth
 from tests.fakes import FakeThings
 from tests.integration.test_ws_adapter import open_ws, refused_status, serving
+from tests.servers import until
 
 TOKEN = "owner-token"
 POLICY_VIOLATION = 1008
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    """Wait until ``condition()`` holds (checked on every loop turn, with a timeout)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"never happened: {what}"
-        await asyncio.sleep(0.01)
 
 
 async def closed_with(ws: ClientConnection, code: int = POLICY_VIOLATION) -> None:
