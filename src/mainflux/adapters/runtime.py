@@ -10,7 +10,7 @@ Each adapter (HTTP, WebSocket, MQTT, CoAP) declares its settings with
 
       @dataclass(frozen=True, slots=True)
       class Settings:
-          adapter: AdapterSettings = adapter_settings("WS_ADAPTER", 8186, serves="wss://")
+          adapter: AdapterSettings = adapter_settings("WS_ADAPTER", 8186, serves="serve wss://")
           max_connections: int = setting(...)
 
   and :func:`serve_adapter` runs it: bind, connect the bus, open the access, serve.
