@@ -50,25 +50,3 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     else:
         with servers.postgres_database() as url:
             yield url
-
-
-# Tests in files owned elsewhere that still leave a subprocess pipe open, by (file, test),
-# each with the fix that lets its entry go. Only that one warning is let through, and only
-# for that test: everything else stays an error.
-_UNCLOSED_PIPES = {
-    (
-        "test_mqtt_isolation.py",
-        "test_mosquitto_sub_with_a_borrowed_client_id_prints_nothing_of_the_owner",
-    ): "MosquittoSub.stop() must close self.proc.stdout once the reader thread has ended",
-}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if (item.path.name, getattr(item, "originalname", item.name)) in _UNCLOSED_PIPES:
-            item.add_marker(
-                pytest.mark.filterwarnings(
-                    r"ignore:Exception ignored in. <_io\.FileIO"
-                    ":pytest.PytestUnraisableExceptionWarning"
-                )
-            )

@@ -5,11 +5,14 @@
 (:class:`~mainflux.core.auth.ChannelOwner`). It knows things by key, their channel
 connections and the channels each user token owns; it counts the questions it is asked,
 can be switched ``down`` (every question raises ``ServiceUnavailable``), and can hold
-every question at a ``gate`` until the test opens it."""
+every question at a ``gate``, or the next question of one method (:meth:`FakeThings.hold`),
+until the test opens it. As on a wire, a held question's answer is made when it is asked:
+a change made while it is held is not in it."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import uuid
 from typing import TYPE_CHECKING
 
@@ -24,9 +27,12 @@ class FakeThings:
         self.links: set[tuple[str, str]] = set()  # (channel id, thing id)
         self.owners: dict[str, set[str]] = {}  # user token -> ids of the channels it owns
         self.calls = 0  # questions asked, answered or not
+        self.asked: collections.Counter[str] = collections.Counter()  # by method name
         self.down = False  # every question raises ServiceUnavailable while set
         self.gate: asyncio.Event | None = None  # questions wait here while it is unset
         self.entered = asyncio.Event()  # set once a question has reached the gate
+        self.held: set[str] = set()  # methods whose held question is waiting
+        self._holds: dict[str, asyncio.Event] = {}
 
     def add(self, thing_id: str, key: str, *channels: str) -> None:
         """Know the thing ``thing_id`` by ``key``, connected to ``channels``."""
@@ -43,41 +49,57 @@ class FakeThings:
         """Let the user behind ``token`` own ``channels``."""
         self.owners.setdefault(token, set()).update(channels)
 
-    async def _enter(self) -> None:
+    def hold(self, method: str) -> asyncio.Event:
+        """Hold the next question of ``method`` (e.g. ``"identify"``) until the returned
+        event is set; its name is in :attr:`held` while it waits."""
+        gate = self._holds[method] = asyncio.Event()
+        return gate
+
+    async def _enter(self, method: str) -> None:
         self.calls += 1
+        self.asked[method] += 1
         self.entered.set()
-        if self.gate is not None:
-            await self.gate.wait()
         if self.down:
             raise ServiceUnavailable()
+        if self.gate is not None:
+            await self.gate.wait()
+        gate = self._holds.pop(method, None)
+        if gate is not None:
+            self.held.add(method)
+            await gate.wait()
+            self.held.discard(method)
 
     async def can_access_by_key(self, channel_id: str, key: str) -> str:
         """The thing with ``key`` when it is connected to the channel."""
-        await self._enter()
         thing_id = self.keys.get(key)
-        if thing_id is None or (channel_id, thing_id) not in self.links:
+        allowed = thing_id is not None and (channel_id, thing_id) in self.links
+        await self._enter("can_access_by_key")
+        if thing_id is None or not allowed:
             raise Unauthorized()
         return thing_id
 
     async def can_access_by_id(self, channel_id: str, thing_id: str) -> None:
         """Return when the thing is connected to the channel."""
-        await self._enter()
-        if (channel_id, thing_id) not in self.links:
+        allowed = (channel_id, thing_id) in self.links
+        await self._enter("can_access_by_id")
+        if not allowed:
             raise Unauthorized()
 
     async def identify(self, key: str) -> str:
         """The thing with ``key``."""
-        await self._enter()
-        if key not in self.keys:
+        thing_id = self.keys.get(key)
+        await self._enter("identify")
+        if thing_id is None:
             raise Unauthorized()
-        return self.keys[key]
+        return thing_id
 
     async def authorize_owner(self, token: str, channel_id: str) -> None:
         """Return when ``token``'s user owns the channel; ``NotFound`` when another does."""
-        await self._enter()
-        if token not in self.owners:
+        owned = frozenset(self.owners[token]) if token in self.owners else None
+        await self._enter("authorize_owner")
+        if owned is None:
             raise Unauthorized()
-        if channel_id not in self.owners[token]:
+        if channel_id not in owned:
             raise NotFound()
 
 

@@ -4,9 +4,9 @@ PostgreSQL (``MF_DB_URL``), Redis (``MF_REDIS_URL``) and NATS (``MF_NATS_URL``).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +15,7 @@ import redis
 from mainflux.messaging.envelope import Message
 from tests.e2e.conftest import Platform
 from tests.e2e.test_allinone import SENML, _provision
-from tests.servers import NatsServer
+from tests.servers import NatsServer, wait_until
 
 
 @pytest.fixture
@@ -63,15 +63,13 @@ def test_the_platform_runs_on_postgres_redis_and_nats(
             SENML,
         )
 
-        deadline = time.monotonic() + 10
-        while True:
-            page = client.get(
+        def page() -> dict[str, Any]:
+            return client.get(  # type: ignore[no-any-return]
                 f"/channels/{ids['channel']}/messages", headers={"Authorization": ids["key"]}
             ).json()
-            if page["total"] == 1 or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        assert page["messages"][0]["name"] == "dev:temp"
+
+        wait_until(lambda: page()["total"] == 1, "the message is stored and readable")
+        assert page()["messages"][0]["name"] == "dev:temp"
 
     events = redis.Redis.from_url(redis_url, decode_responses=True)
     ours = [

@@ -181,7 +181,8 @@ class MosquittoSub:
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.printed: list[str] = []  # message lines, from the start (before SUBACK too)
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         while "received SUBACK" not in self._next():
             pass
 
@@ -203,8 +204,13 @@ class MosquittoSub:
         return self.printed
 
     def stop(self) -> None:
+        """Stop the process, let the reader thread reach the end of its output, close it."""
         self.proc.terminate()
         self.proc.wait(10)
+        self.reader.join(10)
+        assert not self.reader.is_alive(), "mosquitto_sub's output never ended"
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
 
 
 # --- revocation ------------------------------------------------------------------------

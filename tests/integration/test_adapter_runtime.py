@@ -14,7 +14,7 @@ from mainflux.core.runner import StartupError, bind_socket
 from mainflux.events.redis import RedisEventStream
 from tests.fakes import FakeThings
 from tests.integration.test_access_cache import until_refused
-from tests.servers import free_port
+from tests.servers import free_port, until
 
 
 async def test_open_access_tails_the_things_events_while_open(redis_url: str) -> None:
@@ -24,11 +24,12 @@ async def test_open_access_tails_the_things_events_while_open(redis_url: str) ->
     settings = AccessSettings(es_url=redis_url, max_age=3600)
     try:
         async with open_access(settings, things) as access:
-            for _ in range(500):  # the tail starts at "now": append until it reads
+
+            async def tail_reads() -> bool:  # the tail starts at "now": append until it reads
                 await writer.append(THINGS_STREAM, {"operation": "noop"})
-                if access.events_seen:
-                    break
-                await asyncio.sleep(0.01)
+                return access.events_seen > 0
+
+            await until(tail_reads, "the access cache tails the things events")
             await access.can_access_by_key("chan-1", "key-1")
             things.links.clear()
             event = {"operation": "thing.disconnect", "chan_id": "chan-1", "thing_id": "thing-1"}

@@ -13,7 +13,7 @@ from mainflux.messaging.bus import HANDLER_FAILURES, Bus
 from mainflux.messaging.envelope import Message
 from mainflux.messaging.inproc import InProcessBus
 from mainflux.messaging.nats import NatsBus
-from tests.servers import NatsServer
+from tests.servers import NatsServer, until
 
 
 @pytest.fixture(params=["inproc", "nats"])
@@ -119,11 +119,14 @@ async def test_a_queue_group_delivers_each_message_to_exactly_one_member(bus: Bu
     await bus.publish(Message(ch, "end", payload=b"end"))
     await next_of(everyone)
     group: list[bytes] = []
-    while len(group) < 41:
+
+    def all_in() -> bool:
         for queue in (first, second):
             while not queue.empty():
                 group.append(queue.get_nowait().payload)
-        await asyncio.sleep(0.01)
+        return len(group) >= 41
+
+    await until(all_in, "the group members got 41 messages between them")
     assert sorted(group) == sorted([str(i).encode() for i in range(40)] + [b"end"])
 
 
@@ -184,18 +187,19 @@ async def test_nats_outage_gives_service_unavailable_then_recovers(nats: NatsSer
     await bus.client.flush()
     try:
         nats.stop()
-        with pytest.raises(ServiceUnavailable):
-            for _ in range(500):  # the client notices the lost connection within moments
+
+        async def refused() -> bool:
+            try:
                 await bus.publish(Message(ch, payload=b"lost"))
-                await asyncio.sleep(0.01)
+            except ServiceUnavailable:
+                return True
+            return False
+
+        await until(refused, "a publish is refused once the client noticed the outage")
     finally:
         nats.start()
     try:
-        for _ in range(1000):
-            if bus.connected:
-                break
-            await asyncio.sleep(0.01)
-        assert bus.connected, "the bus reconnects by itself"
+        await until(lambda: bus.connected, "the bus reconnects by itself")
         await bus.client.flush()
         await bus.publish(Message(ch, payload=b"back"))
         got = await next_of(queue)

@@ -23,6 +23,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mainflux.core.db import create_engine
@@ -82,13 +83,27 @@ def envelope(channel: str, i: int) -> bytes:
     return Message(channel, "", "thing", "http", f'[{{"n":"n","v":{i}}}]'.encode()).encode()
 
 
-async def publish(nc: Client, channel: str, start: int, count: int, pause: float = 0.0) -> None:
-    """Publish with plain core NATS, as Go Mainflux adapters do."""
+async def publish(
+    nc: Client,
+    channel: str,
+    start: int,
+    count: int,
+    pause: float = 0.0,
+    sent: list[int] | None = None,
+) -> None:
+    """Publish with plain core NATS, as Go Mainflux adapters do; ``sent[0]`` counts."""
     for i in range(start, start + count):
         await nc.publish(f"channels.{channel}", envelope(channel, i))
+        if sent is not None:
+            sent[0] += 1
         if pause:
             await asyncio.sleep(pause)
     await nc.flush()
+
+
+def retries(writer: str) -> float:
+    """How often the sink named ``writer`` retried a store (its Prometheus counter)."""
+    return REGISTRY.get_sample_value("mainflux_writer_store_retries_total", {"writer": writer}) or 0
 
 
 class InProcessWriter:
@@ -102,7 +117,10 @@ class InProcessWriter:
             durable=durable, subjects=(f"channels.{channel}",), batch_size=50
         )
         self.consumer = DurableConsumer(nc, stream, settings)
-        self.sink = MessageSink(PostgresStore(engine), min_backoff=0.05, max_backoff=0.5)
+        self.name = f"writer-{durable}"
+        self.sink = MessageSink(
+            PostgresStore(engine), name=self.name, min_backoff=0.05, max_backoff=0.5
+        )
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -138,11 +156,19 @@ async def test_a_stopped_writer_stores_everything_after_restart(
     durable = f"w-{channel[:8]}"
     writer = InProcessWriter(nc, stream, engine, channel, durable)
     await writer.start()
-    flow = asyncio.create_task(publish(nc, channel, 0, 600, pause=0.005))
-    await asyncio.sleep(0.8)
+    sent = [0]
+    flow = asyncio.create_task(publish(nc, channel, 0, 600, pause=0.005, sent=sent))
+
+    async def some_stored() -> bool:
+        return (await stored(postgres_url))[0] > 0
+
+    await until(some_stored, "the writer stored messages of the flow")
     await writer.close()
     during_stop = (await stored(postgres_url))[0]
-    await asyncio.sleep(2.5)  # messages keep flowing while no writer runs
+    at_stop = sent[0]
+    await until(
+        lambda: sent[0] >= min(at_stop + 100, 600), "messages kept flowing while no writer ran"
+    )
     assert (await stored(postgres_url))[0] == during_stop
     writer = InProcessWriter(nc, stream, engine, channel, durable)
     await writer.start()
@@ -190,8 +216,9 @@ async def test_database_down_the_writer_retries_and_loses_nothing(
     await admin.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
     )
+    before = retries(writer.name)
     await publish(nc, channel, 10, 300)
-    await asyncio.sleep(1.5)  # the writer keeps retrying meanwhile
+    await until(lambda: retries(writer.name) >= before + 3, "the writer keeps retrying")
     await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
     await admin.close()
     assert await wait_stored(postgres_url, 310) == (310, 310)
@@ -239,13 +266,12 @@ async def test_a_sigkilled_writer_process_loses_and_duplicates_nothing(
     log = tmp_path / "writer.log"
     first = writer_process(postgres_url, nats.url, subjects, durable, log)
     try:
-        rows = (0, 0)
-        for _ in range(300):
-            await asyncio.sleep(0.05)
-            rows = await stored(postgres_url)
-            if rows[0] > 0:
-                break
-        assert 0 < rows[0] < 20_000, log.read_text()
+
+        async def some_stored() -> bool:
+            return (await stored(postgres_url))[0] > 0
+
+        await until(some_stored, f"the first writer stored messages: {log}", timeout=15)
+        assert (await stored(postgres_url))[0] < 20_000, "killed mid-stream"
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(10)
@@ -330,9 +356,12 @@ async def test_a_deleted_consumer_is_reported_and_the_loop_backs_off(
     logging.getLogger("mainflux.jetstream").addHandler(handler)
     try:
         task = asyncio.create_task(consumer.run(_never_called, stop))
+
         # The consumer's first long pull is pending once the server counts a waiting request.
-        while (await js.consumer_info(stream, durable)).num_waiting == 0:
-            await asyncio.sleep(0.02)
+        async def pulling() -> bool:
+            return (await js.consumer_info(stream, durable)).num_waiting > 0
+
+        await until(pulling, "the consumer's long pull is waiting at the server")
         await js.delete_consumer(stream, durable)
         await asyncio.wait_for(refused.wait(), 10)
         stop.set()

@@ -9,10 +9,9 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 
 from mainflux.adapters.mqtt import codec, codec5
-from mainflux.core.errors import ServiceUnavailable
 from mainflux.messaging.envelope import Message
 from tests.integration.test_mqtt5_support import Client5, Raw5, properties
-from tests.integration.test_mqtt_adapter import FakeThings, Platform
+from tests.integration.test_mqtt_adapter import Platform
 from tests.integration.test_mqtt_support import eventually, raw_connect
 
 
@@ -45,18 +44,10 @@ def test_connect_refusals_carry_version_5_reason_codes(platform: Platform) -> No
     client.close()
 
 
-def test_an_unreachable_things_service_is_server_unavailable() -> None:
-    class DownThings(FakeThings):
-        async def identify(self, key: str) -> str:
-            raise ServiceUnavailable()
-
-    running = Platform()
-    try:
-        running.things.__class__ = DownThings
-        thing_id, key = running.things.thing()
-        assert refused(running.port, thing_id, key) == b"\x20\x03\x00\x88\x00"
-    finally:
-        running.stop()
+def test_an_unreachable_things_service_is_server_unavailable(platform: Platform) -> None:
+    thing_id, key = platform.things.thing()
+    platform.things.down = True
+    assert refused(platform.port, thing_id, key) == b"\x20\x03\x00\x88\x00"
 
 
 def test_refused_filters_get_0x87(platform: Platform) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -118,6 +117,16 @@ def test_session_expiry_keeps_the_session_only_for_the_interval(broker: RunningA
     sender.close()
 
 
+def one_second_later(broker: RunningAdapter, client_id: str) -> None:
+    """Return once a second has passed on the broker's clock since the call: a reference
+    session ended now with an expiry interval of 1 s has been discarded."""
+    reference = Client5(broker.port, client_id, session_expiry=1)
+    reference.close()
+    engine = broker.adapter.broker
+    assert engine.session(client_id, client_id) is not None
+    assert eventually(lambda: engine.session(client_id, client_id) is None, timeout=5)
+
+
 def test_session_expiry_zero_is_a_clean_session_and_disconnect_may_extend_it(
     broker: RunningAdapter,
 ) -> None:
@@ -130,7 +139,7 @@ def test_session_expiry_zero_is_a_clean_session_and_disconnect_may_extend_it(
     extend = Client5(broker.port, "ext", session_expiry=1)
     extend.subscribe("e/#", 1)
     extend.close(properties(PacketTypes.DISCONNECT, SessionExpiryInterval=60))
-    time.sleep(1.5)
+    one_second_later(broker, "ext-reference")  # "ext" would have expired by then
     back = Client5(broker.port, "ext", clean_start=False, connect=False)
     assert back.connect()[1] is True
     back.close()
@@ -146,7 +155,7 @@ def test_queued_and_retained_messages_expire(broker: RunningAdapter) -> None:
     sender.publish("exp/short", b"short", 1, props=short)
     sender.publish("exp/long", b"long", 1, props=long)
     sender.publish("exp/retained", b"stale", 1, retain=True, props=short)
-    time.sleep(1.3)
+    one_second_later(broker, "exp-reference")  # the short messages have expired by then
     back = Client5(broker.port, "expiring", clean_start=False, session_expiry=60)
     got = back.receive()
     assert got.payload == b"long"

@@ -11,11 +11,11 @@ import pytest
 
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter
 from mainflux.adapters.mqtt.codec import Connect, encode_connect
-from mainflux.core.errors import Unauthorized
 from mainflux.events.redis import RedisEventStream
 from mainflux.messaging.envelope import Message
 from mainflux.messaging.inproc import InProcessBus
 from mainflux.messaging.nats import NatsBus
+from tests.fakes import FakeThings
 from tests.integration.test_mqtt_support import (
     Client,
     RunningAdapter,
@@ -23,34 +23,6 @@ from tests.integration.test_mqtt_support import (
     local_settings,
     raw_connect,
 )
-
-
-class FakeThings:
-    """An in-memory things service: keys of things, and their channel connections."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, str] = {}
-        self.connections: set[tuple[str, str]] = set()
-
-    def thing(self, *channels: str) -> tuple[str, str]:
-        thing_id, key = str(uuid.uuid4()), str(uuid.uuid4())
-        self.keys[key] = thing_id
-        self.connections.update((channel, thing_id) for channel in channels)
-        return thing_id, key
-
-    async def identify(self, key: str) -> str:
-        if key not in self.keys:
-            raise Unauthorized()
-        return self.keys[key]
-
-    async def can_access_by_id(self, channel_id: str, thing_id: str) -> None:
-        if (channel_id, thing_id) not in self.connections:
-            raise Unauthorized()
-
-    async def can_access_by_key(self, channel_id: str, key: str) -> str:
-        thing_id = await self.identify(key)
-        await self.can_access_by_id(channel_id, thing_id)
-        return thing_id
 
 
 class Platform:
@@ -145,8 +117,11 @@ def test_a_refused_publish_is_dropped_and_the_client_disconnected(platform: Plat
     other = platform.client(thing)
     other.paho.publish("not/a/channel", b"nope", 0)
     assert other.disconnected.wait(5)
-    time.sleep(0.1)
-    assert platform.on_bus == []
+    allowed = platform.client(thing)
+    allowed.publish(f"channels/{mine}/messages", b"marker", 1)
+    assert eventually(lambda: len(platform.on_bus) > 0)
+    assert [m.payload for m in platform.on_bus] == [b"marker"], "only the allowed message"
+    allowed.close()
 
 
 def test_accepted_publishes_reach_the_bus_and_local_subscribers_once(platform: Platform) -> None:
@@ -222,7 +197,10 @@ def test_two_instances_on_one_nats_act_as_one_broker(nats_url: str) -> None:
         on_b = Client(b.port, username=sub_b[0], password=sub_b[1])
         on_a.subscribe(f"channels/{chan}/messages/#", 1)
         on_b.subscribe(f"channels/{chan}/messages/#", 1)
-        time.sleep(0.2)
+        for running in (a, b):  # each bridge's subscription has reached the NATS server
+            bridge = running.adapter.bridge
+            assert bridge is not None and isinstance(bridge.bus, NatsBus)
+            running.run(bridge.bus.client.flush())
         sender = Client(a.port, username=publisher[0], password=publisher[1])
         for i in range(5):
             sender.publish(f"channels/{chan}/messages/n", str(i).encode(), 1)

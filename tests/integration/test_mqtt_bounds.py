@@ -17,8 +17,8 @@ from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter
 from mainflux.adapters.mqtt.limits import BrokerLimits
 from mainflux.core.limits import HttpLimits
 from mainflux.messaging.inproc import InProcessBus
+from tests.fakes import FakeThings
 from tests.integration.test_mqtt5_support import Client5
-from tests.integration.test_mqtt_adapter import FakeThings
 from tests.integration.test_mqtt_support import (
     WAIT,
     Client,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,7 +173,8 @@ def test_unacknowledged_messages_are_resent_with_dup_after_reconnect(
     first = read_packets(sock, 2)
     assert [p.dup for p in first] == [False, False]  # type: ignore[union-attr]
     sock.close()
-    time.sleep(0.2)
+    session = broker.adapter.broker.session("forgetful", "forgetful")
+    assert eventually(lambda: session is not None and session.conn is None), "session absent"
     sock = socket.create_connection(("127.0.0.1", broker.port), timeout=5)
     sock.sendall(codec.encode_connect(codec.Connect("forgetful", clean_session=False)))
     connack, *again = read_packets(sock, 3)
@@ -200,11 +200,14 @@ def test_a_new_connection_takes_over_the_client_id(broker: RunningAdapter) -> No
 def test_unsubscribe_stops_delivery(broker: RunningAdapter) -> None:
     sub = Client(broker.port)
     sub.subscribe("u/1", 1)
-    sub.paho.unsubscribe("u/1")
-    time.sleep(0.2)
-    Client(broker.port).publish("u/1", b"x", 1)
-    assert sub.nothing()
+    sub.subscribe("u/marker", 1)
+    sub.unsubscribe("u/1")
+    pub = Client(broker.port)
+    pub.publish("u/1", b"x", 1)
+    pub.publish("u/marker", b"after x", 1)
+    assert sub.receive().payload == b"after x", "x, published first, was not delivered"
     sub.close()
+    pub.close()
 
 
 def test_empty_client_id_needs_a_clean_session(broker: RunningAdapter) -> None:
@@ -264,7 +267,8 @@ def test_a_subscriber_that_stays_full_loses_qos0_then_is_disconnected() -> None:
         slow.connect(("127.0.0.1", running.port))
         slow.sendall(codec.encode_connect(codec.Connect("slow")))
         slow.sendall(codec.encode_subscribe(1, [("flood", 0)]))
-        time.sleep(0.2)
+        slow.settimeout(5)
+        assert [p.kind for p in read_packets(slow, 2)] == [codec.CONNACK, codec.SUBACK]
         pub = Client(running.port)
         payload = b"x" * 32 * 1024
         stats = running.adapter.broker.stats

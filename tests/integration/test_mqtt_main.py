@@ -59,3 +59,15 @@ def test_a_mistake_is_one_line_and_exit_2(
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and said in lines[0], done.stderr
+
+
+def test_an_unreachable_bus_stops_start_up_naming_mf_nats_url() -> None:
+    done = _run(
+        MF_NATS_URL="nats://127.0.0.1:1",
+        MF_MQTT_ADAPTER_MQTT_PORT="0",
+        MF_MQTT_ADAPTER_WS_PORT="0",
+        MF_MQTT_ADAPTER_LOG_LEVEL="error",
+    )
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("mainflux: MF_NATS_URL: "), done.stderr

@@ -6,7 +6,6 @@ can tell (absent sessions and retained messages forgotten)."""
 from __future__ import annotations
 
 import asyncio
-import collections
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -19,11 +18,10 @@ from mainflux.adapters.access import CachedThingAccess
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter
 from mainflux.adapters.mqtt.broker import Broker
 from mainflux.adapters.mqtt.limits import BrokerLimits
-from mainflux.core.errors import ServiceUnavailable, Unauthorized
 from mainflux.events.redis import RedisEventStream
 from mainflux.messaging.inproc import InProcessBus
+from tests.fakes import FakeThings
 from tests.integration.test_mqtt5_support import Client5, properties
-from tests.integration.test_mqtt_adapter import FakeThings
 from tests.integration.test_mqtt_support import (
     WAIT,
     Client,
@@ -31,55 +29,16 @@ from tests.integration.test_mqtt_support import (
     eventually,
     local_settings,
 )
+from tests.servers import wait_until
 
 STREAM = "mainflux.things"
 
 
-class HeldThings(FakeThings):
-    """Fake things whose answers are decided when asked and may be held back until
-    released (an answer in flight while the owner changes something), or refused as
-    unavailable."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.down = False
-        self.calls: collections.Counter[str] = collections.Counter()
-        self.gates: dict[str, asyncio.Event] = {}
-        self.parked: set[str] = set()
-
-    def hold(self, name: str) -> asyncio.Event:
-        """Hold the next answer of ``name`` (``identify`` or ``can_access_by_id``)."""
-        gate = self.gates[name] = asyncio.Event()
-        return gate
-
-    async def _held(self, name: str) -> None:
-        self.calls[name] += 1
-        if self.down:
-            raise ServiceUnavailable()
-        gate = self.gates.pop(name, None)
-        if gate is not None:
-            self.parked.add(name)
-            await gate.wait()
-
-    async def identify(self, key: str) -> str:
-        thing_id = self.keys.get(key)  # the answer as of the question
-        await self._held("identify")
-        if thing_id is None:
-            raise Unauthorized()
-        return thing_id
-
-    async def can_access_by_id(self, channel_id: str, thing_id: str) -> None:
-        connected = (channel_id, thing_id) in self.connections
-        await self._held("can_access_by_id")
-        if not connected:
-            raise Unauthorized()
-
-
 class Platform:
-    """The Mainflux adapter over :class:`HeldThings`, tailing ``mainflux.things``."""
+    """The Mainflux adapter over the things fake, tailing ``mainflux.things``."""
 
     def __init__(self, redis_url: str, limits: BrokerLimits | None = None) -> None:
-        self.things = HeldThings()
+        self.things = FakeThings()
         self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
 
         async def build() -> MqttAdapter:
@@ -94,8 +53,11 @@ class Platform:
         assert access is not None
         self.access: CachedThingAccess = access
         self.broker: Broker = self.running.adapter.broker
-        while not self._seen(lambda: self.redis.xadd(STREAM, {"operation": "noop"}), 0.5):
-            pass  # the stream is tailed from its end: wait until the tail has begun
+        # the stream is tailed from its end: wait until the tail has begun
+        wait_until(
+            lambda: self._seen(lambda: self.redis.xadd(STREAM, {"operation": "noop"}), 0.5),
+            "the adapter tails mainflux.things",
+        )
 
     @property
     def port(self) -> int:
@@ -149,8 +111,8 @@ def test_a_subscription_allowed_just_before_a_disconnect_is_asked_again(
     client = platform.client(thing, version)
     gate = platform.things.hold("can_access_by_id")
     client.paho.subscribe(topic(chan), 1)
-    assert eventually(lambda: "can_access_by_id" in platform.things.parked)  # "yes" is on its way
-    platform.things.connections.discard((chan, thing[0]))
+    assert eventually(lambda: "can_access_by_id" in platform.things.held)  # "yes" is on its way
+    platform.things.links.discard((chan, thing[0]))
     platform.event(operation="thing.disconnect", chan_id=chan, thing_id=thing[0])
     platform.release(gate)
     assert client.subacks.get(timeout=WAIT) == [0x80 if version == 4 else 0x87]
@@ -166,7 +128,7 @@ def test_a_connect_authenticated_just_before_a_key_change_is_asked_again(
     client = platform.client((thing_id, key), version, connect=False)
     client.paho.connect_async("127.0.0.1", platform.port)
     client.paho.loop_start()
-    assert eventually(lambda: "identify" in platform.things.parked)
+    assert eventually(lambda: "identify" in platform.things.held)
     del platform.things.keys[key]
     platform.event(operation="thing.update", id=thing_id)
     platform.release(gate)
@@ -180,7 +142,7 @@ def test_a_key_check_does_not_join_a_question_asked_before_the_change(
     live = platform.client((thing_id, key), 5)
     gate = platform.things.hold("identify")
     platform.event(operation="thing.update", id=thing_id)  # renamed: the key is checked
-    assert eventually(lambda: "identify" in platform.things.parked)  # "valid" on its way
+    assert eventually(lambda: "identify" in platform.things.held)  # "valid" on its way
     del platform.things.keys[key]
     platform.event(operation="thing.update", id=thing_id)  # the key changed
     assert live.disconnect_reason() == 0x87  # its second check asked afresh
@@ -194,10 +156,10 @@ def test_a_key_check_the_things_service_cannot_answer_keeps_the_connection(
     thing, other = platform.things.thing(chan), platform.things.thing(chan)
     client = platform.client(thing, 5)
     assert client.subscribe(topic(chan), 1) == [1]
-    calls = platform.things.calls["identify"]
+    calls = platform.things.asked["identify"]
     platform.things.down = True
     platform.event(operation="thing.update", id=thing[0])
-    assert eventually(lambda: platform.things.calls["identify"] > calls)  # checked, no answer
+    assert eventually(lambda: platform.things.asked["identify"] > calls)  # checked, no answer
     platform.things.down = False
     platform.client(other).publish(topic(chan), b"still connected", 1)
     assert client.receive().payload == b"still connected"

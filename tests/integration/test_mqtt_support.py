@@ -128,6 +128,7 @@ class Client:
         self.client_id = client_id if client_id is not None else f"c-{uuid.uuid4().hex[:8]}"
         self.inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
         self.subacks: queue.Queue[list[int]] = queue.Queue()
+        self.unsubacks: queue.Queue[int] = queue.Queue()
         self.connacks: queue.Queue[tuple[int, bool]] = queue.Queue()
         self.disconnected = threading.Event()
         self.port = port
@@ -150,6 +151,7 @@ class Client:
             client.will_set(will[0], will[1], will[2], will[3])
         client.on_message = lambda c, u, m: self.inbox.put(m)
         client.on_subscribe = lambda c, u, mid, codes, p: self.subacks.put([c.value for c in codes])
+        client.on_unsubscribe = lambda c, u, mid, codes, p: self.unsubacks.put(mid)
         client.on_connect = lambda c, u, flags, rc, p: self.connacks.put(
             (rc.value, bool(flags.session_present))
         )
@@ -178,6 +180,11 @@ class Client:
         """Subscribe and wait for the SUBACK codes."""
         self.paho.subscribe(topic, qos)
         return self.subacks.get(timeout=WAIT)
+
+    def unsubscribe(self, topic: str) -> None:
+        """Unsubscribe and wait for the UNSUBACK."""
+        _, mid = self.paho.unsubscribe(topic)
+        assert self.unsubacks.get(timeout=WAIT) == mid
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         """Publish and wait until the broker acknowledged it (QoS 1/2)."""

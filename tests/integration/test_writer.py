@@ -27,7 +27,7 @@ from mainflux.writers.sink import MessageSink
 from mainflux.writers.sqlite import SQLiteStore
 from mainflux.writers.store import open_store
 from mainflux.writers.writer import BufferedWriter, DurableWriter, build_writer
-from tests.integration.test_durable_bus import until
+from tests.servers import until
 
 CHANNEL = "c0ffee00-0000-4000-8000-0000000000aa"
 
@@ -46,11 +46,12 @@ async def count(engine: AsyncEngine, table: sa.Table = messages) -> int:
 
 
 async def wait_for_rows(engine: AsyncEngine, expected: int, table: sa.Table = messages) -> int:
-    for _ in range(200):
-        stored = await count(engine, table)
-        if stored >= expected:
-            return stored
-        await asyncio.sleep(0.05)
+    """The row count of ``table`` once it reaches ``expected`` (fails after 10 s)."""
+
+    async def enough() -> bool:
+        return await count(engine, table) >= expected
+
+    await until(enough, f"{expected} rows in {table.name}")
     return await count(engine, table)
 
 
@@ -169,7 +170,7 @@ async def test_a_clean_shutdown_stores_what_publishers_wait_for(sqlite_url: str)
     writer = build_writer(engine, bus, WriterSettings(batch_size=100))
     await writer.start()
     publishing = [asyncio.create_task(bus.publish(senml_msg(i))) for i in range(1000)]
-    await until(lambda: bus.pending() == 1000)  # every publisher waits for the writer
+    await until(lambda: bus.pending() == 1000, "every publisher waits for the writer")
     await bus.close()
     await writer.close()
     await asyncio.gather(*publishing)

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,6 @@ from mainflux.adapters.access import CachedThingAccess
 from mainflux.adapters.ws import create_app
 from mainflux.adapters.ws.api import WsApp
 from mainflux.core.db import create_engine
-from mainflux.core.errors import ServiceUnavailable, Unauthorized
 from mainflux.events.sql import SqlEventStream
 from mainflux.events.stream import Entry, EventStream
 from mainflux.messaging.envelope import Message
@@ -34,18 +33,12 @@ from mainflux.things.cache import InMemoryAccessCache
 from mainflux.things.models import Channel, Thing
 from mainflux.things.service import Service
 from mainflux.things.singleuser import SingleUserAuth
+from tests.fakes import FakeThings
 from tests.integration.test_ws_adapter import open_ws, refused_status, serving
+from tests.servers import until
 
 TOKEN = "owner-token"
 POLICY_VIOLATION = 1008
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    """Wait until ``condition()`` holds (checked on every loop turn, with a timeout)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"never happened: {what}"
-        await asyncio.sleep(0.01)
 
 
 async def closed_with(ws: ClientConnection, code: int = POLICY_VIOLATION) -> None:
@@ -213,43 +206,17 @@ KEY = "k-1"
 THING = "thing-1"
 
 
-class Things:
-    """A scripted things service: keys, links, an outage switch and a gate."""
-
-    def __init__(self) -> None:
-        self.keys = {KEY: THING, "k-2": "thing-2", "k-3": "thing-3"}
-        self.links = {(CH, THING), (CH, "thing-2"), (CH, "thing-3")}
-        self.down = False
-        self.gate: asyncio.Event | None = None
-        self.entered = asyncio.Event()
-
-    async def can_access_by_key(self, channel_id: str, key: str) -> str:
-        if self.down:
-            raise ServiceUnavailable()
-        thing = self.keys.get(key)
-        allowed = thing is not None and (channel_id, thing) in self.links
-        self.entered.set()
-        if self.gate is not None:
-            await self.gate.wait()  # the answer was made before the gate, as on a wire
-        if thing is None or not allowed:
-            raise Unauthorized()
-        return thing
-
-    async def can_access_by_id(self, channel_id: str, thing_id: str) -> None:
-        if (channel_id, thing_id) not in self.links:
-            raise Unauthorized()
-
-    async def identify(self, key: str) -> str:
-        if self.down:
-            raise ServiceUnavailable()
-        if key not in self.keys:
-            raise Unauthorized()
-        return self.keys[key]
+def scripted_things() -> FakeThings:
+    """Three things on the channel ``CH``: ``thing-1`` (key ``KEY``), ``thing-2``, ``thing-3``."""
+    things = FakeThings()
+    for thing_id, key in ((THING, KEY), ("thing-2", "k-2"), ("thing-3", "k-3")):
+        things.add(thing_id, key, CH)
+    return things
 
 
 @dataclass
 class Scripted:
-    things: Things
+    things: FakeThings
     cache: CachedThingAccess
     bus: InProcessBus
     app: WsApp
@@ -283,7 +250,7 @@ class FlakyStream:
 
 @contextlib.asynccontextmanager
 async def scripted(events: EventStream | None = None, **caps: int) -> AsyncIterator[Scripted]:
-    things = Things()
+    things = scripted_things()
     cache = CachedThingAccess(things, events, max_age=3600)
     tail = asyncio.create_task(cache.run(block=0.05, retry=0.01))
     bus = InProcessBus()

@@ -13,14 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Final
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
-
-# Cycles outside the MQTT adapter that another change removes; drop an entry once it
-# is gone. Any other cycle fails the test.
-ELSEWHERE: Final = [["mainflux.adapters.ws", "mainflux.adapters.ws.api"]]
 
 
 def checker() -> ModuleType:
@@ -37,7 +32,7 @@ def checker() -> ModuleType:
 def test_the_package_has_no_import_cycles() -> None:
     check = checker()
     found = check.cycles(check.import_graph(SRC))
-    assert [c for c in found if c not in ELSEWHERE] == []
+    assert found == []
 
 
 def test_the_mqtt_adapter_imports_only_downward() -> None:

@@ -11,7 +11,8 @@ things service in-process, or its gRPC client) and remembers, in this process:
 Freshness has two guards. :meth:`CachedThingAccess.run` tails the things event stream
 and drops what an event makes stale: ``thing.remove`` (the thing's keys and connections),
 ``thing.disconnect`` (that connection), ``channel.remove`` (the channel's connections),
-``thing.update_key`` (the thing's keys), and ``thing.connect`` (refusals on that channel).
+``thing.update`` (the thing's keys: a key change appears as ``thing.update`` with only
+the id), and ``thing.connect`` (refusals on that channel).
 And every entry expires after ``max_age`` seconds (refusals after
 ``negative_max_age``), both 1 s by default, so a revoked key stops working within one
 second even when an event is lost or no stream is configured. A hot key thus costs one
@@ -264,7 +265,7 @@ class CachedThingAccess:
             self._drop_thing_keys(thing_id)
             self._drop_links(lambda c, t: t == thing_id)
             revocation = Revocation(Revoked.THING, thing_id=thing_id)
-        elif op in ("thing.update", "thing.update_key"):
+        elif op == "thing.update":
             # A key change appears as ``thing.update`` with nothing but the id.
             thing_id = fields.get("id", "")
             self._drop_thing_keys(thing_id)

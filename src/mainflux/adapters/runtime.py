@@ -3,20 +3,25 @@
 Each adapter (HTTP, WebSocket, MQTT, CoAP) declares its settings with
 :mod:`mainflux.core.settings` and takes the common parts from here:
 
+- :class:`AdapterSettings`: what an adapter served over HTTP (HTTP, WebSocket) reads
+  besides its own bounds: where it listens, its TLS, log level and HTTP bounds, the
+  bus and its thing access. An adapter declares it as one field of its settings,
+  named after its prefix (``MF_WS_ADAPTER_HOST``, ``MF_WS_ADAPTER_CACHE_MAX_AGE``...)::
+
+      @dataclass(frozen=True, slots=True)
+      class Settings:
+          adapter: AdapterSettings = adapter_settings("WS_ADAPTER", 8186, serves="serve wss://")
+          max_connections: int = setting(...)
+
+  and :func:`serve_adapter` runs it: bind, connect the bus, open the access, serve.
 - :class:`AccessSettings`: where thing keys are checked (``MF_THINGS_AUTH_GRPC_*``),
   the things event stream that invalidates cached answers (``MF_THINGS_ES_*``), and the
   adapter's own cache age and client TLS. Those two carry the adapter's prefix
-  (``MF_HTTP_ADAPTER_CACHE_MAX_AGE``, ``MF_WS_ADAPTER_CLIENT_TLS``), so an adapter
-  declares a two-line subclass with :func:`cache_max_age` and :func:`things_client_tls`::
-
-      @dataclass(frozen=True, slots=True)
-      class WsAccess(AccessSettings):
-          max_age: float = cache_max_age("WS_ADAPTER")
-          tls: ClientTLS | None = things_client_tls("WS_ADAPTER")
-
+  (``MF_HTTP_ADAPTER_CACHE_MAX_AGE``, ``MF_MQTT_ADAPTER_CLIENT_TLS``): an adapter not
+  declared with :func:`adapter_settings` declares a subclass with
+  :func:`cache_max_age` and :func:`things_client_tls` (see the MQTT adapter's).
 - field helpers for the bus URL (:func:`nats_url`) and the HTTP bounds
-  (:func:`http_limits`); a served port's TLS and the log level come from
-  :mod:`mainflux.core.settings`, so ``--help`` lists every variable an adapter reads;
+  (:func:`http_limits`), so ``--help`` lists every variable an adapter reads;
 - :func:`open_access` (the cached thing access with its invalidation task) and
   :func:`connect_bus` (NATS, or a start-up error naming ``MF_NATS_URL``).
 
@@ -27,9 +32,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from mainflux.adapters.access import CachedThingAccess
 from mainflux.core import runner
@@ -37,13 +43,24 @@ from mainflux.core.auth import ThingAccess
 from mainflux.core.config import env, redis_url
 from mainflux.core.errors import ServiceUnavailable
 from mainflux.core.limits import HttpLimits
-from mainflux.core.settings import client_tls_setting, derived, setting
-from mainflux.core.tls import ClientTLS
+from mainflux.core.settings import (
+    client_tls_setting,
+    derived,
+    load,
+    log_level_setting,
+    nested,
+    port_setting,
+    server_tls_setting,
+    setting,
+    variables,
+)
+from mainflux.core.tls import ClientTLS, ServerTLS
 from mainflux.events.redis import RedisEventStream
 from mainflux.messaging.nats import NatsBus
 
 NATS_URL_VAR: Final = "MF_NATS_URL"
 DEFAULT_NATS_URL: Final = "nats://localhost:4222"
+T = TypeVar("T")
 
 
 def _things_events_url(environ: Mapping[str, str]) -> str | None:
@@ -139,6 +156,100 @@ def http_limits() -> Any:
         ],
         default=d,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterSettings:
+    """What every adapter served over HTTP reads besides its own bounds (see
+    :func:`adapter_settings`); built directly it has the defaults and port 0."""
+
+    host: str = "0.0.0.0"
+    port: int = 0
+    nats_url: str = DEFAULT_NATS_URL
+    access: AccessSettings = dataclasses.field(default_factory=AccessSettings)
+    log_level: str = "info"
+    tls: ServerTLS | None = None
+    limits: HttpLimits = dataclasses.field(default_factory=HttpLimits)
+    #: The adapter's variable prefix (``WS_ADAPTER``); ``MF_<prefix>_PORT`` names the port.
+    prefix: str = ""
+
+    @property
+    def port_variable(self) -> str:
+        """The variable naming the listening port, for start-up errors."""
+        return f"MF_{self.prefix}_PORT"
+
+
+def adapter_settings(prefix: str, default_port: int, *, serves: str = "HTTPS") -> Any:
+    """The :class:`AdapterSettings` field of an adapter, read from ``MF_<prefix>_HOST``,
+    ``MF_<prefix>_PORT`` (``default_port``), ``MF_NATS_URL``, the access variables
+    with ``MF_<prefix>_CACHE_MAX_AGE`` and ``MF_<prefix>_CLIENT_TLS``/``_CA_CERTS``,
+    ``MF_<prefix>_LOG_LEVEL``, ``MF_<prefix>_SERVER_CERT``/``_KEY`` (``serves`` says
+    what they turn on) and the ``MF_HTTP_*`` bounds."""
+
+    @dataclass(frozen=True, slots=True)
+    class Access(AccessSettings):
+        max_age: float = cache_max_age(prefix)
+        tls: ClientTLS | None = things_client_tls(prefix)
+
+    @dataclass(frozen=True, slots=True)
+    class Declared(AdapterSettings):
+        host: str = setting(f"MF_{prefix}_HOST", "0.0.0.0", "listening address")
+        port: int = port_setting(f"MF_{prefix}_PORT", default_port, "listening port")
+        nats_url: str = nats_url()
+        access: AccessSettings = nested(Access)
+        log_level: str = log_level_setting(f"MF_{prefix}_LOG_LEVEL")
+        tls: ServerTLS | None = server_tls_setting(prefix, serves)
+        limits: HttpLimits = http_limits()
+
+    def build(environ: Mapping[str, str]) -> AdapterSettings:
+        # plain instances of the module's classes, which cross a process boundary
+        declared = load(Declared, environ)
+        return dataclasses.replace(
+            _plain(AdapterSettings, declared),
+            access=_plain(AccessSettings, declared.access),
+            prefix=prefix,
+        )
+
+    return derived(
+        build, variables(Declared), default=AdapterSettings(port=default_port, prefix=prefix)
+    )
+
+
+def _plain(cls: type[T], value: Any) -> T:
+    """``value`` (an instance of a subclass of ``cls``) as an instance of ``cls``."""
+    return cls(**{f.name: getattr(value, f.name) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+
+
+async def serve_adapter(
+    settings: AdapterSettings,
+    name: str,
+    create_app: Callable[[CachedThingAccess, NatsBus], Any],
+    stop: asyncio.Event,
+    *,
+    reuse_port: bool = False,
+) -> None:
+    """Serve the ASGI app ``create_app(access, bus)`` as ``settings`` say until ``stop``
+    is set; ``reuse_port``: one of several processes sharing the port."""
+    sock = runner.bind_socket(
+        settings.host, settings.port, settings.port_variable, reuse_port=reuse_port
+    )
+    try:
+        bus = await connect_bus(settings.nats_url, f"{name}-adapter")
+        try:
+            async with open_access(settings.access) as access:
+                ssl = settings.tls.ssl_context() if settings.tls else None
+                server = asyncio.create_task(
+                    runner.serve_http(
+                        create_app(access, bus), sock, name=name, ssl=ssl, limits=settings.limits
+                    )
+                )
+                runner.tune_garbage_collector()
+                runner.log.info("%s adapter listening on %s:%d", name, settings.host, settings.port)
+                await runner.until_stopped(stop, server)
+        finally:
+            await bus.close()
+    finally:
+        sock.close()
 
 
 async def connect_bus(url: str, name: str) -> NatsBus:

@@ -127,3 +127,7 @@ def main() -> None:
     """Entry point of ``mainflux-authn``: ``--help`` lists its variables."""
     settings = from_command_line(Settings, "mainflux-authn", SUMMARY)
     run(functools.partial(serve, settings=settings), level_var="MF_AUTHN_LOG_LEVEL")
+
+
+if __name__ == "__main__":
+    main()

@@ -204,3 +204,7 @@ def main() -> None:
     """Entry point of ``mainflux-things``: ``--help`` lists its variables."""
     settings = from_command_line(Settings, "mainflux-things", SUMMARY)
     run(functools.partial(serve, settings=settings), level_var="MF_THINGS_LOG_LEVEL")
+
+
+if __name__ == "__main__":
+    main()

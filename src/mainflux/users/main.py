@@ -205,3 +205,7 @@ def main() -> None:
     """Entry point of ``mainflux-users``: ``--help`` lists its variables."""
     settings = from_command_line(Settings, "mainflux-users", SUMMARY)
     run(functools.partial(serve, settings=settings), level_var="MF_USERS_LOG_LEVEL")
+
+
+if __name__ == "__main__":
+    main()

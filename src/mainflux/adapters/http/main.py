@@ -13,31 +13,24 @@ import multiprocessing
 import os
 import signal
 import sys
+from typing import Any
 
+from mainflux.adapters.access import CachedThingAccess
 from mainflux.adapters.http.api import create_app
-from mainflux.adapters.http.settings import LOG_LEVEL, PORT, PROG, SUMMARY, Settings
-from mainflux.adapters.runtime import connect_bus, open_access
+from mainflux.adapters.http.settings import LOG_LEVEL, PROG, SUMMARY, Settings
+from mainflux.adapters.runtime import serve_adapter
 from mainflux.core import runner
 from mainflux.core.settings import from_command_line
+from mainflux.messaging.nats import NatsBus
 
 
 async def serve(settings: Settings, stop: asyncio.Event, *, shared: bool = False) -> None:
     """Run one adapter process until ``stop`` is set; ``shared``: one of several workers."""
-    sock = runner.bind_socket(settings.host, settings.port, PORT, reuse_port=shared)
-    bus = await connect_bus(settings.nats_url, "http-adapter")
-    try:
-        async with open_access(settings.access) as access:
-            app = create_app(access, bus, max_body=settings.max_body)
-            ssl = settings.tls.ssl_context() if settings.tls else None
-            server = asyncio.create_task(
-                runner.serve_http(app, sock, name="http", ssl=ssl, limits=settings.limits)
-            )
-            runner.tune_garbage_collector()
-            runner.log.info("http adapter listening on %s:%d", settings.host, settings.port)
-            await runner.until_stopped(stop, server)
-    finally:
-        await bus.close()
-        sock.close()
+
+    def app(access: CachedThingAccess, bus: NatsBus) -> Any:
+        return create_app(access, bus, max_body=settings.max_body)
+
+    await serve_adapter(settings.adapter, "http", app, stop, reuse_port=shared)
 
 
 def _worker(settings: Settings) -> None:
@@ -47,7 +40,8 @@ def _worker(settings: Settings) -> None:
 def _supervise(settings: Settings) -> int:
     """Start ``settings.workers`` processes on the shared port; stop them all together."""
     try:
-        runner.bind_socket(settings.host, settings.port, PORT, reuse_port=True).close()
+        where = settings.adapter
+        runner.bind_socket(where.host, where.port, where.port_variable, reuse_port=True).close()
     except runner.StartupError as exc:
         print(f"mainflux: {exc}", file=sys.stderr)
         return 2

@@ -141,8 +141,10 @@ def build_adapter(
 ) -> MqttAdapter:
     """The Mainflux MQTT adapter.
 
-    ``access`` answers thing questions (wrapped in a :class:`CachedThingAccess`, which
-    tails ``things_events`` for invalidation, unless it already is one); ``bus`` gets
+    ``access`` answers thing questions. A :class:`CachedThingAccess` is used as given
+    and left to its owner (e.g. :func:`mainflux.adapters.runtime.open_access`, which
+    tails its events); anything else is wrapped in a cache that this adapter owns and
+    runs, tailing ``things_events`` for invalidation while it runs. ``bus`` gets
     every accepted message and feeds other protocols' messages back (``None``: no
     bridge); ``events`` receives the ``mainflux.mqtt`` connect/disconnect entries.
     Revocations the cache learns of (a thing removed or disconnected, a key changed, a

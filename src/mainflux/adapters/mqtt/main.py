@@ -9,7 +9,8 @@ import sys
 
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter, build_standalone
 from mainflux.adapters.mqtt.settings import CommandSettings, MqttSettings
-from mainflux.core.runner import StartupError, run, tune_garbage_collector
+from mainflux.adapters.runtime import connect_bus, open_access
+from mainflux.core.runner import run, tune_garbage_collector
 from mainflux.core.settings import from_command_line
 
 LOG_LEVEL = "MF_MQTT_ADAPTER_LOG_LEVEL"
@@ -43,24 +44,16 @@ async def _standalone(settings: MqttSettings, stop: asyncio.Event) -> None:
 
 async def _service(command: CommandSettings, stop: asyncio.Event) -> None:
     from mainflux.events.redis import RedisEventStream
-    from mainflux.messaging.nats import NatsBus
-    from mainflux.things.client import GrpcThingAccess
 
     settings, service = command.listeners, command.service
-    try:
-        bus = await NatsBus.connect(service.nats_url)
-    except Exception as exc:
-        raise StartupError(f"MF_NATS_URL: cannot connect to {service.nats_url}: {exc}") from None
+    bus = await connect_bus(service.nats_url, "mqtt-adapter")
     events = RedisEventStream(service.es_url, maxlen=1000)
-    things_events = RedisEventStream(service.things_es_url)
-    access = GrpcThingAccess(service.things_url, service.things_timeout, tls=service.things_tls)
-    adapter = build_adapter(access, bus, events, settings, things_events=things_events)
     try:
-        await _serve(adapter, stop)
+        async with open_access(service.access) as access:
+            await _serve(build_adapter(access, bus, events, settings), stop)
     finally:
         await bus.close()
         await events.close()
-        await things_events.close()
 
 
 async def _serve(adapter: MqttAdapter, stop: asyncio.Event) -> None:
@@ -71,3 +64,7 @@ async def _serve(adapter: MqttAdapter, stop: asyncio.Event) -> None:
         await stop.wait()
     finally:
         await adapter.stop()
+
+
+if __name__ == "__main__":
+    main()

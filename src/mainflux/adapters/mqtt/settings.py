@@ -8,11 +8,17 @@ from typing import Any
 
 from mainflux.adapters.mqtt.limits import BrokerLimits
 from mainflux.adapters.mqtt.topics import valid_filter
-from mainflux.adapters.runtime import http_limits
+from mainflux.adapters.runtime import (
+    DEFAULT_NATS_URL,
+    NATS_URL_VAR,
+    AccessSettings,
+    cache_max_age,
+    http_limits,
+    things_client_tls,
+)
 from mainflux.core.config import ConfigError, env, redis_url
 from mainflux.core.limits import HttpLimits
 from mainflux.core.settings import (
-    client_tls_setting,
     derived,
     load,
     log_level_setting,
@@ -91,21 +97,46 @@ def _timeout(environ: Mapping[str, str]) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class MqttAccess(AccessSettings):
+    """The MQTT adapter's access settings, read as Go's ``mainflux-mqtt`` reads them: the
+    misspelt ``MF_THINGS_AUTH_GRPC_TIMMEOUT`` is accepted, and the things events are
+    always tailed (``MF_THINGS_ES_*`` defaults to ``localhost:6379``)."""
+
+    grpc_timeout: float = derived(
+        _timeout,
+        [
+            (
+                "MF_THINGS_AUTH_GRPC_TIMEOUT",
+                "1",
+                "seconds per access call (> 0; Go's MF_THINGS_AUTH_GRPC_TIMMEOUT too)",
+            )
+        ],
+        default=1.0,
+    )
+    es_url: str | None = derived(
+        lambda environ: redis_url("MF_THINGS_ES", environ=environ),
+        [
+            ("MF_THINGS_ES_URL", "localhost:6379", "Redis host:port of the things events"),
+            ("MF_THINGS_ES_PASS", "(unset)", "its password"),
+            ("MF_THINGS_ES_DB", "0", "its database"),
+        ],
+        secret=True,
+        default="redis://localhost:6379/0",
+    )
+    max_age: float = cache_max_age("MQTT_ADAPTER")
+    tls: ClientTLS | None = things_client_tls("MQTT_ADAPTER")
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceSettings:
-    """What ``mainflux-mqtt`` connects to besides its listeners (MAINFLUX §7.1);
-    ``MF_MQTT_ADAPTER_CLIENT_TLS``/``_CA_CERTS`` put the things gRPC client on TLS."""
+    """What ``mainflux-mqtt`` connects to besides its listeners (MAINFLUX §7.1): the bus,
+    its own event stream, and the things service (:class:`MqttAccess`)."""
 
     nats_url: str = setting(
-        "MF_NATS_URL",
-        "nats://localhost:4222",
+        NATS_URL_VAR,
+        DEFAULT_NATS_URL,
         "the message bus",
         check=url_with_scheme("nats", "tls"),
-    )
-    things_url: str = setting("MF_THINGS_AUTH_GRPC_URL", "localhost:8183", "things' gRPC access")
-    things_timeout: float = derived(
-        _timeout,
-        [("MF_THINGS_AUTH_GRPC_TIMEOUT", "1", "seconds per access call (> 0)")],
-        default=1.0,
     )
     es_url: str = derived(
         lambda environ: redis_url(_P + "ES", environ=environ),
@@ -117,17 +148,7 @@ class ServiceSettings:
         secret=True,
         default="redis://localhost:6379/0",
     )
-    things_es_url: str = derived(
-        lambda environ: redis_url("MF_THINGS_ES", environ=environ),
-        [
-            ("MF_THINGS_ES_URL", "localhost:6379", "Redis host:port of the things events"),
-            ("MF_THINGS_ES_PASS", "(unset)", "its password"),
-            ("MF_THINGS_ES_DB", "0", "its database"),
-        ],
-        secret=True,
-        default="redis://localhost:6379/0",
-    )
-    things_tls: ClientTLS | None = client_tls_setting("MQTT_ADAPTER", peer="things' gRPC service")
+    access: AccessSettings = nested(MqttAccess)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:

@@ -9,35 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from typing import Any
 
-from mainflux.adapters.runtime import connect_bus, open_access
+from mainflux.adapters.access import CachedThingAccess
+from mainflux.adapters.runtime import serve_adapter
 from mainflux.adapters.ws import create_app
-from mainflux.adapters.ws.settings import LOG_LEVEL, PORT, PROG, SUMMARY, Settings
+from mainflux.adapters.ws.settings import LOG_LEVEL, PROG, SUMMARY, Settings
 from mainflux.core import runner
 from mainflux.core.settings import from_command_line
+from mainflux.messaging.nats import NatsBus
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the adapter until ``stop`` is set."""
-    sock = runner.bind_socket(settings.host, settings.port, PORT)
-    bus = await connect_bus(settings.nats_url, "ws-adapter")
-    try:
-        async with open_access(settings.access) as access:
-            app = create_app(
-                access,
-                bus,
-                max_connections=settings.max_connections,
-                max_connections_per_thing=settings.max_connections_per_thing,
-            )
-            ssl = settings.tls.ssl_context() if settings.tls else None
-            server = asyncio.create_task(
-                runner.serve_http(app, sock, name="ws", ssl=ssl, limits=settings.limits)
-            )
-            runner.log.info("ws adapter listening on %s:%d", settings.host, settings.port)
-            await runner.until_stopped(stop, server)
-    finally:
-        await bus.close()
-        sock.close()
+
+    def app(access: CachedThingAccess, bus: NatsBus) -> Any:
+        return create_app(
+            access,
+            bus,
+            max_connections=settings.max_connections,
+            max_connections_per_thing=settings.max_connections_per_thing,
+        )
+
+    await serve_adapter(settings.adapter, "ws", app, stop)
 
 
 def main() -> None:
