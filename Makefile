@@ -1,5 +1,5 @@
 # Mainflux for Python: build, run and test.
-SERVICES = users authn things http ws mqtt postgres-writer postgres-reader
+SERVICES = users authn things http ws mqtt coap postgres-writer postgres-reader
 VENV = .venv
 BIN = $(VENV)/bin
 PREFIX ?= $(HOME)/.local

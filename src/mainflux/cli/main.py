@@ -27,6 +27,7 @@ SERVICES: dict[str, str] = {
     "http": "mainflux.adapters.http.main",
     "ws": "mainflux.adapters.ws.main",
     "mqtt": "mainflux.adapters.mqtt.main",
+    "coap": "mainflux.adapters.coap.main",
     "postgres-writer": "mainflux.writers.main",
     "postgres-reader": "mainflux.readers.main",
 }
