@@ -61,8 +61,8 @@ from mainflux.core.errors import (
     Unauthorized,
 )
 from mainflux.messaging.bus import Bus
-from mainflux.messaging.envelope import subject_of
 from mainflux.messaging.envelope import Message as Envelope
+from mainflux.messaging.envelope import subject_of
 from mainflux.messaging.subtopic import has_wildcard, parse_topic
 
 log = logging.getLogger("mainflux.coap")
@@ -77,7 +77,9 @@ _KEY_PREFIX: Final = "authorization="
 _OBSERVE_MAX: Final = 0xFFFFFF  # the Observe option holds 3 bytes
 
 REQUESTS: Final = Counter(
-    "mainflux_coap_requests_total", "CoAP requests answered, by method and code.", ["method", "code"]
+    "mainflux_coap_requests_total",
+    "CoAP requests answered, by method and code.",
+    ["method", "code"],
 )
 NOTIFICATIONS: Final = Counter("mainflux_coap_notifications_total", "CoAP notifications sent.")
 
@@ -193,9 +195,7 @@ class MessagesResource(Resource):  # type: ignore[misc]
 
     # -- publishing ---------------------------------------------------------------------
 
-    async def _publish(
-        self, request: Message, channel: str, subtopic: str, thing: str
-    ) -> Message:
+    async def _publish(self, request: Message, channel: str, subtopic: str, thing: str) -> Message:
         if has_wildcard(subtopic):
             raise _Answer(numbers.BAD_REQUEST, "cannot publish to a wildcard subtopic")
         limit = self.tuning.max_payload
@@ -225,7 +225,9 @@ class MessagesResource(Resource):  # type: ignore[misc]
         except ServiceUnavailable:
             raise _Answer(numbers.SERVICE_UNAVAILABLE, "message bus unavailable") from None
         except PayloadTooLarge:
-            raise _Answer(numbers.REQUEST_ENTITY_TOO_LARGE, "payload too large for the bus") from None
+            raise _Answer(
+                numbers.REQUEST_ENTITY_TOO_LARGE, "payload too large for the bus"
+            ) from None
         response = Message(code=numbers.CHANGED)
         if block1 is not None:
             response.opt.block1 = block1
@@ -233,9 +235,7 @@ class MessagesResource(Resource):  # type: ignore[misc]
 
     # -- observing ----------------------------------------------------------------------
 
-    async def _observe(
-        self, pipe: Pipe, channel: str, subtopic: str, thing: str, key: str
-    ) -> None:
+    async def _observe(self, pipe: Pipe, channel: str, subtopic: str, thing: str, key: str) -> None:
         request: Message = pipe.request
         try:
             self.observers.reserve()

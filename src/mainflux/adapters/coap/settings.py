@@ -105,7 +105,10 @@ class Settings:
 
     host: str = setting(f"MF_{PREFIX}_HOST", "0.0.0.0", "listening address")
     port: int = setting(
-        PORT, 5683, "UDP port of CoAP and TCP port of /version, /metrics", minimum=0,
+        PORT,
+        5683,
+        "UDP port of CoAP and TCP port of /version, /metrics",
+        minimum=0,
         maximum=65535,
     )
     nats_url: str = nats_url()
