@@ -20,6 +20,9 @@ import sqlalchemy as sa
 
 from mainflux import settings as config
 from mainflux.adapters.access import CachedThingAccess
+from mainflux.adapters.coap import open_server as open_coap_server
+from mainflux.adapters.coap.resource import DEFAULT_MAX_PAYLOAD as COAP_MAX_PAYLOAD
+from mainflux.adapters.coap.settings import ObserveTuning
 from mainflux.adapters.http.api import DEFAULT_MAX_BODY
 from mainflux.adapters.http.api import create_app as create_http_app
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter
@@ -179,6 +182,7 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
         stack.push_async_callback(bus.close)
 
         mqtt = await _start_mqtt(settings, access, bus, events, stack)
+        await _start_coap(settings, access, bus, stack)
 
         gateway = Gateway(
             GatewayApps(
@@ -237,6 +241,26 @@ async def _start_mqtt(
     return adapter
 
 
+async def _start_coap(
+    settings: config.AllInOneSettings,
+    access: CachedThingAccess,
+    bus: Bus,
+    stack: AsyncExitStack,
+) -> None:
+    """The CoAP adapter on its own UDP port (``MF_COAP_ADAPTER_*`` bounds apply)."""
+    max_payload = env_int("MF_COAP_ADAPTER_MAX_PAYLOAD", COAP_MAX_PAYLOAD, minimum=1)
+    tuning = load(ObserveTuning).tuning(max_payload)
+    try:
+        await stack.enter_async_context(
+            open_coap_server(access, bus, settings.host, settings.coap_port, tuning)
+        )
+    except OSError as exc:
+        raise runner.StartupError(
+            f"MF_COAP_ADAPTER_PORT: cannot listen on UDP {settings.host}:{settings.coap_port}: "
+            f"{exc.strerror or exc}"
+        ) from None
+
+
 def _where(url: str, engine: str, default: str) -> str:
     """``engine host:port`` of a URL without its credentials, or ``default``."""
     return f"{engine} {url.split('@')[-1]}" if url else default
@@ -254,6 +278,8 @@ def _announce(settings: config.AllInOneSettings) -> None:
         f"  WebSocket    ws{secure}://{host}:{settings.gateway_port}/ws/channels/<id>/messages",
         f"  MQTT         mqtt://{host}:{settings.mqtt_port}  (over WebSocket: "
         f"ws{secure}://{host}:{settings.gateway_port}/mqtt)",
+        f"  CoAP         coap://{host}:{settings.coap_port}/channels/<id>/messages"
+        "?authorization=<key>",
         f"  Messages     {base}/channels/<id>/messages (GET)",
         f"  Storage      {storage}",
         f"  Events       {_where(settings.redis_url, 'Redis', 'embedded log')}",

@@ -42,9 +42,12 @@ def _directory_or_absent(path: Path) -> None:
 class AllInOneSettings:
     """What ``mainflux run`` needs to know; see :func:`load`."""
 
-    host: str = setting("MF_GATEWAY_HOST", "0.0.0.0", "address the gateway and MQTT listen on")
+    host: str = setting(
+        "MF_GATEWAY_HOST", "0.0.0.0", "address the gateway, MQTT and CoAP listen on"
+    )
     gateway_port: int = port_setting("MF_GATEWAY_PORT", 8080, "gateway port (HTTP, WebSocket)")
     mqtt_port: int = port_setting("MF_MQTT_ADAPTER_MQTT_PORT", 1883, "MQTT port")
+    coap_port: int = port_setting("MF_COAP_ADAPTER_PORT", 5683, "CoAP port (UDP)")
     data_dir: Path = setting(
         "MF_DATA_DIR",
         Path("./data"),
