@@ -152,7 +152,8 @@ class Observers:
             del self._subjects[observer.subject]
             if fanout.subscription is not None:
                 try:
-                    await fanout.subscription.unsubscribe()
+                    # Shielded: the observation's task may be cancelled meanwhile.
+                    await asyncio.shield(fanout.subscription.unsubscribe())
                 except Exception as exc:  # the bus went away: nothing left to stop
                     log.debug("unsubscribing %s failed: %s", observer.subject, exc)
 

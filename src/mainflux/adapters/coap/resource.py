@@ -279,7 +279,10 @@ class MessagesResource(Resource):  # type: ignore[misc]
         confirmable = request.mtype == numbers.CON
         numbers_ = _observe_numbers()
         REQUESTS.labels("GET", str(numbers.CONTENT)).inc()
-        pipe.add_response(Message(code=numbers.CONTENT, observe=next(numbers_)), is_last=False)
+        gone: list[bool] = []
+        pipe.on_interest_end(lambda: gone.append(True))
+        if not _send(pipe, Message(code=numbers.CONTENT, observe=next(numbers_)), gone):
+            return
         last_check = time.monotonic()
         revoked = observer.revoked
         while True:
@@ -294,7 +297,7 @@ class MessagesResource(Resource):  # type: ignore[misc]
             if revoked.done():
                 log.debug("observation of thing %s on %s revoked", observer.thing, observer.channel)
                 ended = Message(code=numbers.FORBIDDEN, payload=b"access revoked")
-                pipe.add_response(ended, is_last=True)
+                _send(pipe, ended, gone, last=True)
                 return
             notification = Message(
                 code=numbers.CONTENT, payload=getter.result(), observe=next(numbers_)
@@ -306,7 +309,25 @@ class MessagesResource(Resource):  # type: ignore[misc]
             else:
                 notification.transport_tuning = numbers.Unreliable()
             NOTIFICATIONS.inc()
-            pipe.add_response(notification, is_last=False)
+            if not _send(pipe, notification, gone):
+                return
+
+
+def _send(pipe: Pipe, message: Message, gone: list[bool], *, last: bool = False) -> bool:
+    """Hand one answer to aiocoap; ``False`` when the observer is gone (``gone`` is
+    filled by the pipe's end of interest).
+
+    A datagram that cannot be sent (the client's port is closed) ends the pipe while
+    aiocoap is still dispatching the answer, and aiocoap 0.4 then raises ``TypeError``
+    from its own bookkeeping: that case means "gone", any other failure is raised."""
+    if gone:
+        return False
+    try:
+        pipe.add_response(message, is_last=last)
+    except TypeError:
+        if not gone:
+            raise
+    return not gone
 
 
 def _observe_numbers() -> Iterator[int]:
