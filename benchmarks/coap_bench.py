@@ -103,7 +103,11 @@ def _messages_options(observe: bool = False) -> list[tuple[int, bytes]]:
 
 
 class Publisher(asyncio.DatagramProtocol):
-    """One socket keeping ``window`` NON POSTs in flight."""
+    """One socket keeping ``window`` NON POSTs in flight. NON requests are never
+    retransmitted: when no answer came for :data:`STALL` seconds, the ones in flight are
+    taken as lost and the window is filled again."""
+
+    STALL = 0.2
 
     def __init__(self, shared: dict[str, Any], window: int) -> None:
         self.shared = shared
@@ -111,11 +115,20 @@ class Publisher(asyncio.DatagramProtocol):
         self.mid = int.from_bytes(os.urandom(2), "big")
         self.transport: asyncio.DatagramTransport | None = None
         self.options = _messages_options()
+        self.heard = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        for _ in range(self.window):
-            self.send()
+        self.refill(-1)
+
+    def refill(self, heard_before: int) -> None:
+        """Fill the window again unless an answer came since the last check."""
+        if self.shared["stop"]:
+            return
+        if self.heard == heard_before:
+            for _ in range(self.window):
+                self.send()
+        asyncio.get_running_loop().call_later(self.STALL, self.refill, self.heard)
 
     def send(self) -> None:
         if self.shared["stop"] or self.transport is None:
@@ -125,6 +138,7 @@ class Publisher(asyncio.DatagramProtocol):
         self.transport.sendto(_encode(NON, 0x02, self.mid, token, self.options, BODY))
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.heard += 1
         if self.shared["recording"]:
             self.shared["done"] += 1
             if len(data) < 2 or data[1] != CHANGED:

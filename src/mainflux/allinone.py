@@ -21,8 +21,6 @@ import sqlalchemy as sa
 from mainflux import settings as config
 from mainflux.adapters.access import CachedThingAccess
 from mainflux.adapters.coap import open_server as open_coap_server
-from mainflux.adapters.coap.resource import DEFAULT_MAX_PAYLOAD as COAP_MAX_PAYLOAD
-from mainflux.adapters.coap.settings import ObserveTuning
 from mainflux.adapters.http.api import DEFAULT_MAX_BODY
 from mainflux.adapters.http.api import create_app as create_http_app
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter
@@ -248,8 +246,7 @@ async def _start_coap(
     stack: AsyncExitStack,
 ) -> None:
     """The CoAP adapter on its own UDP port (``MF_COAP_ADAPTER_*`` bounds apply)."""
-    max_payload = env_int("MF_COAP_ADAPTER_MAX_PAYLOAD", COAP_MAX_PAYLOAD, minimum=1)
-    tuning = load(ObserveTuning).tuning(max_payload)
+    tuning = settings.coap_observe.tuning(settings.coap_max_payload)
     try:
         await stack.enter_async_context(
             open_coap_server(access, bus, settings.host, settings.coap_port, tuning)

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from mainflux.adapters.coap.resource import DEFAULT_MAX_PAYLOAD
+from mainflux.adapters.coap.settings import ObserveTuning
 from mainflux.core import settings as declared
 from mainflux.core.config import ConfigError, check_secret
 from mainflux.core.datadir import write_private
 from mainflux.core.settings import (
     log_level_setting,
+    nested,
     port_setting,
     server_tls_setting,
     setting,
@@ -48,6 +51,13 @@ class AllInOneSettings:
     gateway_port: int = port_setting("MF_GATEWAY_PORT", 8080, "gateway port (HTTP, WebSocket)")
     mqtt_port: int = port_setting("MF_MQTT_ADAPTER_MQTT_PORT", 1883, "MQTT port")
     coap_port: int = port_setting("MF_COAP_ADAPTER_PORT", 5683, "CoAP port (UDP)")
+    coap_max_payload: int = setting(
+        "MF_COAP_ADAPTER_MAX_PAYLOAD",
+        DEFAULT_MAX_PAYLOAD,
+        "largest CoAP message in bytes, block-wise included; 4.13 above",
+        minimum=1,
+    )
+    coap_observe: ObserveTuning = nested(ObserveTuning)
     data_dir: Path = setting(
         "MF_DATA_DIR",
         Path("./data"),
