@@ -157,7 +157,13 @@ async def test_a_confirmable_publish_is_acknowledged_piggy_backed(coap: Adapter)
     try:
         sent = raw.send(numbers.POST, coap.path(), query=coap.query, payload=b"x")
         answer = await raw.receive()
-        assert (answer.mtype, answer.mid, answer.code) == (numbers.ACK, sent.mid, numbers.CHANGED)
+        assert (answer.mtype, answer.mid) == (numbers.ACK, sent.mid)
+        if answer.code == numbers.EMPTY:
+            # Slower than aiocoap's EMPTY_ACK_DELAY (a loaded machine): acknowledged
+            # at once, answered separately, as RFC 7252 allows.
+            answer = await raw.answer_to(sent)
+            raw.reply(answer, numbers.ACK)
+        assert answer.code == numbers.CHANGED
         sent = raw.send(
             numbers.POST, coap.path(), query=coap.query, payload=b"y", mtype=numbers.NON
         )
@@ -259,7 +265,10 @@ async def test_a_refused_confirmable_request_is_acknowledged(coap: Adapter) -> N
     try:
         sent = raw.send(numbers.GET, ["nowhere"])
         answer = await raw.receive()
-        assert (answer.mtype, answer.mid, answer.code) == (numbers.ACK, sent.mid, numbers.NOT_FOUND)
+        assert (answer.mtype, answer.mid) == (numbers.ACK, sent.mid)
+        if answer.code == numbers.EMPTY:  # a separate answer on a loaded machine
+            answer = await raw.answer_to(sent)
+        assert answer.code == numbers.NOT_FOUND
     finally:
         raw.close()
 
@@ -511,22 +520,77 @@ async def test_rst_to_a_notification_deregisters(coap: Adapter) -> None:
 
 
 async def test_an_observer_that_stops_acknowledging_is_dropped() -> None:
-    tuning = Tuning(ack_timeout=0.05, max_retransmit=1, ping_period=1e-9)
-    async with adapter(tuning) as coap:
+    async with adapter(Tuning(ack_timeout=0.05, max_retransmit=1)) as coap:
+        raw = RawEndpoint(coap.port)
+        try:
+            registration = raw.send(numbers.GET, coap.path(), query=coap.query, observe=0)
+            await raw.answer_to(registration)
+            await coap.publish(b"n1")
+            notification = await raw.answer_to(registration)
+            assert notification.mtype == numbers.CON
+            raw.reply(notification, numbers.ACK)
+            assert coap.resource.observers.count == 1
+            await coap.publish(b"n2")  # this one is never acknowledged
+            await until(lambda: coap.resource.observers.count == 0, "the dead observer dropped")
+            assert coap.resource.observers.subjects() == 0
+        finally:
+            raw.close()
+
+
+async def test_a_non_observer_gets_a_confirmable_notification_each_period() -> None:
+    async with adapter(Tuning(ping_period=0.01)) as coap:
         raw = RawEndpoint(coap.port)
         try:
             registration = raw.send(
                 numbers.GET, coap.path(), query=coap.query, observe=0, mtype=numbers.NON
             )
             await raw.answer_to(registration)
-            await coap.publish(b"n1")
-            notification = await raw.answer_to(registration)
-            assert notification.mtype == numbers.CON  # the periodic confirmable check
-            raw.reply(notification, numbers.ACK)
+            await coap.publish(b"n")
+            while True:
+                message = await raw.receive()
+                if message.code == numbers.EMPTY:  # a ping of the idle observer
+                    assert message.mtype == numbers.CON
+                    raw.reply(message, numbers.RST)
+                    continue
+                assert message.payload == b"n"
+                if message.mtype == numbers.CON:
+                    raw.reply(message, numbers.ACK)
+                    break
+                await coap.publish(b"n")  # a NON one: try again
             assert coap.resource.observers.count == 1
-            await coap.publish(b"n2")  # this one is never acknowledged
-            await until(lambda: coap.resource.observers.count == 0, "the dead observer dropped")
+        finally:
+            raw.close()
+
+
+async def test_an_idle_observer_that_never_answers_a_ping_is_dropped() -> None:
+    async with adapter(Tuning(ping_period=0.05, ack_timeout=0.05, max_retransmit=1)) as coap:
+        raw = RawEndpoint(coap.port)
+        try:
+            registration = raw.send(
+                numbers.GET, coap.path(), query=coap.query, observe=0, mtype=numbers.NON
+            )
+            await raw.answer_to(registration)
+            ping = await raw.receive()
+            assert (ping.code, ping.mtype) == (numbers.EMPTY, numbers.CON)
+            await until(lambda: coap.resource.observers.count == 0, "the silent observer dropped")
             assert coap.resource.observers.subjects() == 0
+        finally:
+            raw.close()
+
+
+async def test_an_idle_observer_that_answers_pings_stays() -> None:
+    async with adapter(Tuning(ping_period=0.05, ack_timeout=0.05, max_retransmit=1)) as coap:
+        raw = RawEndpoint(coap.port)
+        try:
+            registration = raw.send(
+                numbers.GET, coap.path(), query=coap.query, observe=0, mtype=numbers.NON
+            )
+            await raw.answer_to(registration)
+            for _ in range(5):
+                ping = await raw.receive()
+                assert (ping.code, ping.mtype) == (numbers.EMPTY, numbers.CON)
+                raw.reply(ping, numbers.RST)
+            assert coap.resource.observers.count == 1
         finally:
             raw.close()
 

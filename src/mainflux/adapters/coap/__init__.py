@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import aiocoap
 from starlette.types import ASGIApp
 
-from mainflux.adapters.coap.resource import MessagesResource, Tuning
+from mainflux.adapters.coap.resource import MessagesResource, Tuning, pinger
 from mainflux.core.auth import ThingAccess
 from mainflux.core.http import create_app as create_service_app
 from mainflux.messaging.bus import Bus
@@ -41,6 +41,7 @@ async def open_server(
     context = await aiocoap.Context.create_server_context(
         resource, bind=(host, port), loggername="coap-server", transports=["udp6"]
     )
+    resource.ping = pinger(context, resource.tuning)
     try:
         yield resource
     finally:

@@ -16,9 +16,10 @@ answers in this order:
   notification per message of the channel (and subtopic; lone ``*``/``>`` elements are
   wildcards) with the raw payload and increasing Observe numbers. Notifications are of
   the registration's type (CON or NON); an observer that registered NON gets a
-  confirmable one at least every ``ping_period`` seconds. A confirmable notification
+  confirmable one at least every ``ping_period`` seconds, and an observer that heard
+  nothing for a period is pinged (:func:`pinger`). A confirmable notification or ping
   that is not acknowledged after ``max_retransmit`` retransmissions (first after
-  ``ack_timeout`` seconds), or that is answered with RST, ends the observation, as does
+  ``ack_timeout`` seconds), or a notification answered with RST, ends the observation, as does
   a GET with ``Observe=1`` on the same token. A revoked right ends it with a 4.03
   notification. The adapter holds at most ``max_observers`` observations (5.03 above),
   ``max_observers_per_thing`` per thing (4.29 above);
@@ -34,7 +35,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -96,6 +97,11 @@ class Tuning:
     max_retransmit: int = DEFAULT_MAX_RETRANSMIT
 
 
+#: Sends an empty confirmable message (a CoAP ping) to a client endpoint; a client that
+#: never answers it has all its observations ended by aiocoap. See :func:`pinger`.
+Ping = Callable[[object], None]
+
+
 class _Answer(Exception):
     """End the request with this CoAP code (and a short diagnostic payload)."""
 
@@ -130,6 +136,8 @@ class MessagesResource(Resource):  # type: ignore[misc]
         self.assemblies = Assemblies(self.tuning.max_payload)
         self.refusals = RefusalLog(log, "CoAP request")
         self._reliable = _confirmable(self.tuning)
+        #: Checks an idle observer's endpoint (set by the server; ``None``: no idle checks).
+        self.ping: Ping | None = None
 
     # aiocoap's Resource interface: everything goes through render_to_pipe.
     async def needs_blockwise_assembly(self, request: Message) -> bool:
@@ -285,15 +293,26 @@ class MessagesResource(Resource):  # type: ignore[misc]
             return
         last_check = time.monotonic()
         revoked = observer.revoked
+        period = self.tuning.ping_period
         while True:
             getter = asyncio.ensure_future(observer.queue.get())
+            idle = max(0.0, last_check + period - time.monotonic())
             try:
-                await asyncio.wait((getter, revoked), return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    (getter, revoked), timeout=idle, return_when=asyncio.FIRST_COMPLETED
+                )
             finally:
-                if not getter.done():
+                received = getter.done()
+                if not received:
                     getter.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await getter
+            if not received and not revoked.done():
+                # A whole period without a confirmable exchange: check the endpoint.
+                last_check = time.monotonic()
+                if self.ping is not None:
+                    self.ping(request.remote)
+                continue
             if revoked.done():
                 log.debug("observation of thing %s on %s revoked", observer.thing, observer.channel)
                 ended = Message(code=numbers.FORBIDDEN, payload=b"access revoked")
@@ -328,6 +347,35 @@ def _send(pipe: Pipe, message: Message, gone: list[bool], *, last: bool = False)
         if not gone:
             raise
     return not gone
+
+
+def pinger(context: object, tuning: Tuning) -> Ping | None:
+    """A :data:`Ping` over ``context``'s CoAP-over-UDP message layer, or ``None`` when
+    this aiocoap has none where 0.4 keeps it.
+
+    The ping is a CON with code 0.00, as Go Mainflux sends: a live endpoint answers it
+    with RST; one that never answers (``tuning``'s ACK timeout and retransmissions) has
+    every observation it holds ended by aiocoap, which cancels their tasks."""
+    managers = [
+        ri.token_interface
+        for ri in getattr(context, "request_interfaces", ())
+        if hasattr(getattr(ri, "token_interface", None), "send_message")
+        and hasattr(ri.token_interface, "_active_exchanges")
+    ]
+    if not managers:
+        return None
+    manager = managers[0]
+    reliable = _confirmable(tuning)
+
+    def ping(remote: object) -> None:
+        message = Message(code=numbers.EMPTY, transport_tuning=reliable)
+        message.remote = remote.as_response_address()  # type: ignore[attr-defined]
+        try:
+            manager.send_message(message, lambda: None)  # RST is the healthy answer
+        except Exception as exc:  # the endpoint is unreachable: aiocoap ends it
+            log.debug("pinging %s failed: %s", remote, exc)
+
+    return ping
 
 
 def _observe_numbers() -> Iterator[int]:
