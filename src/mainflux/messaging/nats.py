@@ -41,6 +41,8 @@ UNDECODABLE: Final = Counter(
 
 PENDING_MSGS: Final = 65_536
 PENDING_BYTES: Final = 64 * 1024 * 1024
+#: Seconds a subscription may wait for the server to confirm it.
+SUBSCRIBE_TIMEOUT: Final = 5
 
 
 class NatsSub:
@@ -133,8 +135,10 @@ class NatsBus:
 
     async def subscribe(self, subject: str, handler: Handler, *, queue: str = "") -> NatsSub:
         """Deliver decoded envelopes on ``subject`` to ``handler``; undecodable data is
-        logged, counted and skipped. Raises ``MalformedEntity`` for a bad subject and
-        ``ServiceUnavailable`` when the connection is closed."""
+        logged, counted and skipped. Returns once the server confirmed the subscription.
+        Raises ``MalformedEntity`` for a bad subject and ``ServiceUnavailable`` when the
+        connection is closed or the server does not answer within
+        :data:`SUBSCRIBE_TIMEOUT` seconds."""
         subject_tokens(subject, wildcards=True)
 
         async def deliver(msg: Msg) -> None:
@@ -160,7 +164,10 @@ class NatsBus:
                 pending_msgs_limit=PENDING_MSGS,
                 pending_bytes_limit=PENDING_BYTES,
             )
-        except NatsError as exc:
+            # Once the server has the subscription, a message published after this
+            # returns reaches the handler, whichever connection publishes it.
+            await self._nc.flush(timeout=SUBSCRIBE_TIMEOUT)
+        except (NatsError, TimeoutError) as exc:
             raise ServiceUnavailable(f"cannot subscribe: {exc}") from None
         return NatsSub(sub)
 

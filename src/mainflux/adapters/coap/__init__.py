@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 
 import aiocoap
+from aiocoap.pipe import Pipe, error_to_message, run_driving_pipe
 from starlette.types import ASGIApp
 
 from mainflux.adapters.coap.resource import MessagesResource, Tuning, pinger
@@ -19,6 +20,14 @@ from mainflux.core.http import create_app as create_service_app
 from mainflux.messaging.bus import Bus
 
 SERVICE = "coap"
+
+
+class _Context(aiocoap.Context):  # type: ignore[misc]
+    """aiocoap's context without its per-request cost of naming each request's task
+    after the whole request (``repr`` of the message and its address, every time)."""
+
+    def render_to_pipe(self, pipe: Pipe) -> None:
+        run_driving_pipe(error_to_message(pipe, self.log), self._render_to_pipe(pipe))
 
 
 def create_http_app() -> ASGIApp:
@@ -38,7 +47,7 @@ async def open_server(
     # aiocoap logs every malformed datagram and retransmission at INFO or WARNING;
     # those are the clients' business.
     logging.getLogger("coap-server").setLevel(logging.ERROR)
-    context = await aiocoap.Context.create_server_context(
+    context = await _Context.create_server_context(
         resource, bind=(host, port), loggername="coap-server", transports=["udp6"]
     )
     resource.ping = pinger(context, resource.tuning)
