@@ -662,3 +662,27 @@ async def test_a_revoked_observation_ends_with_4_03(
     if expected:
         await coap.publish(b"still")
         assert await kept.payloads(1) == [b"still"]
+
+
+async def test_vanished_observers_do_not_take_the_others_down(coap: Adapter) -> None:
+    live = RawEndpoint(coap.port)
+    vanished = [RawEndpoint(coap.port) for _ in range(5)]
+    try:
+        registration = live.send(numbers.GET, coap.path(), query=coap.query, observe=0)
+        await live.answer_to(registration)
+        for endpoint in vanished:
+            await endpoint.answer_to(
+                endpoint.send(numbers.GET, coap.path(), query=coap.query, observe=0)
+            )
+            endpoint.close()  # its port is closed: what is sent there draws ICMP errors
+        await until(lambda: coap.resource.observers.count == 6, "six observers")
+        for i in range(3):
+            await coap.publish(b"n%d" % i)
+            notification = await live.answer_to(registration)
+            assert notification.payload == b"n%d" % i
+            live.reply(notification, numbers.ACK)
+        await until(lambda: coap.resource.observers.count == 1, "the vanished ones dropped")
+        await coap.publish(b"after")
+        assert (await live.answer_to(registration)).payload == b"after"
+    finally:
+        live.close()

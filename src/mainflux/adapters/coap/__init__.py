@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiocoap
 from aiocoap.pipe import Pipe, error_to_message, run_driving_pipe
@@ -51,10 +52,55 @@ async def open_server(
         resource, bind=(host, port), loggername="coap-server", transports=["udp6"]
     )
     resource.ping = pinger(context, resource.tuning)
+    for interface in _udp_interfaces(context):
+        _retry_stale_refusals(interface)
     try:
         yield resource
     finally:
         await context.shutdown()
+
+
+def _udp_interfaces(context: object) -> list[Any]:
+    """aiocoap's UDP message interfaces under ``context`` (where 0.4 keeps them)."""
+    found = []
+    for request_interface in getattr(context, "request_interfaces", ()):
+        manager = getattr(request_interface, "token_interface", None)
+        interface = getattr(manager, "message_interface", None)
+        if hasattr(interface, "send") and hasattr(interface, "error_received"):
+            found.append(interface)
+    return found
+
+
+def _retry_stale_refusals(interface: Any) -> None:
+    """Keep one client's ICMP "port unreachable" from ending another client's exchanges.
+
+    Linux reports the ICMP error of a datagram to a closed port on the socket's next
+    send, whatever its destination, and aiocoap 0.4 blames that send's destination: a
+    vanished observer would take the next observer's observations down with it. The
+    error is also queued with its real address, which aiocoap reads and dispatches; so a
+    send refused this way is sent again once (the pending error is gone by then), and
+    only a second refusal is taken as the destination's."""
+    send, error_received = interface.send, interface.error_received
+    sending: list[list[BaseException]] = []
+
+    def error_received_once(exc: BaseException) -> None:
+        if sending and isinstance(exc, ConnectionRefusedError) and not sending[-1]:
+            sending[-1].append(exc)  # stale: sent again below
+            return
+        error_received(exc)
+
+    def send_again_if_stale(message: Any) -> None:
+        sending.append([])
+        try:
+            send(message)
+            refused = sending[-1]
+        finally:
+            sending.pop()
+        if refused:
+            send(message)
+
+    interface.error_received = error_received_once
+    interface.send = send_again_if_stale
 
 
 __all__ = ["SERVICE", "MessagesResource", "Tuning", "create_http_app", "open_server"]
