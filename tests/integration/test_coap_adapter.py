@@ -519,6 +519,23 @@ async def test_rst_to_a_notification_deregisters(coap: Adapter) -> None:
         raw.close()
 
 
+async def test_rst_to_a_non_notification_deregisters(coap: Adapter) -> None:
+    raw = RawEndpoint(coap.port)
+    try:
+        registration = raw.send(
+            numbers.GET, coap.path(), query=coap.query, observe=0, mtype=numbers.NON
+        )
+        await raw.answer_to(registration)
+        await coap.publish(b"n1")
+        notification = await raw.answer_to(registration)
+        assert notification.mtype == numbers.NON
+        raw.reply(notification, numbers.RST)
+        await until(lambda: coap.resource.observers.count == 0, "the observer is gone")
+        assert coap.resource.observers.subjects() == 0
+    finally:
+        raw.close()
+
+
 async def test_an_observer_that_stops_acknowledging_is_dropped() -> None:
     async with adapter(Tuning(ack_timeout=0.05, max_retransmit=1)) as coap:
         raw = RawEndpoint(coap.port)

@@ -54,10 +54,37 @@ async def open_server(
     resource.ping = pinger(context, resource.tuning)
     for interface in _udp_interfaces(context):
         _retry_stale_refusals(interface)
+    _follow_resets(context, resource)
     try:
         yield resource
     finally:
         await context.shutdown()
+
+
+def _follow_resets(context: object, resource: MessagesResource) -> None:
+    """Let an RST to a NON notification end its observation (aiocoap 0.4 matches RSTs
+    to confirmable messages only): incoming RSTs are shown to ``resource.reset``, which
+    ends an observation through aiocoap's own stop of the registration."""
+    for request_interface in getattr(context, "request_interfaces", ()):
+        requests = getattr(request_interface, "incoming_requests", None)
+        manager: Any = getattr(request_interface, "token_interface", None)
+        if not isinstance(requests, dict) or not hasattr(manager, "dispatch_message"):
+            continue
+        dispatch = manager.dispatch_message
+
+        def deregister(request: aiocoap.Message, requests: dict[Any, Any] = requests) -> None:
+            held = requests.get((request.token, request.remote))
+            if held is not None and held[0].request is request:
+                held[1]()  # aiocoap's stop: the render task is cancelled
+
+        def dispatch_seeing_resets(message: aiocoap.Message, dispatch: Any = dispatch) -> None:
+            if message.mtype == aiocoap.RST and message.mid is not None:
+                resource.reset(message.remote, message.mid)
+            dispatch(message)
+
+        resource.deregister = deregister
+        manager.dispatch_message = dispatch_seeing_resets
+        return
 
 
 def _udp_interfaces(context: object) -> list[Any]:

@@ -19,7 +19,8 @@ answers in this order:
   confirmable one at least every ``ping_period`` seconds, and an observer that heard
   nothing for a period is pinged (:func:`pinger`). A confirmable notification or ping
   that is not acknowledged after ``max_retransmit`` retransmissions (first after
-  ``ack_timeout`` seconds), or a notification answered with RST, ends the observation, as does
+  ``ack_timeout`` seconds), or a notification answered with RST (:meth:`reset`), ends
+  the observation, as does
   a GET with ``Observe=1`` on the same token. A revoked right ends it with a 4.03
   notification. The adapter holds at most ``max_observers`` observations (5.03 above),
   ``max_observers_per_thing`` per thing (4.29 above);
@@ -138,6 +139,20 @@ class MessagesResource(Resource):  # type: ignore[misc]
         self._reliable = _confirmable(self.tuning)
         #: Checks an idle observer's endpoint (set by the server; ``None``: no idle checks).
         self.ping: Ping | None = None
+        #: Ends the observation registered by a request, as aiocoap ends one whose
+        #: confirmable notification got RST (set by the server; see :meth:`reset`).
+        self.deregister: Callable[[Message], None] | None = None
+        # The last NON notification of each observation: (client address, message id)
+        # -> the registration, so that an RST to it ends the observation.
+        self._non_sent: dict[tuple[object, int], Message] = {}
+
+    def reset(self, remote: object, mid: int) -> None:
+        """An RST from ``remote`` for message ``mid`` arrived: when it answers the latest
+        NON notification of an observation, that observation ends (aiocoap itself only
+        matches RSTs to confirmable messages)."""
+        request = self._non_sent.pop((_address_key(remote), mid), None)
+        if request is not None and self.deregister is not None:
+            self.deregister(request)
 
     # aiocoap's Resource interface: everything goes through render_to_pipe.
     async def needs_blockwise_assembly(self, request: Message) -> bool:
@@ -284,13 +299,22 @@ class MessagesResource(Resource):  # type: ignore[misc]
         """Send the registration answer, then every payload, until revoked or cancelled
         (aiocoap cancels this task when the observer goes away)."""
         request: Message = pipe.request
-        confirmable = request.mtype == numbers.CON
         numbers_ = _observe_numbers()
         REQUESTS.labels("GET", str(numbers.CONTENT)).inc()
         gone: list[bool] = []
         pipe.on_interest_end(lambda: gone.append(True))
         if not _send(pipe, Message(code=numbers.CONTENT, observe=next(numbers_)), gone):
             return
+        try:
+            await self._notify_each(pipe, observer, numbers_, gone)
+        finally:
+            self._forget_non(request)
+
+    async def _notify_each(
+        self, pipe: Pipe, observer: Observer, numbers_: Iterator[int], gone: list[bool]
+    ) -> None:
+        request: Message = pipe.request
+        confirmable = request.mtype == numbers.CON
         last_check = time.monotonic()
         revoked = observer.revoked
         period = self.tuning.ping_period
@@ -322,14 +346,22 @@ class MessagesResource(Resource):  # type: ignore[misc]
                 code=numbers.CONTENT, payload=getter.result(), observe=next(numbers_)
             )
             now = time.monotonic()
-            if confirmable or now - last_check >= self.tuning.ping_period:
+            non = not confirmable and now - last_check < period
+            if non:
+                notification.transport_tuning = numbers.Unreliable()
+            else:
                 notification.transport_tuning = self._reliable
                 last_check = now
-            else:
-                notification.transport_tuning = numbers.Unreliable()
             NOTIFICATIONS.inc()
             if not _send(pipe, notification, gone):
                 return
+            if non and notification.mid is not None:
+                self._forget_non(request)
+                self._non_sent[(_address_key(notification.remote), notification.mid)] = request
+
+    def _forget_non(self, request: Message) -> None:
+        for key in [k for k, r in self._non_sent.items() if r is request]:
+            del self._non_sent[key]
 
 
 def _send(pipe: Pipe, message: Message, gone: list[bool], *, last: bool = False) -> bool:
@@ -376,6 +408,11 @@ def pinger(context: object, tuning: Tuning) -> Ping | None:
             log.debug("pinging %s failed: %s", remote, exc)
 
     return ping
+
+
+def _address_key(remote: object) -> object:
+    """What compares equal for one client endpoint, whichever aiocoap object names it."""
+    return getattr(remote, "sockaddr", remote)
 
 
 def _observe_numbers() -> Iterator[int]:
