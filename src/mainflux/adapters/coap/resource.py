@@ -20,8 +20,8 @@ answers in this order:
   nothing for a period is pinged (:func:`pinger`). A confirmable notification or ping
   that is not acknowledged after ``max_retransmit`` retransmissions (first after
   ``ack_timeout`` seconds), or a notification answered with RST (:meth:`reset`), ends
-  the observation, as does
-  a GET with ``Observe=1`` on the same token. A revoked right ends it with a 4.03
+  the observation, as does a GET with ``Observe=1`` on the same token. A revoked right
+  ends it with a 4.03
   notification. The adapter holds at most ``max_observers`` observations (5.03 above),
   ``max_observers_per_thing`` per thing (4.29 above);
 - GET with ``Observe=1`` (deregistration) answers 2.05; another GET 4.00; any other
