@@ -106,7 +106,7 @@ def test_serve_without_a_service_lists_them_in_one_line() -> None:
     result = _mainflux("serve")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "mainflux: no service given; one of: users, authn, things, http, ws, mqtt, "
+        "mainflux: no service given; one of: users, authn, things, http, ws, mqtt, coap, "
         "postgres-writer, postgres-reader"
     ]
 
