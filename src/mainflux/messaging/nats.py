@@ -41,8 +41,8 @@ UNDECODABLE: Final = Counter(
 
 PENDING_MSGS: Final = 65_536
 PENDING_BYTES: Final = 64 * 1024 * 1024
-#: Seconds a subscription may wait for the server to confirm it.
-SUBSCRIBE_TIMEOUT: Final = 5
+#: Seconds :meth:`NatsBus.flush` waits for the server.
+FLUSH_TIMEOUT: Final = 5
 
 
 class NatsSub:
@@ -135,10 +135,8 @@ class NatsBus:
 
     async def subscribe(self, subject: str, handler: Handler, *, queue: str = "") -> NatsSub:
         """Deliver decoded envelopes on ``subject`` to ``handler``; undecodable data is
-        logged, counted and skipped. Returns once the server confirmed the subscription.
-        Raises ``MalformedEntity`` for a bad subject and ``ServiceUnavailable`` when the
-        connection is closed or the server does not answer within
-        :data:`SUBSCRIBE_TIMEOUT` seconds."""
+        logged, counted and skipped. Raises ``MalformedEntity`` for a bad subject and
+        ``ServiceUnavailable`` when the connection is closed."""
         subject_tokens(subject, wildcards=True)
 
         async def deliver(msg: Msg) -> None:
@@ -164,12 +162,18 @@ class NatsBus:
                 pending_msgs_limit=PENDING_MSGS,
                 pending_bytes_limit=PENDING_BYTES,
             )
-            # Once the server has the subscription, a message published after this
-            # returns reaches the handler, whichever connection publishes it.
-            await self._nc.flush(timeout=SUBSCRIBE_TIMEOUT)
-        except (NatsError, TimeoutError) as exc:
+        except NatsError as exc:
             raise ServiceUnavailable(f"cannot subscribe: {exc}") from None
         return NatsSub(sub)
+
+    async def flush(self, timeout: int = FLUSH_TIMEOUT) -> None:
+        """Return once the server has handled everything sent so far (subscriptions
+        included: a message published afterwards, by any connection, reaches them).
+        Raises ``ServiceUnavailable`` when it does not answer within ``timeout`` seconds."""
+        try:
+            await self._nc.flush(timeout=timeout)
+        except (NatsError, TimeoutError) as exc:
+            raise ServiceUnavailable(f"cannot flush: {exc}") from None
 
     async def close(self) -> None:
         """Drain subscriptions and pending publishes when connected, then close."""

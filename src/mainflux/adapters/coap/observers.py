@@ -16,6 +16,7 @@ subtopic by a thing. :class:`Observers` holds them all:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Final
@@ -82,6 +83,16 @@ class _Fanout:
             observer.offer(message.payload)
 
 
+async def _confirmed(bus: Subscriber) -> None:
+    """Wait until a networked bus's server has the new subscription (NATS: a flush), so
+    that a message published after the registration answer reaches the observer; an
+    unanswered flush leaves the subscription to take effect when it can."""
+    flush = getattr(bus, "flush", None)
+    if flush is not None:
+        with contextlib.suppress(ServiceUnavailable):
+            await flush()
+
+
 class Observers:
     """Every observation of the adapter (see the module doc)."""
 
@@ -128,6 +139,7 @@ class Observers:
             fanout.observers.add(observer)
             try:
                 fanout.subscription = await self._bus.subscribe(observer.subject, fanout.deliver)
+                await _confirmed(self._bus)
             except BaseException:
                 del self._subjects[observer.subject]
                 self.live.discard(observer)
