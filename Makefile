@@ -1,5 +1,5 @@
 # Mainflux for Python: build, run and test.
-SERVICES = users authn things http ws mqtt postgres-writer postgres-reader ui bootstrap provision
+SERVICES = users authn things http ws mqtt coap postgres-writer postgres-reader ui bootstrap provision
 VENV = .venv
 BIN = $(VENV)/bin
 PREFIX ?= $(HOME)/.local

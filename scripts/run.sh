@@ -70,6 +70,7 @@ sleep 1
 start http
 start ws
 start mqtt
+start coap
 start postgres-writer
 start postgres-reader
 
@@ -79,6 +80,7 @@ Mainflux services (authn signing secret from $SECRET_FROM):
   things  http://localhost:8182      things auth http://localhost:8989 (gRPC 8183)
   http    http://localhost:8185      ws      ws://localhost:8186
   mqtt    mqtt://localhost:$MF_MQTT_ADAPTER_MQTT_PORT (ws :$MF_MQTT_ADAPTER_WS_PORT/mqtt)
+  coap    coap://localhost:5683 (udp; /version, /metrics over http on tcp 5683)
   reader  http://localhost:9204      writer  http://localhost:9104
 Ctrl-C stops them all.
 MSG

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Installs (apt) and starts the servers the tests and `make rundev` use:
 # PostgreSQL (with a `mainflux` role, password `mainflux`), Redis, NATS with JetStream,
-# the mosquitto clients, openssl (test certificates) and Chromium (the console's browser
-# tests). Does nothing for what is
-# already installed and running.
+# the mosquitto clients, libcoap's coap-client, openssl (test certificates) and Chromium
+# (the console's browser tests). Does nothing for what is already installed and running.
 set -euo pipefail
 
 SUDO=""
@@ -16,6 +15,8 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# libcoap's coap-client: the CoAP tests' independent client.
+compgen -c coap-client | grep -q . || need+=(libcoap3-bin)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   $SUDO apt-get update -qq

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mainflux import __version__
 from mainflux import settings as config
 from mainflux.adapters.access import CachedThingAccess
+from mainflux.adapters.coap import open_server as open_coap_server
 from mainflux.adapters.http.api import DEFAULT_MAX_BODY
 from mainflux.adapters.http.api import create_app as create_http_app
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter
@@ -195,6 +196,7 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
         stack.push_async_callback(bus.close)
 
         mqtt = await _start_mqtt(settings, access, bus, events, stack)
+        await _start_coap(settings, access, bus, stack)
 
         # The console and provision call the platform's APIs through the gateway itself,
         # in process.
@@ -321,7 +323,27 @@ def _about(settings: config.AllInOneSettings) -> dict[str, object]:
         "ws_prefix": "/ws",
         "mqtt_port": settings.mqtt_port,
         "mqtt_ws_path": "/mqtt",
+        "coap_port": settings.coap_port,
     }
+
+
+async def _start_coap(
+    settings: config.AllInOneSettings,
+    access: CachedThingAccess,
+    bus: Bus,
+    stack: AsyncExitStack,
+) -> None:
+    """The CoAP adapter on its own UDP port (``MF_COAP_ADAPTER_*`` bounds apply)."""
+    tuning = settings.coap_observe.tuning(settings.coap_max_payload)
+    try:
+        await stack.enter_async_context(
+            open_coap_server(access, bus, settings.host, settings.coap_port, tuning)
+        )
+    except OSError as exc:
+        raise runner.StartupError(
+            f"MF_COAP_ADAPTER_PORT: cannot listen on UDP {settings.host}:{settings.coap_port}: "
+            f"{exc.strerror or exc}"
+        ) from None
 
 
 def _where(url: str, engine: str, default: str) -> str:
@@ -343,6 +365,8 @@ def _announce(settings: config.AllInOneSettings) -> None:
         f"  WebSocket    ws{secure}://{host}:{settings.gateway_port}/ws/channels/<id>/messages",
         f"  MQTT         mqtt://{host}:{settings.mqtt_port}  (over WebSocket: "
         f"ws{secure}://{host}:{settings.gateway_port}/mqtt)",
+        f"  CoAP         coap://{host}:{settings.coap_port}/channels/<id>/messages"
+        "?authorization=<key>",
         f"  Messages     {base}/channels/<id>/messages (GET)",
         f"  Console      {base}/  (the web console)",
         f"  Storage      {storage}",

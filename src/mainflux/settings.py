@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from mainflux.adapters.coap.resource import DEFAULT_MAX_PAYLOAD
+from mainflux.adapters.coap.settings import ObserveTuning
 from mainflux.bootstrap.settings import DEFAULT_ENCRYPT_KEY, check_encrypt_key
 from mainflux.core import settings as declared
 from mainflux.core.config import ConfigError, check_secret
 from mainflux.core.datadir import write_private
 from mainflux.core.settings import (
     log_level_setting,
+    nested,
     port_setting,
     server_tls_setting,
     setting,
@@ -43,9 +46,19 @@ def _directory_or_absent(path: Path) -> None:
 class AllInOneSettings:
     """What ``mainflux run`` needs to know; see :func:`load`."""
 
-    host: str = setting("MF_GATEWAY_HOST", "0.0.0.0", "address the gateway and MQTT listen on")
+    host: str = setting(
+        "MF_GATEWAY_HOST", "0.0.0.0", "address the gateway, MQTT and CoAP listen on"
+    )
     gateway_port: int = port_setting("MF_GATEWAY_PORT", 8080, "gateway port (HTTP, WebSocket)")
     mqtt_port: int = port_setting("MF_MQTT_ADAPTER_MQTT_PORT", 1883, "MQTT port")
+    coap_port: int = port_setting("MF_COAP_ADAPTER_PORT", 5683, "CoAP port (UDP)")
+    coap_max_payload: int = setting(
+        "MF_COAP_ADAPTER_MAX_PAYLOAD",
+        DEFAULT_MAX_PAYLOAD,
+        "largest CoAP message in bytes, block-wise included; 4.13 above",
+        minimum=1,
+    )
+    coap_observe: ObserveTuning = nested(ObserveTuning)
     data_dir: Path = setting(
         "MF_DATA_DIR",
         Path("./data"),

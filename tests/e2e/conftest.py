@@ -22,6 +22,7 @@ class Platform:
     data_dir: Path
     gateway_port: int = field(default_factory=free_port)
     mqtt_port: int = field(default_factory=free_port)
+    coap_port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[str] | None = None
     output: str = ""
@@ -36,6 +37,7 @@ class Platform:
             MF_DATA_DIR=str(self.data_dir),
             MF_GATEWAY_PORT=str(self.gateway_port),
             MF_MQTT_ADAPTER_MQTT_PORT=str(self.mqtt_port),
+            MF_COAP_ADAPTER_PORT=str(self.coap_port),
             MF_GATEWAY_HOST="127.0.0.1",
             **self.extra_env,
         )

@@ -46,8 +46,16 @@ def _run_briefly(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ({"MF_DB_URL": "mysql://localhost/x"}, "MF_DB_URL: expected a"),
         ({"MF_NATS_URL": "localhost:4222"}, "MF_NATS_URL: expected a"),
         ({"MF_LOG_LEVEL": "loud"}, "MF_LOG_LEVEL: expected debug"),
+        ({"MF_COAP_ADAPTER_MAX_OBSERVERS": "0"}, "MF_COAP_ADAPTER_MAX_OBSERVERS: must be"),
     ],
-    ids=["port-not-a-number", "port-out-of-range", "db-url-scheme", "nats-url", "log-level"],
+    ids=[
+        "port-not-a-number",
+        "port-out-of-range",
+        "db-url-scheme",
+        "nats-url",
+        "log-level",
+        "coap-observers",
+    ],
 )
 def test_a_bad_setting_stops_startup_with_one_line(
     tmp_path: Path, env: dict[str, str], expected: str

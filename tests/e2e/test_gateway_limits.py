@@ -170,6 +170,7 @@ def test_a_bad_limit_stops_start_up_with_one_line(tmp_path: Path, name: str, val
         MF_GATEWAY_HOST="127.0.0.1",
         MF_GATEWAY_PORT=str(free_port()),
         MF_MQTT_ADAPTER_MQTT_PORT=str(free_port()),
+        MF_COAP_ADAPTER_PORT=str(free_port()),
         **{name: value},
     )
     done = subprocess.run(

@@ -69,10 +69,13 @@ def test_run_help_lists_the_all_in_one_variables_with_their_defaults() -> None:
     result = _mainflux("run", "--help", COLUMNS="100")
     assert result.returncode == 0, result.stderr
     assert "--mqtt-port" in result.stdout
+    assert "--coap-port" in result.stdout
     rows = _documented(result.stdout.split("Environment variables")[1])
     for name, default in [
         ("MF_GATEWAY_PORT", "8080"),
         ("MF_MQTT_ADAPTER_MQTT_PORT", "1883"),
+        ("MF_COAP_ADAPTER_PORT", "5683"),
+        ("MF_COAP_ADAPTER_PING_PERIOD", "120"),
         ("MF_DATA_DIR", "./data"),
         ("MF_DB_URL", "(unset)"),
         ("MF_NATS_URL", "(unset)"),
@@ -103,7 +106,7 @@ def test_serve_without_a_service_lists_them_in_one_line() -> None:
     result = _mainflux("serve")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "mainflux: no service given; one of: users, authn, things, http, ws, mqtt, "
+        "mainflux: no service given; one of: users, authn, things, http, ws, mqtt, coap, "
         "postgres-writer, postgres-reader, ui, bootstrap, provision"
     ]
 

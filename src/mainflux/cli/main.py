@@ -64,6 +64,7 @@ SERVICES: dict[str, str] = {
     "http": "mainflux.adapters.http.main",
     "ws": "mainflux.adapters.ws.main",
     "mqtt": "mainflux.adapters.mqtt.main",
+    "coap": "mainflux.adapters.coap.main",
     "postgres-writer": "mainflux.writers.main",
     "postgres-reader": "mainflux.readers.main",
     "ui": "mainflux.console.main",
@@ -91,6 +92,9 @@ def run(
     mqtt_port: Annotated[
         int | None, typer.Option(help="MQTT port [MF_MQTT_ADAPTER_MQTT_PORT, 1883]")
     ] = None,
+    coap_port: Annotated[
+        int | None, typer.Option(help="CoAP port, UDP [MF_COAP_ADAPTER_PORT, 5683]")
+    ] = None,
     data_dir: Annotated[
         str | None, typer.Option(help="Data directory [MF_DATA_DIR, ./data]")
     ] = None,
@@ -111,6 +115,7 @@ def run(
         {
             "MF_GATEWAY_PORT": port,
             "MF_MQTT_ADAPTER_MQTT_PORT": mqtt_port,
+            "MF_COAP_ADAPTER_PORT": coap_port,
             "MF_DATA_DIR": data_dir,
             "MF_DB_URL": db_url,
             "MF_REDIS_URL": redis_url,

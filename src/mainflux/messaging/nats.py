@@ -41,6 +41,8 @@ UNDECODABLE: Final = Counter(
 
 PENDING_MSGS: Final = 65_536
 PENDING_BYTES: Final = 64 * 1024 * 1024
+#: Seconds :meth:`NatsBus.flush` waits for the server.
+FLUSH_TIMEOUT: Final = 5
 
 
 class NatsSub:
@@ -163,6 +165,15 @@ class NatsBus:
         except NatsError as exc:
             raise ServiceUnavailable(f"cannot subscribe: {exc}") from None
         return NatsSub(sub)
+
+    async def flush(self, timeout: int = FLUSH_TIMEOUT) -> None:
+        """Return once the server has handled everything sent so far (subscriptions
+        included: a message published afterwards, by any connection, reaches them).
+        Raises ``ServiceUnavailable`` when it does not answer within ``timeout`` seconds."""
+        try:
+            await self._nc.flush(timeout=timeout)
+        except (NatsError, TimeoutError) as exc:
+            raise ServiceUnavailable(f"cannot flush: {exc}") from None
 
     async def close(self) -> None:
         """Drain subscriptions and pending publishes when connected, then close."""
