@@ -528,7 +528,10 @@ def test_quickstart_prints_commands_that_deliver_as_pasted(
         ran = _bash(command)
         assert ran.returncode == 0, (command, ran.stderr)
     coap = next(line.strip() for line in out.splitlines() if line.strip().startswith("coap"))
-    assert coap.startswith("coap-client -m post 'coap://127.0.0.1:5683/channels/")
+    # The platform's real CoAP port, as for MQTT.
+    assert coap.startswith(
+        f"coap-client -m post 'coap://127.0.0.1:{shared_platform.coap_port}/channels/"
+    )
     channel = out.split("Channel", 1)[1].split()[0]
     # The token is saved: reading back needs no argument.
     saved = json.loads((cli.config_home / "mainflux" / "config.json").read_text())

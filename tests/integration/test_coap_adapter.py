@@ -650,7 +650,7 @@ async def test_observing_needs_the_same_rights_as_publishing(
 
 @pytest.mark.parametrize(
     "event",
-    ["thing.disconnect", "thing.remove", "channel.remove", "thing.update_key"],
+    ["thing.disconnect", "thing.remove", "channel.remove", "thing.update"],
     ids=["disconnected", "thing removed", "channel removed", "key changed"],
 )
 async def test_a_revoked_observation_ends_with_4_03(
@@ -660,7 +660,7 @@ async def test_a_revoked_observation_ends_with_4_03(
     _, bystander_key = coap.things.thing(coap.channel)
     kept = await observe(client, coap.uri(key=bystander_key))
     # The owner's change reaches the things service, then its event the cache.
-    if event == "thing.update_key":
+    if event == "thing.update":
         coap.things.keys.pop(coap.key)
         coap.things.keys[str(uuid.uuid4())] = coap.thing
     else:
@@ -669,7 +669,7 @@ async def test_a_revoked_observation_ends_with_4_03(
         "thing.disconnect": {"chan_id": coap.channel, "thing_id": coap.thing},
         "thing.remove": {"id": coap.thing},
         "channel.remove": {"id": coap.channel},
-        "thing.update_key": {"id": coap.thing},
+        "thing.update": {"id": coap.thing},
     }[event]
     coap.access.invalidate({"operation": event, **fields})
     [ended] = await observation.next()
