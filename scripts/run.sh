@@ -13,7 +13,7 @@ umask 077
 mkdir -p "$LOGS" "$DATA"
 
 # One database per service, as Mainflux has them.
-for db in users authn things messages; do
+for db in users authn things messages bootstrap; do
   PGPASSWORD=mainflux psql -qtAX -h 127.0.0.1 -U mainflux -d postgres \
     -c "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 ||
     PGPASSWORD=mainflux psql -qtAX -h 127.0.0.1 -U mainflux -d postgres -c "CREATE DATABASE $db"
@@ -44,6 +44,13 @@ export MF_THINGS_URL=${MF_THINGS_URL:-http://localhost:8182}
 export MF_MQTT_ADAPTER_MQTT_PORT=${MF_MQTT_ADAPTER_MQTT_PORT:-1883}
 export MF_MQTT_ADAPTER_WS_PORT=${MF_MQTT_ADAPTER_WS_PORT:-8080}
 export MF_MQTT_ADAPTER_INSTANCE=${MF_MQTT_ADAPTER_INSTANCE:-mqtt-adapter-1}
+# bootstrap: things over HTTP with the user's token, authn over gRPC, its events and the
+# things events it follows in Redis. provision: users, things and bootstrap over HTTP.
+export MF_SDK_BASE_URL=${MF_SDK_BASE_URL:-http://localhost:8182}
+export MF_BOOTSTRAP_ES_URL=${MF_BOOTSTRAP_ES_URL:-localhost:6379}
+export MF_PROVISION_USERS_LOCATION=${MF_PROVISION_USERS_LOCATION:-http://localhost:8180}
+export MF_PROVISION_THINGS_LOCATION=${MF_PROVISION_THINGS_LOCATION:-http://localhost:8182}
+export MF_PROVISION_BS_SVC_URL=${MF_PROVISION_BS_SVC_URL:-http://localhost:8202/things}
 
 pids=()
 stop() {
@@ -73,6 +80,8 @@ start mqtt
 start coap
 start postgres-writer
 start postgres-reader
+start bootstrap
+start provision
 
 cat <<MSG
 Mainflux services (authn signing secret from $SECRET_FROM):
@@ -82,6 +91,7 @@ Mainflux services (authn signing secret from $SECRET_FROM):
   mqtt    mqtt://localhost:$MF_MQTT_ADAPTER_MQTT_PORT (ws :$MF_MQTT_ADAPTER_WS_PORT/mqtt)
   coap    coap://localhost:5683 (udp; /version, /metrics over http on tcp 5683)
   reader  http://localhost:9204      writer  http://localhost:9104
+  bootstrap http://localhost:8202    provision http://localhost:8091
 Ctrl-C stops them all.
 MSG
 # A service that dies is reported; the others keep running (restart it by hand with

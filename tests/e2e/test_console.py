@@ -1,8 +1,8 @@
 """The web console in a real browser (Debian's Chromium driven by Playwright) against a
 real ``mainflux run``: a new user signs up, creates a thing and a channel, connects them,
-watches an MQTT message arrive live, finds it in the history and the chart, and deletes
-the thing. Set ``CONSOLE_SCREENSHOTS=<dir>`` to keep the pages' screenshots there (the
-ones in docs/console/ come from this test)."""
+watches an MQTT message arrive live, finds it in the history and the chart, deletes the
+thing, and adds and whitelists a bootstrap config. Set ``CONSOLE_SCREENSHOTS=<dir>`` to
+keep the pages' screenshots there (the ones in docs/console/ come from this test)."""
 
 from __future__ import annotations
 
@@ -195,6 +195,27 @@ def test_a_new_user_manages_devices_and_watches_them_live(
     assert width <= 390, f"the page is {width}px wide on a 390px screen"
     _shoot(small, shots, "phone-channels")
     phone.close()
+
+    # A bootstrap config for a device yet to come: added, whitelisted, its thing connected.
+    _nav(page, "Bootstrap")
+    page.get_by_label("External ID").fill("02:42:ac:11:00:02")
+    page.get_by_label("External key").fill("device-secret")
+    page.get_by_label("Name", exact=True).fill("gateway")
+    page.get_by_label("kitchen").check()
+    page.get_by_role("button", name="Add config").click()
+    expect(page.get_by_role("status")).to_have_text("Created.")
+    expect(page.locator("#config-state")).to_contain_text("inactive")
+    page.get_by_role("button", name="Whitelist", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Whitelisted")
+    expect(page.locator("#config-state")).to_contain_text("whitelisted")
+    _shoot(page, shots, "bootstrap")
+    page.locator("#config-thing").click()
+    expect(page.locator(".connections")).to_contain_text("kitchen")
+    device = httpx.get(
+        f"{platform.url}/things/bootstrap/02:42:ac:11:00:02",
+        headers={"Authorization": "device-secret"},
+    )
+    assert [c["id"] for c in device.json()["mainflux_channels"]] == [channel_id]
     context.close()
 
 
@@ -207,6 +228,7 @@ def _ui_env(platform: Platform, port: int, **extra: str) -> dict[str, str]:
         MF_UI_THINGS_URL=platform.url,
         MF_UI_AUTHN_URL=platform.url,
         MF_UI_READER_URL=platform.url,
+        MF_UI_BOOTSTRAP_URL=platform.url,
         MF_UI_HTTP_ADAPTER_URL=f"{platform.url}/http",
         MF_UI_WS_URL=f"ws://127.0.0.1:{platform.gateway_port}/ws",
         MF_UI_MQTT_HOST="mqtt.example.com",
@@ -246,11 +268,21 @@ def test_mainflux_ui_serves_the_console_against_the_services_urls(platform: Plat
             assert f"-h mqtt.example.com -p {platform.mqtt_port}" in thing_page
             live = ui.get(f"/channels/{channel_id}").text
             assert f"ws://127.0.0.1:{platform.gateway_port}/ws/channels/{channel_id}" in live
-        # The platform itself has the thing: the console used its API.
+            # Bootstrap configs through MF_UI_BOOTSTRAP_URL.
+            spec = {"csrf": csrf, "external_id": "ext-1", "external_key": "k", "name": "gw"}
+            added = ui.post("/bootstrap", data={**spec, "channels": channel_id})
+            assert "Created." in added.text, added.text
+            config_id = added.url.path.rsplit("/", 1)[1]
+            on = ui.post(f"/bootstrap/{config_id}/state", data={"csrf": csrf, "state": "1"})
+            assert "Whitelisted" in on.text
+        # The platform itself has the things and the connection: the console used its API.
         with httpx.Client(base_url=platform.url) as api:
             token = api.post("/tokens", json={"email": email, "password": "pass word"})
-            things = api.get("/things", headers={"Authorization": token.json()["token"]})
-            assert [t["name"] for t in things.json()["things"]] == ["pump"]
+            auth = {"Authorization": token.json()["token"]}
+            things = api.get("/things", headers=auth)
+            assert sorted(t["name"] for t in things.json()["things"]) == ["gw", "pump"]
+            linked = api.get(f"/things/{config_id}/channels", headers=auth).json()
+            assert [c["id"] for c in linked["channels"]] == [channel_id]
     finally:
         proc.terminate()
         output, _ = proc.communicate(timeout=30)

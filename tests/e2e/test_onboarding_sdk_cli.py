@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from mainflux.bootstrap.settings import DEFAULT_ENCRYPT_KEY
 from mainflux.sdk import BadRequest, Client, Conflict, NotFound, Unauthorized
 from tests.e2e.conftest import Platform
 from tests.e2e.test_cli import Cli, _login, _one_error_line
@@ -71,6 +72,33 @@ def test_bootstrap_config_lifecycle_through_the_sdk(mf: Client) -> None:
         mf.view_bootstrap(token, thing_id)
     with pytest.raises(Unauthorized):
         mf.bootstrap_configs("bad-token")
+
+
+def test_secure_bootstrap_through_the_sdk(mf: Client) -> None:
+    """The all-in-one runs with the default MF_BOOTSTRAP_ENCRYPT_KEY."""
+    token = _token(mf)
+    channel = mf.create_channel(token, "secure")
+    external = f"cc:dd:{uuid.uuid4().hex[:6]}"
+    thing_id = mf.add_bootstrap(
+        token, external, "s3cret", channels=[channel], content='{"interval": 10}'
+    )
+    plain = mf.bootstrap(external, "s3cret")
+    for key in (DEFAULT_ENCRYPT_KEY, bytes.fromhex(DEFAULT_ENCRYPT_KEY)):
+        secure = mf.bootstrap(external, "s3cret", secure_key=key)
+        assert secure == plain
+        assert secure.mainflux_id == thing_id and secure.content == '{"interval": 10}'
+        assert [c.id for c in secure.mainflux_channels] == [channel]
+    with pytest.raises(NotFound):
+        mf.bootstrap(external, "wrong", secure_key=DEFAULT_ENCRYPT_KEY)
+    # Another key: the service cannot read the external key (404)...
+    other = "ab" * 16
+    with pytest.raises(NotFound):
+        mf.bootstrap(external, "s3cret", secure_key=other)
+    # ...and a malformed key is refused before any request.
+    with pytest.raises(ValueError, match="hexadecimal"):
+        mf.bootstrap(external, "s3cret", secure_key="not hex")
+    with pytest.raises(ValueError, match="16, 24 or 32 bytes"):
+        mf.bootstrap(external, "s3cret", secure_key=b"short")
 
 
 def test_provision_mapping_through_the_sdk(mf: Client) -> None:

@@ -14,6 +14,9 @@ from starlette.types import Receive, Scope, Send
 
 from mainflux.authn import main as authn_main
 from mainflux.authn.api import create_app as create_authn_app
+from mainflux.bootstrap import main as bootstrap_main
+from mainflux.bootstrap.api import create_app as create_bootstrap_app
+from mainflux.bootstrap.things import HttpThingsClient
 from mainflux.console.allinone import console_config
 from mainflux.console.app import create_app as create_console_app
 from mainflux.console.app import running
@@ -32,6 +35,7 @@ from mainflux.users.hasher import BcryptHasher
 
 BASE = "http://console.test"
 EMAIL, PASSWORD = "ada@example.com", "correct horse"
+BOOTSTRAP_KEY = "12345678910111213141516171819202"
 
 
 class Browser:
@@ -63,6 +67,13 @@ async def browser(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Browser]:
     events = SqlEventStream(engine)
     await events.create_schema()
     things = await things_main.build_service(engine, authn, events, InMemoryAccessCache())
+    things_app = create_things_app(things)
+    # Bootstrap as the all-in-one has it: things called in process, with the user's token.
+    bootstrap_things = HttpThingsClient(
+        "http://things", transport=httpx.ASGITransport(app=things_app)
+    )
+    key = bytes.fromhex(BOOTSTRAP_KEY)
+    bootstrap, _ = await bootstrap_main.build_service(engine, authn, bootstrap_things, events, key)
 
     async def via_gateway(scope: Scope, receive: Receive, send: Send) -> None:
         await gateway(scope, receive, send)
@@ -75,7 +86,8 @@ async def browser(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Browser]:
         GatewayApps(
             users=create_users_app(users),
             authn=create_authn_app(authn),
-            things=create_things_app(things),
+            things=things_app,
+            bootstrap=create_bootstrap_app(bootstrap, key),
             console=create_console_app(config, own_lifespan=False),
         )
     )
@@ -86,6 +98,7 @@ async def browser(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Browser]:
         ) as client,
     ):
         yield Browser(client)
+    await bootstrap_things.close()
     await engine.dispose()
 
 
@@ -351,3 +364,88 @@ async def test_the_feed_shows_each_owner_only_their_events(sqlite_url: str) -> N
     await feed.poll()
     assert len(feed.recent("ada@x.io", count=100)) == 10  # bounded
     await engine.dispose()
+
+
+async def _channel(browser: Browser, name: str) -> str:
+    await browser.get("/ui/channels")
+    created = await browser.post("/ui/channels", {"name": name})
+    return created.url.path.rsplit("/", 1)[1]
+
+
+async def test_bootstrap_configs_add_edit_and_whitelist(browser: Browser) -> None:
+    await _sign_up(browser)
+    hall, porch = await _channel(browser, "hall"), await _channel(browser, "porch")
+    listed = await browser.get("/ui/bootstrap")
+    assert (
+        'aria-current="page">Bootstrap<' in listed.text
+        and "No bootstrap configs yet." in listed.text
+    )
+    spec = {"external_id": "aa:bb:cc", "external_key": "k-1", "name": "gate", "channels": [hall]}
+    added = await browser.post("/ui/bootstrap", spec)
+    assert added.url.path.startswith("/ui/bootstrap/") and "Created." in added.text
+    thing_id = added.url.path.rsplit("/", 1)[1]
+    assert "inactive (not connected)" in added.text
+    listed = await browser.get("/ui/bootstrap")
+    assert "aa:bb:cc" in listed.text and thing_id in listed.text
+
+    edited = await browser.post(
+        f"/ui/bootstrap/{thing_id}",
+        {"name": "gate 2", "content": '{"interval": 5}', "channels": [hall, porch]},
+    )
+    assert "Saved." in edited.text and "Config gate 2" in edited.text
+    assert "{&#34;interval&#34;: 5}" in edited.text
+
+    whitelisted = await browser.post(f"/ui/bootstrap/{thing_id}/state", {"state": "1"})
+    assert "Whitelisted" in whitelisted.text and "whitelisted (connected" in whitelisted.text
+    # The thing is connected in the things service, to both channels.
+    thing = await browser.get(f"/ui/things/{thing_id}")
+    connections = thing.text.split('class="connections"', 1)[1]
+    assert "hall" in connections and "porch" in connections
+    # And the device gets what the console set.
+    device = await browser.http.get("/things/bootstrap/aa:bb:cc", headers={"Authorization": "k-1"})
+    assert device.status_code == 200, device.text
+    assert device.json()["content"] == '{"interval": 5}'
+    assert {c["id"] for c in device.json()["mainflux_channels"]} == {hall, porch}
+
+    unlisted = await browser.post(f"/ui/bootstrap/{thing_id}/state", {"state": "0"})
+    assert "Off the whitelist" in unlisted.text
+    thing = await browser.get(f"/ui/things/{thing_id}")
+    assert 'class="connections"' not in thing.text  # disconnected from both
+
+
+async def test_bootstrap_form_mistakes_are_shown_next_to_their_field(browser: Browser) -> None:
+    await _sign_up(browser)
+    hall = await _channel(browser, "hall")
+    await browser.get("/ui/bootstrap")
+    missing = await browser.post("/ui/bootstrap", {"external_id": " ", "external_key": "k"})
+    assert missing.status_code == 400 and _field_error(missing.text, "external_id") == "required"
+    no_key = await browser.post("/ui/bootstrap", {"external_id": "e-1", "external_key": ""})
+    assert no_key.status_code == 400 and _field_error(no_key.text, "external_key") == "required"
+    big = await browser.post(
+        "/ui/bootstrap", {"external_id": "e-1", "external_key": "k", "content": "x" * 70_000}
+    )
+    assert big.status_code == 400 and "at most 64 KiB" in _field_error(big.text, "content")
+    unknown = await browser.post(
+        "/ui/bootstrap",
+        {"external_id": "e-1", "external_key": "k", "channels": ["no-such-channel"]},
+    )
+    assert unknown.status_code in (400, 404) and _field_error(unknown.text, "channels")
+    assert 'value="e-1"' in unknown.text  # what was typed stays
+    ok = await browser.post(
+        "/ui/bootstrap", {"external_id": "e-1", "external_key": "k", "channels": [hall]}
+    )
+    assert "Created." in ok.text
+    thing_id = ok.url.path.rsplit("/", 1)[1]
+    await browser.get("/ui/bootstrap")
+    taken = await browser.post("/ui/bootstrap", {"external_id": "e-1", "external_key": "k2"})
+    assert taken.status_code == 409 and _field_error(taken.text, "external_id")
+    bad_state = await browser.post(f"/ui/bootstrap/{thing_id}/state", {"state": "2"})
+    assert (
+        bad_state.status_code == 400 and _field_error(bad_state.text, "state") == "must be 0 or 1"
+    )
+    forged = await browser.http.post(f"/ui/bootstrap/{thing_id}/state", data={"state": "1"})
+    assert forged.status_code == 403 and "could not be verified" in forged.text
+    nothing = await browser.get("/ui/bootstrap/no-such-config")
+    assert nothing.status_code == 404 and "No such config." in nothing.text
+    still = await browser.get(f"/ui/bootstrap/{thing_id}")
+    assert "inactive (not connected)" in still.text

@@ -40,7 +40,9 @@ def endpoints_for(mqtt_port: int, coap_port: int = COAP_PORT):  # type: ignore[n
 def console_config(gateway: ASGIApp, events: EventStream, mqtt_port: int) -> ConsoleConfig:
     """The console's configuration for the all-in-one: ``gateway`` answers its calls."""
     transport = httpx.ASGITransport(app=gateway, raise_app_exceptions=False)
-    urls = ServiceUrls(users=_INTERNAL, things=_INTERNAL, authn=_INTERNAL, reader=_INTERNAL)
+    urls = ServiceUrls(
+        users=_INTERNAL, things=_INTERNAL, authn=_INTERNAL, reader=_INTERNAL, bootstrap=_INTERNAL
+    )
     return ConsoleConfig(
         client=PlatformClient(urls, transport),
         endpoints=endpoints_for(mqtt_port),

@@ -63,6 +63,8 @@ NOTICES: Final = {
     "password": "Password changed.",
     "revoked": "API key revoked.",
     "welcome": "Account created. Welcome!",
+    "whitelisted": "Whitelisted: the thing is connected to the config's channels.",
+    "unlisted": "Off the whitelist: the thing is disconnected from the config's channels.",
 }
 #: The reader's filters offered on a channel's page.
 FILTERS: Final = ("subtopic", "publisher", "protocol", "name", "v", "comparator", "from", "to")
@@ -109,6 +111,7 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
             "error": None,
             "user": getattr(request.state, "user", None),
             "active": _route_path(request).split("/")[1] or "home",
+            "has_bootstrap": client.has_bootstrap,
         }
         base.update(context)
         response = templates.TemplateResponse(request, name, base, status_code=status)
@@ -512,6 +515,116 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
             return render(request, "error.html", {"error": exc.message}, exc.status)
         return go(request, f"/things/{thing_id}", "key")
 
+    # --- bootstrap configs ----------------------------------------------------------
+
+    def bootstrap_required(handler: Callable[[Request, str], Awaitable[Response]]) -> Handler:
+        async def run(request: Request, token: str) -> Response:
+            if not client.has_bootstrap:
+                message = "This deployment has no bootstrap service."
+                return render(request, "error.html", {"error": message}, 404)
+            return await handler(request, token)
+
+        return page(run)
+
+    async def configs_page(request: Request, token: str, **context: Any) -> Response:
+        status = context.pop("status", 200)
+        name = request.query_params.get("name", "")[: forms.MAX_NAME]
+        offset = _int(request.query_params.get("offset"), 0)
+        try:
+            items = await client.configs(token, offset, PAGE_SIZE, name)
+        except ApiError as exc:
+            items = Page([], 0, 0, PAGE_SIZE)
+            context.setdefault("error", exc.message)
+        channels = await client.page(token, "channels", 0, PICK_LIMIT)
+        context.update(items=items, name=name, page_size=PAGE_SIZE, channels=channels.items)
+        context.setdefault("chosen", [])
+        return render(request, "configs.html", context, status)
+
+    async def configs(request: Request, token: str) -> Response:
+        if request.method == "GET":
+            return await configs_page(request, token)
+        data = await form(request)
+        keys = ("external_id", "external_key", "name", "content")
+        values = {k: str(data.get(k, "")) for k in keys}
+        chosen = [str(c) for c in data.getlist("channels")]
+        try:
+            spec = {
+                "external_id": forms.required(values["external_id"], "external_id"),
+                "external_key": forms.required(values["external_key"], "external_key"),
+                "name": forms.name(values["name"]),
+                "content": forms.content(values["content"]),
+                "channels": chosen,
+            }
+            thing_id = await client.add_config(token, spec)
+        except forms.FieldError as exc:
+            errors_ = {exc.field: exc.message}
+            return await configs_page(
+                request, token, errors=errors_, values=values, chosen=chosen, status=400
+            )
+        except ApiError as exc:
+            context = _config_error(exc)
+            return await configs_page(
+                request, token, values=values, chosen=chosen, status=exc.status, **context
+            )
+        return go(request, f"/bootstrap/{thing_id}", "created")
+
+    async def config_page(request: Request, token: str, **context: Any) -> Response:
+        status = context.pop("status", 200)
+        try:
+            config = await client.config(token, request.path_params["id"])
+        except ApiError as exc:
+            if exc.status in (400, 404):
+                return render(request, "error.html", {"error": "No such config."}, 404)
+            raise
+        channels = await client.page(token, "channels", 0, PICK_LIMIT)
+        mine = config.get("mainflux_channels") or []
+        known = {c["id"] for c in channels.items}
+        context.update(
+            config=config, channels=channels.items + [c for c in mine if c["id"] not in known]
+        )
+        context.setdefault("chosen", [c["id"] for c in mine])
+        context.setdefault(
+            "values", {"name": config.get("name", ""), "content": config.get("content", "")}
+        )
+        return render(request, "config.html", context, status)
+
+    async def config_edit(request: Request, token: str) -> Response:
+        if request.method == "GET":
+            return await config_page(request, token)
+        thing_id = request.path_params["id"]
+        data = await form(request)
+        values = {k: str(data.get(k, "")) for k in ("name", "content")}
+        chosen = [str(c) for c in data.getlist("channels")]
+        try:
+            name = forms.name(values["name"])
+            text = forms.content(values["content"])
+            await client.update_config(token, thing_id, name, text)
+            await client.update_config_channels(token, thing_id, chosen)
+        except forms.FieldError as exc:
+            errors_ = {exc.field: exc.message}
+            return await config_page(
+                request, token, errors=errors_, values=values, chosen=chosen, status=400
+            )
+        except ApiError as exc:
+            context = _config_error(exc)
+            return await config_page(
+                request, token, values=values, chosen=chosen, status=exc.status, **context
+            )
+        return go(request, f"/bootstrap/{thing_id}", "saved")
+
+    async def config_state(request: Request, token: str) -> Response:
+        thing_id = request.path_params["id"]
+        data = await form(request)
+        try:
+            state = forms.state(str(data.get("state", "")))
+            await client.change_state(token, thing_id, state)
+        except forms.FieldError as exc:
+            return await config_page(request, token, errors={exc.field: exc.message}, status=400)
+        except ApiError as exc:
+            errors_ = {"state": exc.message}
+            return await config_page(request, token, errors=errors_, status=exc.status)
+        return go(request, f"/bootstrap/{thing_id}", "whitelisted" if state else "unlisted")
+
     # --- errors --------------------------------------------------------------------
 
     async def logged_out(request: Request, exc: Exception) -> Response:
@@ -551,6 +664,9 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
         Route("/account/keys", page(issue_key), methods=["POST"]),
         Route("/account/keys/revoke", page(revoke_key), methods=["POST"]),
         Route("/things/{id}/key", page(_regenerate), methods=["POST"]),
+        Route("/bootstrap", bootstrap_required(configs), methods=["GET", "POST"]),
+        Route("/bootstrap/{id}", bootstrap_required(config_edit), methods=["GET", "POST"]),
+        Route("/bootstrap/{id}/state", bootstrap_required(config_state), methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     for kind in KINDS:
@@ -606,6 +722,16 @@ async def _total_messages(client: PlatformClient, token: str, channel_id: str) -
     except ApiError:
         return 0
     return int(body.get("total", 0))
+
+
+def _config_error(exc: ApiError) -> dict[str, Any]:
+    """Where a refused config goes on the page: a taken external id next to that field,
+    a bad channel next to the channels, anything else at the top."""
+    if exc.status == 409:
+        return {"errors": {"external_id": exc.message}}
+    if "channel" in exc.message.lower():
+        return {"errors": {"channels": exc.message}}
+    return {"error": exc.message}
 
 
 def _int(raw: str | None, default: int) -> int:

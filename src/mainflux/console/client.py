@@ -33,6 +33,8 @@ class ServiceUrls:
     things: str
     authn: str
     reader: str
+    #: Empty when this deployment has no bootstrap service (no bootstrap pages).
+    bootstrap: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,11 @@ class PlatformClient:
         self._http = httpx.AsyncClient(transport=transport, timeout=TIMEOUT)
         # httpx logs every request at INFO: one line per console call is noise.
         logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    @property
+    def has_bootstrap(self) -> bool:
+        """Whether a bootstrap service is configured."""
+        return bool(self._urls.bootstrap)
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -191,3 +198,40 @@ class PlatformClient:
         """A page of a channel's stored messages (the reader's query parameters)."""
         url = f"{self._urls.reader}/channels/{channel_id}/messages"
         return dict((await self._call("GET", url, token, params=params)).json())
+
+    # bootstrap
+    async def configs(self, token: str, offset: int = 0, limit: int = 10, name: str = "") -> Page:
+        """A page of the user's bootstrap configs, filtered by name."""
+        params: dict[str, Any] = {"offset": offset, "limit": limit}
+        if name:
+            params["name"] = name
+        url = f"{self._urls.bootstrap}/things/configs"
+        body = (await self._call("GET", url, token, params=params)).json()
+        return Page(body["configs"], body["total"], body["offset"], body["limit"])
+
+    async def config(self, token: str, thing_id: str) -> dict[str, Any]:
+        """One bootstrap config, with its channels (``mainflux_channels``)."""
+        url = f"{self._urls.bootstrap}/things/configs/{thing_id}"
+        return dict((await self._call("GET", url, token)).json())
+
+    async def add_config(self, token: str, spec: dict[str, Any]) -> str:
+        """Add a bootstrap config (its thing is created when ``thing_id`` is absent);
+        return the thing's id."""
+        url = f"{self._urls.bootstrap}/things/configs"
+        response = await self._call("POST", url, token, spec)
+        return response.headers.get("Location", "").rsplit("/", 1)[-1]
+
+    async def update_config(self, token: str, thing_id: str, name: str, content: str) -> None:
+        """Replace a config's name and content."""
+        url = f"{self._urls.bootstrap}/things/configs/{thing_id}"
+        await self._call("PUT", url, token, {"name": name, "content": content})
+
+    async def update_config_channels(self, token: str, thing_id: str, channels: list[str]) -> None:
+        """Replace a config's channels (an active config's connections follow)."""
+        url = f"{self._urls.bootstrap}/things/configs/connections/{thing_id}"
+        await self._call("PUT", url, token, {"channels": channels})
+
+    async def change_state(self, token: str, thing_id: str, state: int) -> None:
+        """Whitelist (1: connect the thing to the config's channels) or not (0)."""
+        url = f"{self._urls.bootstrap}/things/state/{thing_id}"
+        await self._call("PUT", url, token, {"state": state})

@@ -122,3 +122,31 @@ def duration(value: str, field: str = "duration") -> int | None:
     if not value.isdigit() or int(value) <= 0:
         raise FieldError(field, "a whole number of seconds above 0")
     return int(value)
+
+
+#: Largest bootstrap content, in bytes.
+MAX_CONTENT: Final = 64 * 1024
+
+
+def required(value: str, field: str) -> str:
+    """A non-empty value, trimmed, at most :data:`MAX_NAME` characters."""
+    value = value.strip()
+    if not value:
+        raise FieldError(field, "required")
+    if len(value) > MAX_NAME:
+        raise FieldError(field, f"at most {MAX_NAME} characters")
+    return value
+
+
+def content(value: str, field: str = "content") -> str:
+    """A bootstrap config's content: any text of at most :data:`MAX_CONTENT` bytes."""
+    if len(value.encode()) > MAX_CONTENT:
+        raise FieldError(field, f"at most {MAX_CONTENT // 1024} KiB")
+    return value
+
+
+def state(value: str, field: str = "state") -> int:
+    """A config's state: ``1`` (whitelisted, connected) or ``0``."""
+    if value not in ("0", "1"):
+        raise FieldError(field, "must be 0 or 1")
+    return int(value)

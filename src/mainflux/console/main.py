@@ -22,6 +22,7 @@ def build_config(settings: Settings, stack: AsyncExitStack) -> ConsoleConfig:
         things=settings.things_url.rstrip("/"),
         authn=settings.authn_url.rstrip("/"),
         reader=settings.reader_url.rstrip("/"),
+        bootstrap=settings.bootstrap_url.rstrip("/"),
     )
     endpoints = Endpoints(
         http=settings.http_adapter_url.rstrip("/"),

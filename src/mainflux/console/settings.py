@@ -37,6 +37,12 @@ class Settings:
         "readers API (empty: no message history)",
         check=_HTTP,
     )
+    bootstrap_url: str = setting(
+        "MF_UI_BOOTSTRAP_URL",
+        "http://localhost:8202",
+        "bootstrap API (empty: no bootstrap configs pages)",
+        check=_HTTP,
+    )
     events_url: str = setting(
         "MF_UI_ES_URL",
         "",

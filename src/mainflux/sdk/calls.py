@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
+from mainflux.bootstrap import crypto
 from mainflux.sdk.config import Config, Service
 from mainflux.sdk.models import (
     ApiKey,
@@ -762,16 +763,52 @@ class Api:
             params=_params(offset=offset, limit=limit),
         )
 
-    def bootstrap(self, external_id: str, external_key: str) -> Call[BootstrapConfig]:
+    def bootstrap(
+        self, external_id: str, external_key: str, secure_key: str | bytes | None = None
+    ) -> Call[BootstrapConfig]:
         """What a device fetches with its external credentials
         (``GET /things/bootstrap/{external_id}``). Raises ``NotFound`` for an unknown id
-        or a wrong key."""
+        or a wrong key.
+
+        With ``secure_key`` (the service's ``MF_BOOTSTRAP_ENCRYPT_KEY``: hex text or the
+        raw 16, 24 or 32 bytes) it is secure bootstrap
+        (``GET /things/bootstrap/secure/{external_id}``): the external key is sent
+        AES-CFB encrypted and the answer decrypted. A malformed key raises ``ValueError``
+        before any request; an answer that does not decrypt to JSON (another key on the
+        service) raises ``UnexpectedBody``."""
+        if secure_key is None:
+            return Call(
+                "GET",
+                self._url("bootstrap", f"/things/bootstrap/{segment(external_id)}"),
+                (200,),
+                _of(BootstrapConfig.from_json),
+                self._auth(external_key),
+            )
+        key = crypto.parse_key(secure_key) if isinstance(secure_key, str) else secure_key
+        if len(key) not in crypto.KEY_SIZES:
+            raise ValueError(f"expected a key of 16, 24 or 32 bytes, got {len(key)}")
+
+        def parse(response: httpx.Response) -> BootstrapConfig:
+            if len(response.content) < crypto.IV_SIZE:
+                raise UnexpectedBody("the answer is shorter than its IV")
+            plain = crypto.decrypt(key, response.content)
+            try:
+                body = json.loads(plain)
+            except ValueError:
+                raise UnexpectedBody(
+                    "the answer does not decrypt to JSON: is secure_key the service's key?"
+                ) from None
+            if not isinstance(body, dict):
+                raise UnexpectedBody("the answer is not a JSON object")
+            return BootstrapConfig.from_json(body)
+
+        header = crypto.encrypt(key, external_key.encode()).hex()
         return Call(
             "GET",
-            self._url("bootstrap", f"/things/bootstrap/{segment(external_id)}"),
+            self._url("bootstrap", f"/things/bootstrap/secure/{segment(external_id)}"),
             (200,),
-            _of(BootstrapConfig.from_json),
-            self._auth(external_key),
+            parse,
+            self._auth(header),
         )
 
     # -- provision -------------------------------------------------------------------
