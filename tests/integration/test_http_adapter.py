@@ -127,7 +127,8 @@ async def test_access_is_refused_with_403(
     headers = {} if key is None else {"Authorization": key}
     response = await client.post(path, content=b"x", headers=headers)
     assert response.status_code == 403
-    assert response.content == b""
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"error": "missing or invalid credentials provided"}
     assert inbox.empty()
 
 

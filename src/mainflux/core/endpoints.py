@@ -79,6 +79,7 @@ class Spec:
     description: str = ""
     body: Any = None
     body_example: Any = None
+    body_media_type: str = JSON
     check_content_type: bool = True
     query: type[msgspec.Struct] | None = None
     security: tuple[str, ...] = ()

@@ -176,7 +176,7 @@ def _operation(
         media: dict[str, Any] = {"schema": schema_of[spec.body]}
         if spec.body_example is not None:
             media["example"] = spec.body_example
-        operation["requestBody"] = {"required": True, "content": {JSON: media}}
+        operation["requestBody"] = {"required": True, "content": {spec.body_media_type: media}}
     responses: dict[str, Any] = {str(spec.ok.status): _reply(spec, schema_of)}
     error = {JSON: {"schema": schema_of[ErrorBody]}}
     for status, text in spec.error_statuses().items():
