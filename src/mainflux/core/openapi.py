@@ -203,23 +203,33 @@ def _reply(spec: Spec, schema_of: Mapping[Any, Any]) -> dict[str, Any]:
     return reply
 
 
-def merge(title: str, parts: Iterable[tuple[str, Document]], description: str = "") -> Document:
-    """One document of several services' ``(path prefix, document)`` parts.
+def document_of(app: Any) -> Document | None:
+    """The OpenAPI document an app built by ``core.http.create_app`` (or an adapter
+    wrapping one, which shares its ``state``) serves, or ``None``."""
+    build = getattr(getattr(app, "state", None), "openapi", None)
+    return build() if callable(build) else None
 
-    Schemas of the same name must be equal (they come from the same types). Raises
-    ``ValueError`` when two parts declare the same operation, operation id or a
-    different schema under one name."""
+
+def merge(
+    title: str, parts: Iterable[tuple[str, str, Document]], description: str = ""
+) -> Document:
+    """One document of several services' ``(name, path prefix, document)`` parts.
+
+    An operation id already taken by an earlier part gets the part's name as a prefix
+    (``http_version``). Schemas of the same name must be equal (they come from the same
+    types). Raises ``ValueError`` when two parts declare the same operation or
+    different schemas under one name."""
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
     ids: set[str] = set()
-    for prefix, document in parts:
+    for name, prefix, document in parts:
         for path, operations in document["paths"].items():
             target = paths.setdefault(prefix + path, {})
             for method, operation in operations.items():
                 if method in target:
                     raise ValueError(f"{method.upper()} {prefix}{path} in two documents")
                 if operation["operationId"] in ids:
-                    raise ValueError(f"operation id {operation['operationId']!r} twice")
+                    operation = {**operation, "operationId": f"{name}_{operation['operationId']}"}
                 ids.add(operation["operationId"])
                 target[method] = operation
         for name, schema in document["components"]["schemas"].items():
@@ -228,7 +238,7 @@ def merge(title: str, parts: Iterable[tuple[str, Document]], description: str = 
     merged: Document = {
         "openapi": OPENAPI_VERSION,
         "info": {"title": title, "version": __version__},
-        "paths": {p: paths[p] for p in sorted(paths)},
+        "paths": {p: paths[p] for p in sorted(paths) if paths[p]},
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "securitySchemes": dict(SECURITY_SCHEMES),
