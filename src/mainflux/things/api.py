@@ -24,7 +24,7 @@ from mainflux.core.errors import MalformedEntity, Unauthorized
 from mainflux.core.limits import MAX_JSON_DEPTH, check_json_depth
 from mainflux.core.query import MAX_OFFSET
 from mainflux.things.models import Channel, Metadata, Page, Thing
-from mainflux.things.service import DEFAULT_LIMIT, MAX_LIMIT, MAX_NAME, Service
+from mainflux.things.service import DEFAULT_LIMIT, MAX_KEY, MAX_LIMIT, MAX_NAME, Service
 
 DEPRECATED_CREATE: Final = (
     "This endpoint will be deprecated in v1.0.0. "
@@ -55,7 +55,10 @@ _BULK = f"At most {MAX_BULK_VAR} (default {DEFAULT_MAX_BULK}) entries."
 class NewThing(msgspec.Struct, kw_only=True):
     """A thing to create; without a `key` it gets a random one."""
 
-    key: Annotated[str, msgspec.Meta(description="Unique among all things.")] | None = None
+    key: (
+        Annotated[str, msgspec.Meta(max_length=MAX_KEY, description="Unique among all things.")]
+        | None
+    ) = None
     name: Name | None = None
     metadata: JsonObject | None = None
 
@@ -74,7 +77,9 @@ class ThingUpdate(ChannelSpec, kw_only=True):
 class KeyUpdate(msgspec.Struct, kw_only=True):
     """A thing's new key, unique among all things."""
 
-    key: Annotated[str, msgspec.Meta(min_length=1, examples=["a-new-secret-key"])]
+    key: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=MAX_KEY, examples=["a-new-secret-key"])
+    ]
 
 
 Ids = Annotated[
@@ -361,7 +366,8 @@ def create_app(service: Service, *, max_bulk: int | None = None) -> Starlette:
         return http.empty_response(200)
 
     things, channels = ("things",), ("channels",)
-    missing = {404: "No such entity of the caller's."}
+    missing = {400: "A malformed id.", 404: "No such entity of the caller's."}
+    malformed = {400: "A malformed id."}
     taken = {422: "The key is taken by another thing."}
     location = {"Location": "The new entity's path.", "Warning-Deprecated": "Use the bulk call."}
     thing_example = {"name": "weather station", "metadata": {"room": "kitchen"}}
@@ -429,6 +435,7 @@ def create_app(service: Service, *, max_bulk: int | None = None) -> Starlette:
             "Remove a thing",
             tags=things,
             ok=Reply(204, "Removed."),
+            errors=malformed,
         ),
         ep(
             "PATCH",
@@ -507,6 +514,7 @@ def create_app(service: Service, *, max_bulk: int | None = None) -> Starlette:
             "Remove a channel",
             tags=channels,
             ok=Reply(204, "Removed."),
+            errors=malformed,
         ),
         ep(
             "GET",
@@ -534,7 +542,7 @@ def create_app(service: Service, *, max_bulk: int | None = None) -> Starlette:
             "Disconnect a thing",
             tags=channels,
             ok=Reply(204, "Disconnected."),
-            errors={404: "Not connected, or no such entity of the caller's."},
+            errors={**malformed, 404: "Not connected, or no such entity of the caller's."},
         ),
         ep(
             "POST",
