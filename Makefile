@@ -5,7 +5,7 @@ BIN = $(VENV)/bin
 PREFIX ?= $(HOME)/.local
 PYTEST_ARGS ?=
 
-.PHONY: all venv venv-run services test lint proto install run rundev clean bench $(SERVICES)
+.PHONY: all venv venv-run services test lint proto install run rundev clean bench fuzz $(SERVICES)
 
 all: venv-run
 	$(BIN)/python -m pip wheel --quiet --no-deps -w build .
@@ -31,6 +31,12 @@ test: venv services
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src/mainflux
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Contract fuzzing, long: every operation of the platform's OpenAPI document
+# (FUZZ_EXAMPLES valid requests each, and as many invalid ones).
+FUZZ_EXAMPLES ?= 200
+fuzz: venv
+	$(BIN)/python benchmarks/fuzz.py --examples $(FUZZ_EXAMPLES)
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks

@@ -18,8 +18,8 @@ import httpx
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
-from hypothesis.errors import Unsatisfiable
 from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -126,18 +126,16 @@ def fuzz(
     random_seed: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Report:
-    """Fuzz every operation of ``base_url``'s ``/openapi.json``, ``max_examples``
-    valid and as many invalid requests each, and report the figures and findings."""
+    """Fuzz every operation of ``base_url``'s ``/openapi.json``: ``max_examples`` valid
+    requests each, and as many invalid ones where a body or query can be invalid;
+    report the figures and the distinct findings."""
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     session = requests.Session()
     report = Report()
-    seen: set[tuple[str, str]] = set()
     started = time.monotonic()
     for result in schema.get_all_operations():
         operation = result.ok()
         report.operations += 1
-        label = f"{operation.method.upper()} {operation.path}"
-        headers = _authorize(operation, credentials)
         raw = operation.definition.raw
         negatable = "requestBody" in raw or any(
             p.get("in") == "query" for p in raw.get("parameters", [])
@@ -148,33 +146,15 @@ def fuzz(
             real = _real_ids(operation, credentials)
             if real and mode == GenerationMode.POSITIVE:
                 strategies.append(operation.as_strategy(generation_mode=mode, path_parameters=real))
-
-            @settings(
-                max_examples=max_examples,
-                deadline=None,
-                database=None,
-                phases=[Phase.generate],
-                suppress_health_check=list(HealthCheck),
-                verbosity=Verbosity.quiet,
-                print_blob=False,
+            run = _runner(
+                st.one_of(strategies),
+                base_url,
+                session,
+                _authorize(operation, credentials),
+                f"{operation.method.upper()} {operation.path}",
+                report,
+                max_examples,
             )
-            @given(case=st.one_of(strategies))
-            def run(case: Any) -> None:
-                case.headers = {**(case.headers or {}), **headers}
-                response = case.call(base_url=base_url, session=session, timeout=30)
-                report.requests += 1
-                if response.status_code >= 500:
-                    report.server_errors += 1
-                try:
-                    case.validate_response(response, checks=CHECKS)
-                except (Exception, BaseExceptionGroup) as exc:  # a check failed: note it, go on
-                    text = str(exc)
-                    title = next((ln for ln in text.splitlines() if ln.startswith("- ")), text)
-                    key = (label, title.split(":")[0])
-                    if key not in seen:
-                        seen.add(key)
-                        report.findings.append(Finding(label, title, text[:3000]))
-
             if random_seed is not None:
                 run = seed(random_seed)(run)
             try:
@@ -183,7 +163,46 @@ def fuzz(
                 continue
         if progress is not None:
             elapsed = time.monotonic() - started
+            label = f"{operation.method.upper()} {operation.path}"
             progress(f"{label}: {report.requests} requests so far, {elapsed:.1f} s")
     report.seconds = time.monotonic() - started
     session.close()
     return report
+
+
+def _runner(
+    cases: Any,
+    base_url: str,
+    session: requests.Session,
+    headers: dict[str, str],
+    label: str,
+    report: Report,
+    max_examples: int,
+) -> Callable[[], None]:
+    """A hypothesis test sending each generated case and noting what fails."""
+
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+    )
+    @given(case=cases)
+    def run(case: Any) -> None:
+        case.headers = {**(case.headers or {}), **headers}
+        response = case.call(base_url=base_url, session=session, timeout=30)
+        report.requests += 1
+        if response.status_code >= 500:
+            report.server_errors += 1
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except (Exception, BaseExceptionGroup) as exc:  # a check failed: note it, go on
+            text = str(exc)
+            title = next((ln for ln in text.splitlines() if ln.startswith("- ")), text)
+            if (label, title) not in {(f.operation, f.title) for f in report.findings}:
+                report.findings.append(Finding(label, title, text[:3000]))
+
+    return run
