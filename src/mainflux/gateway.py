@@ -124,7 +124,7 @@ class Gateway:
         parts = []
         for name, app in named:
             document = document_of(app) if app is not None else None
-            if document is None:
+            if app is None or document is None:
                 continue
             prefix = "/" + name if self._prefixed.get(name) is app else ""
             parts.append((name, prefix, self._reachable(app, prefix, document)))
