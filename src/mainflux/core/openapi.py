@@ -53,6 +53,24 @@ SECURITY_SCHEMES: Final[Mapping[str, Any]] = {
     },
 }
 
+#: Tags in the order the reference page shows them, with their descriptions.
+TAGS: Final[Mapping[str, str]] = {
+    "users": "Accounts, login tokens and passwords.",
+    "keys": "API keys: long-lived user credentials.",
+    "things": "Devices and applications; each has a secret key.",
+    "channels": "Message topics, and which things are connected to them.",
+    "messages": "Sending and reading messages (thing keys).",
+    "access": "Internal: may a thing key use a channel?",
+    "service": "Version, health and metrics of the service.",
+}
+
+
+def _tags(paths: Mapping[str, Any]) -> list[dict[str, str]]:
+    used = {t for ops in paths.values() for op in ops.values() for t in op.get("tags", [])}
+    ordered = [t for t in TAGS if t in used] + sorted(used - set(TAGS))
+    return [{"name": t, "description": TAGS[t]} if t in TAGS else {"name": t} for t in ordered]
+
+
 #: The files of the reference page, served from the installed Swagger UI.
 _ASSETS: Final[Mapping[str, str]] = {
     "swagger-ui.css": "text/css; charset=utf-8",
@@ -140,6 +158,7 @@ def build_document(title: str, specs: Iterable[Spec], description: str = "") -> 
     document: Document = {
         "openapi": OPENAPI_VERSION,
         "info": {"title": title, "version": __version__},
+        "tags": _tags(paths),
         "paths": paths,
         "components": {
             "schemas": dict(sorted(components.items())),
@@ -235,10 +254,12 @@ def merge(
         for name, schema in document["components"]["schemas"].items():
             if schemas.setdefault(name, schema) != schema:
                 raise ValueError(f"two different schemas named {name!r}")
+    kept = {p: paths[p] for p in sorted(paths) if paths[p]}
     merged: Document = {
         "openapi": OPENAPI_VERSION,
         "info": {"title": title, "version": __version__},
-        "paths": {p: paths[p] for p in sorted(paths) if paths[p]},
+        "tags": _tags(kept),
+        "paths": kept,
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "securitySchemes": dict(SECURITY_SCHEMES),
