@@ -19,6 +19,7 @@ from starlette.routing import Route
 from mainflux.adapters.http.api import create_app as create_http_app
 from mainflux.adapters.ws import create_app as create_ws_app
 from mainflux.authn.api import create_app as create_authn_app
+from mainflux.core.db import create_engine
 from mainflux.core.errors import Unauthorized
 from mainflux.core.http import create_app
 from mainflux.core.openapi import document_of, openapi_path
@@ -27,9 +28,24 @@ from mainflux.messaging.inproc import InProcessBus
 from mainflux.readers.api import create_app as create_reader_app
 from mainflux.things.api import create_app as create_things_app
 from mainflux.things.authapi import create_auth_app
+from mainflux.things.cache import InMemoryAccessCache
+from mainflux.things.main import build_service
 from mainflux.users.api import create_app as create_users_app
 
 _PARAM = re.compile(r"{[^}]+}")
+TOKEN = "owner-token"
+
+
+class OneUser:
+    """A user-auth port that knows one token."""
+
+    async def identify(self, token: str) -> str:
+        if token != TOKEN:
+            raise Unauthorized()
+        return "owner@example.com"
+
+    async def issue(self, issuer: str, key_type: int) -> str:
+        raise Unauthorized()
 
 
 class Refusing:
@@ -205,3 +221,28 @@ async def test_another_method_is_405_with_the_error_body() -> None:
         response = await client.patch("/connect")
     assert response.status_code == 405
     assert response.json() == {"error": "method not allowed"}
+
+
+async def test_a_malformed_id_answers_a_documented_status(sqlite_url: str) -> None:
+    """Found by the contract fuzzer: ``DELETE /things/0`` answered 400, undocumented."""
+    engine = create_engine(sqlite_url)
+    service = await build_service(engine, OneUser(), None, InMemoryAccessCache())
+    app = create_things_app(service)
+    document = document_of(app)
+    assert document is not None
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://things") as client:
+        for method, path in [
+            ("DELETE", "/things/0"),
+            ("DELETE", "/channels/0"),
+            ("GET", "/things/0"),
+            ("PUT", "/channels/0/things/0"),
+            ("DELETE", "/channels/0/things/0"),
+        ]:
+            response = await client.request(method, path, headers={"Authorization": TOKEN})
+            template = re.sub(r"/0(?=/|$)", "/{id}", path)
+            if "/things/0" in path and path.startswith("/channels"):
+                template = "/channels/{chan_id}/things/{thing_id}"
+            documented = document["paths"][template][method.lower()]["responses"]
+            assert str(response.status_code) in documented, (method, path, response.text)
+    await engine.dispose()
