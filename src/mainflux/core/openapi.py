@@ -185,6 +185,7 @@ def _operation(
     if spec.query is not None:
         query = components[spec.query.__name__]
         for name, schema in query.get("properties", {}).items():
+            schema = _not_null(schema)
             parameter = {"name": name, "in": "query", "required": False, "schema": schema}
             if "description" in schema:
                 parameter["description"] = schema["description"]
@@ -204,6 +205,19 @@ def _operation(
     if spec.security:
         operation["security"] = [{name: []} for name in spec.security]
     return operation
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema without the ``null`` of an optional field (a query
+    value is never null: an absent one is)."""
+    options = schema.get("anyOf")
+    if not options:
+        return schema
+    kept = [o for o in options if o != {"type": "null"}]
+    if len(kept) != 1:
+        return schema
+    extra = {k: v for k, v in schema.items() if k != "anyOf" and v is not None}
+    return {**kept[0], **extra}
 
 
 def _reply(spec: Spec, schema_of: Mapping[Any, Any]) -> dict[str, Any]:
