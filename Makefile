@@ -17,8 +17,8 @@ pv ?=
 # Extra compose files for `make rundocker`, e.g. overrides=docker/docker-compose.nats-debugging.yml
 overrides ?=
 
-.PHONY: all venv venv-run services test lint proto install run rundev clean bench $(SERVICES) \
-	dockers dockers_dev $(DOCKERS) $(DOCKERS_DEV) cleandocker rundocker docker-test
+.PHONY: all venv venv-run services test lint proto install run rundev clean bench fuzz \
+	$(SERVICES) dockers dockers_dev $(DOCKERS) $(DOCKERS_DEV) cleandocker rundocker docker-test
 
 all: venv-run
 	$(BIN)/python -m pip wheel --quiet --no-deps -w build .
@@ -44,6 +44,12 @@ test: venv services
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src/mainflux
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Contract fuzzing, long: every operation of the platform's OpenAPI document
+# (FUZZ_EXAMPLES valid requests each, and as many invalid ones).
+FUZZ_EXAMPLES ?= 200
+fuzz: venv
+	$(BIN)/python benchmarks/fuzz.py --examples $(FUZZ_EXAMPLES)
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks

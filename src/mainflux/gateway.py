@@ -7,21 +7,35 @@ bootstrap; ``/mapping`` to provision; other paths under ``/things``,
 to the reader; ``/http/...`` and ``/ws/...`` to the HTTP and WebSocket adapters with
 the prefix stripped; ``/mqtt`` to MQTT over WebSocket; ``/ui/...`` to the web console,
 which ``/`` redirects to. ``GET /.well-known/mainflux`` tells clients (``mainflux
-quickstart``) where the other protocols listen."""
+quickstart``) where the other protocols listen. ``/openapi.json`` is one OpenAPI document
+of every operation reachable here, merged from the services' own documents by the same
+routing rules (an operation a request could not reach is left out), and ``/docs`` its
+reference page."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import orjson
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mainflux.core.openapi import Document, docs_routes, document_of, merge
 
 _MESSAGES_PATH = re.compile(r"^/channels/[^/]+/messages/?$")
 #: The second segments under ``/things`` that are bootstrap's, not the things service's.
 _BOOTSTRAP_SEGMENTS = frozenset({"configs", "bootstrap", "state", "unknown"})
+_PARAM: Final = re.compile(r"{[^}]+}")
+TITLE: Final = "Mainflux"
+DESCRIPTION: Final = (
+    "Every HTTP API of the all-in-one platform on one port: users, API keys, things and "
+    "channels, bootstrap and provision, message reading, and sending messages over HTTP "
+    "(`/http`) and WebSocket (`/ws`). Management calls take a user's login token or API "
+    "key in `Authorization`, message calls a thing key, both sent as they are (no `Bearer`)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +77,35 @@ class Gateway:
             "health": apps.things,
             "metrics": apps.things,
         }
-        self._prefixed: Mapping[str, ASGIApp | None] = {
-            "http": apps.http,
-            "ws": apps.ws,
-        }
+        self._prefixed: Mapping[str, ASGIApp | None] = {"http": apps.http, "ws": apps.ws}
+        self._document: Document | None = None
+        self._docs = Starlette(routes=docs_routes(self.openapi, TITLE))
+
+    def _target(self, kind: str, method: str, path: str) -> tuple[ASGIApp | None, str]:
+        """The app serving a request of ``kind`` (``http``/``websocket``) and the path
+        prefix stripped for it (``""`` for none)."""
+        segment = path.split("/", 2)[1] if path.startswith("/") else ""
+        prefixed = self._prefixed.get(segment)
+        if prefixed is not None:
+            return prefixed, segment
+        if segment == "things" and self._apps.bootstrap is not None:
+            second = path.split("/", 3)[2] if path.count("/") >= 2 else ""
+            if second in _BOOTSTRAP_SEGMENTS:
+                return self._apps.bootstrap, ""
+        if segment == "mapping" and self._apps.provision is not None:
+            return self._apps.provision, ""
+        if segment == "mqtt" and self._apps.mqtt_ws is not None:
+            return self._apps.mqtt_ws, ""
+        if (
+            self._apps.reader is not None
+            and kind == "http"
+            and method in ("GET", "HEAD")
+            and _MESSAGES_PATH.match(path)
+        ):
+            return self._apps.reader, ""
+        if segment in ("openapi.json", "docs"):
+            return self._docs, ""
+        return self._by_segment.get(segment), ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -79,40 +118,19 @@ class Gateway:
         if path == "/" and self._apps.console is not None and scope["type"] == "http":
             await _redirect(send, "/ui/")
             return
-        segment = path.split("/", 2)[1] if path.startswith("/") else ""
-        prefixed = self._prefixed.get(segment)
-        if prefixed is not None:
+        if path == ABOUT_PATH and scope["type"] == "http":
+            await _about(self._apps.about, scope, send)
+            return
+        app, segment = self._target(scope["type"], scope.get("method", "GET"), path)
+        if app is None:
+            await _not_found(scope, send)
+            return
+        if segment:
             stripped = path[len(segment) + 1 :] or "/"
             child = dict(scope, path=stripped, root_path=scope.get("root_path", "") + "/" + segment)
             if "raw_path" in scope and scope["raw_path"] is not None:
                 child["raw_path"] = scope["raw_path"][len(segment) + 1 :] or b"/"
-            await prefixed(child, receive, send)
-            return
-        if path == ABOUT_PATH and scope["type"] == "http":
-            await _about(self._apps.about, scope, send)
-            return
-        if segment == "things" and self._apps.bootstrap is not None:
-            second = path.split("/", 3)[2] if path.count("/") >= 2 else ""
-            if second in _BOOTSTRAP_SEGMENTS:
-                await self._apps.bootstrap(scope, receive, send)
-                return
-        if segment == "mapping" and self._apps.provision is not None:
-            await self._apps.provision(scope, receive, send)
-            return
-        if segment == "mqtt" and self._apps.mqtt_ws is not None:
-            await self._apps.mqtt_ws(scope, receive, send)
-            return
-        if (
-            self._apps.reader is not None
-            and scope["type"] == "http"
-            and scope["method"] in ("GET", "HEAD")
-            and _MESSAGES_PATH.match(path)
-        ):
-            await self._apps.reader(scope, receive, send)
-            return
-        app = self._by_segment.get(segment)
-        if app is None:
-            await _not_found(scope, send)
+            await app(child, receive, send)
             return
         await app(scope, receive, send)
 
@@ -127,6 +145,45 @@ class Gateway:
                 await _not_found(scope, send)
             return
         await console(dict(scope, root_path=scope.get("root_path", "") + "/ui"), receive, send)
+
+    def openapi(self) -> Document:
+        """The merged OpenAPI document (built once): each service's operations that
+        requests reach through this gateway, under the path they are reached at."""
+        if self._document is None:
+            self._document = merge(TITLE, self._parts(), DESCRIPTION)
+        return self._document
+
+    def _parts(self) -> list[tuple[str, str, Document]]:
+        a = self._apps
+        named: list[tuple[str, ASGIApp | None]] = [
+            ("things", a.things),
+            ("users", a.users),
+            ("authn", a.authn),
+            ("bootstrap", a.bootstrap),
+            ("provision", a.provision),
+            ("reader", a.reader),
+            ("http", a.http),
+            ("ws", a.ws),
+            ("mqtt", a.mqtt_ws),
+        ]
+        parts = []
+        for name, app in named:
+            document = document_of(app) if app is not None else None
+            if app is None or document is None:
+                continue
+            prefix = "/" + name if self._prefixed.get(name) is app else ""
+            parts.append((name, prefix, self._reachable(app, prefix, document)))
+        return parts
+
+    def _reachable(self, app: ASGIApp, prefix: str, document: Document) -> Document:
+        paths: dict[str, Any] = {}
+        for path, operations in document["paths"].items():
+            sample = prefix + _PARAM.sub("x", path)
+            for method, operation in operations.items():
+                kind = "websocket" if "101" in operation["responses"] else "http"
+                if self._target(kind, method.upper(), sample)[0] is app:
+                    paths.setdefault(path, {})[method] = operation
+        return {**document, "paths": paths}
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

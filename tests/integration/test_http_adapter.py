@@ -127,7 +127,8 @@ async def test_access_is_refused_with_403(
     headers = {} if key is None else {"Authorization": key}
     response = await client.post(path, content=b"x", headers=headers)
     assert response.status_code == 403
-    assert response.content == b""
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"error": "missing or invalid credentials provided"}
     assert inbox.empty()
 
 
@@ -149,6 +150,7 @@ MALFORMED = [
 async def test_a_malformed_path_is_400(client: httpx.AsyncClient, path: str) -> None:
     response = await client.post(path, content=b"x", headers={"Authorization": KEY})
     assert response.status_code == 400, path
+    assert response.json() == {"error": "malformed channel id, subtopic or request"}
 
 
 async def test_a_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:
@@ -156,6 +158,7 @@ async def test_a_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:
         f"/channels/{CH}/messages", content=b"x" * 1001, headers={"Authorization": KEY}
     )
     assert response.status_code == 413
+    assert response.json() == {"error": "request body larger than 1000 bytes"}
     ok = await client.post(
         f"/channels/{CH}/messages", content=b"x" * 1000, headers={"Authorization": KEY}
     )
@@ -191,6 +194,8 @@ async def test_another_method_is_405(client: httpx.AsyncClient) -> None:
     response = await client.get(f"/channels/{CH}/messages", headers={"Authorization": KEY})
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
+    assert response.headers["content-type"] == "application/json"
+    assert "POST" in response.json()["error"]
 
 
 async def test_service_routes_and_unknown_paths(client: httpx.AsyncClient) -> None:
@@ -208,6 +213,7 @@ async def test_things_unreachable_is_503(client: httpx.AsyncClient, things: Fake
         f"/channels/{CH}/messages", content=b"x", headers={"Authorization": KEY}
     )
     assert response.status_code == 503
+    assert response.json()["error"].startswith("the things service or the message bus")
 
 
 async def test_bus_unreachable_is_503_and_the_process_stays_up(things: FakeThings) -> None:

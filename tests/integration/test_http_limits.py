@@ -63,8 +63,8 @@ class Probe:
                 await ws.send_text(await ws.receive_text())
 
         routes = [
-            Route("/echo", echo, methods=["POST"]),
-            Route("/hold", hold, methods=["GET"]),
+            Route("/echo", echo, methods=["POST"], include_in_schema=False),
+            Route("/hold", hold, methods=["GET"], include_in_schema=False),
             WebSocketRoute("/ws", ws_echo),
         ]
         return http.create_app("probe", routes, max_body=MAX_BODY)

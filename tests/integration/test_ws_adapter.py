@@ -9,6 +9,7 @@ import os
 from collections.abc import AsyncIterator
 
 import httpx
+import orjson
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection, connect
@@ -198,6 +199,23 @@ HANDSHAKES = [
 )
 async def test_refused_handshakes(port: int, suffix: str, key: str | None, status: int) -> None:
     assert await refused_status(ws_url(port, suffix), key) == status
+
+
+async def test_a_refused_handshake_carries_the_json_error_body(port: int) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with open_ws(ws_url(port), "wrong"):
+            pass
+    response = refused.value.response
+    assert response.headers["content-type"] == "application/json"
+    assert orjson.loads(response.body) == {"error": "missing or invalid credentials provided"}
+
+
+async def test_a_plain_request_on_a_channel_path_is_426(port: int) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"http://127.0.0.1:{port}/channels/{CH}/messages")
+    assert response.status_code == 426
+    assert response.headers["upgrade"] == "websocket"
+    assert response.json()["error"] == "a WebSocket upgrade request is expected here"
 
 
 async def test_not_connected_and_path_junk_are_refused(port: int) -> None:

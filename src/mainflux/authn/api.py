@@ -6,37 +6,56 @@ missing header is 400 as in Mainflux, a bad or non-login token 403."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Literal
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from mainflux.authn.models import API, Key
+from mainflux.authn.models import Key
 from mainflux.authn.service import AuthnService
+from mainflux.core.endpoints import LOGIN, Endpoint, Reply
 from mainflux.core.errors import Conflict, MalformedEntity
-from mainflux.core.http import auth_header, empty_response, json_response, read_json_object
+from mainflux.core.http import auth_header, empty_response, json_response
 from mainflux.core.http import create_app as create_service_app
 
 SERVICE_NAME = "auth"
+TAGS = ("keys",)
+Time = Annotated[str, msgspec.Meta(description="RFC 3339, UTC.")]
+
+
+class KeyRequest(msgspec.Struct, kw_only=True):
+    """A key to issue: `type` 2 is an API key (0, a login key, is kept for Mainflux's
+    clients); `duration` in seconds, none: it never expires."""
+
+    type: Literal[0, 2] = 0
+    duration: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
+class IssuedKey(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The issued key: send `value` as `Authorization`."""
+
+    id: str = ""
+    value: str
+    issued_at: Time
+    expires_at: Time | None = None
+
+
+class KeyView(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An API key (never its value)."""
+
+    id: str
+    type: int
+    issuer: str
+    issued_at: Time
+    expires_at: Time | None = None
 
 
 def rfc3339(moment: datetime) -> str:
     """A UTC time in whole seconds, as RFC 3339 (``2020-05-29T10:00:00Z``)."""
     text = moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
     return text + "Z"
-
-
-def _issue_request(body: dict[str, Any]) -> tuple[int, int | None]:
-    """Validate a ``POST /keys`` body and return its (type, duration)."""
-    key_type = body.get("type", 0)
-    duration = body.get("duration")
-    if type(key_type) is not int or key_type not in (0, API):
-        raise MalformedEntity("invalid key type")
-    if duration is not None and (type(duration) is not int or duration < 0):
-        raise MalformedEntity("duration must be a non-negative number of seconds")
-    return key_type, duration
 
 
 def _issuer(request: Request) -> str:
@@ -47,44 +66,71 @@ def _issuer(request: Request) -> str:
     return token
 
 
-def _key_view(key: Key) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": key.id,
-        "type": key.type,
-        "issuer": key.issuer,
-        "issued_at": rfc3339(key.issued_at),
-    }
-    if key.expires_at is not None:
-        view["expires_at"] = rfc3339(key.expires_at)
-    return view
+def _expiry(key: Key) -> str | None:
+    return rfc3339(key.expires_at) if key.expires_at is not None else None
 
 
 def create_app(service: AuthnService) -> Starlette:
     """The authn HTTP app (service name ``auth``) over ``service``."""
 
-    async def issue(request: Request) -> Response:
-        key_type, duration = _issue_request(await read_json_object(request))
-        key, token = await service.issue_key(_issuer(request), key_type, duration)
-        body: dict[str, Any] = {}
-        if key.id:
-            body["id"] = key.id
-        body["value"] = token
-        body["issued_at"] = rfc3339(key.issued_at)
-        if key.expires_at is not None:
-            body["expires_at"] = rfc3339(key.expires_at)
-        return json_response(body, 201)
+    async def issue(request: Request, body: KeyRequest) -> Response:
+        """Issues an API key for the caller (needs a login token)."""
+        key, token = await service.issue_key(_issuer(request), body.type, body.duration)
+        issued = IssuedKey(
+            id=key.id, value=token, issued_at=rfc3339(key.issued_at), expires_at=_expiry(key)
+        )
+        return json_response(issued, 201)
 
     async def retrieve(request: Request) -> Response:
+        """One of the caller's API keys."""
         key = await service.retrieve_key(_issuer(request), request.path_params["id"])
-        return json_response(_key_view(key))
+        view = KeyView(
+            id=key.id,
+            type=key.type,
+            issuer=key.issuer,
+            issued_at=rfc3339(key.issued_at),
+            expires_at=_expiry(key),
+        )
+        return json_response(view)
 
     async def revoke(request: Request) -> Response:
+        """Revokes one of the caller's API keys (204 also when there is none)."""
         await service.revoke_key(_issuer(request), request.path_params["id"])
         return empty_response(204)
 
+    no_header = {400: "No Authorization header, or a malformed request."}
     routes = [
-        Route("/keys", issue, methods=["POST"]),
-        Route("/keys/{id}", retrieve, methods=["GET"]),
-        Route("/keys/{id}", revoke, methods=["DELETE"]),
+        Endpoint(
+            "POST",
+            "/keys",
+            issue,
+            summary="Issue an API key",
+            tags=TAGS,
+            security=LOGIN,
+            body=KeyRequest,
+            body_example={"type": 2, "duration": 86400},
+            ok=Reply(201, "The key.", IssuedKey),
+            errors={409: "The key id is taken."},
+        ),
+        Endpoint(
+            "GET",
+            "/keys/{id}",
+            retrieve,
+            summary="View an API key",
+            tags=TAGS,
+            security=LOGIN,
+            ok=Reply(200, "The key.", KeyView),
+            errors={**no_header, 404: "No such key of the caller's."},
+        ),
+        Endpoint(
+            "DELETE",
+            "/keys/{id}",
+            revoke,
+            summary="Revoke an API key",
+            tags=TAGS,
+            security=LOGIN,
+            ok=Reply(204, "Revoked."),
+            errors=no_header,
+        ),
     ]
     return create_service_app(SERVICE_NAME, routes, error_status={Conflict: 409})

@@ -216,16 +216,30 @@ def create_app(service: Service, encrypt_key: bytes) -> Starlette:
         return http.empty_response(200)
 
     routes = [
-        Route("/things/configs", add, methods=["POST"]),
-        Route("/things/configs", list_configs, methods=["GET"]),
-        Route("/things/configs/certs/{id}", update_certs, methods=["PATCH"]),
-        Route("/things/configs/connections/{id}", update_connections, methods=["PUT"]),
-        Route("/things/configs/{id}", view, methods=["GET"]),
-        Route("/things/configs/{id}", update, methods=["PUT"]),
-        Route("/things/configs/{id}", remove, methods=["DELETE"]),
-        Route("/things/unknown/configs", list_unknown, methods=["GET"]),
-        Route("/things/bootstrap/secure/{external_id}", bootstrap_secure, methods=["GET"]),
-        Route("/things/bootstrap/{external_id}", bootstrap, methods=["GET"]),
-        Route("/things/state/{id}", change_state, methods=["PUT"]),
+        Route("/things/configs", add, methods=["POST"], include_in_schema=False),
+        Route("/things/configs", list_configs, methods=["GET"], include_in_schema=False),
+        Route(
+            "/things/configs/certs/{id}", update_certs, methods=["PATCH"], include_in_schema=False
+        ),
+        Route(
+            "/things/configs/connections/{id}",
+            update_connections,
+            methods=["PUT"],
+            include_in_schema=False,
+        ),
+        Route("/things/configs/{id}", view, methods=["GET"], include_in_schema=False),
+        Route("/things/configs/{id}", update, methods=["PUT"], include_in_schema=False),
+        Route("/things/configs/{id}", remove, methods=["DELETE"], include_in_schema=False),
+        Route("/things/unknown/configs", list_unknown, methods=["GET"], include_in_schema=False),
+        Route(
+            "/things/bootstrap/secure/{external_id}",
+            bootstrap_secure,
+            methods=["GET"],
+            include_in_schema=False,
+        ),
+        Route(
+            "/things/bootstrap/{external_id}", bootstrap, methods=["GET"], include_in_schema=False
+        ),
+        Route("/things/state/{id}", change_state, methods=["PUT"], include_in_schema=False),
     ]
     return http.create_app("bootstrap", routes, error_status={Conflict: 409})

@@ -1,9 +1,12 @@
 """The HTTP side shared by every service: app factory, error table, request parsing.
 
-Every service builds its Starlette app with :func:`create_app`, which adds
-``/version``, ``/health`` and ``/metrics``, maps domain errors to status codes in one
-table, answers a request body over ``MF_HTTP_MAX_BODY`` with 413, and answers unknown
-routes with Go Mainflux's plain-text 404. Query parameters are read with
+Every service builds its Starlette app with :func:`create_app` from its
+:class:`~mainflux.core.endpoints.Endpoint` routes. The app adds ``/version``,
+``/health`` and ``/metrics``, serves its OpenAPI document at ``/openapi.json`` and a
+reference page at ``/docs`` (:mod:`mainflux.core.openapi`), maps domain errors to
+status codes in one table, answers every error with the JSON error body (a request body
+over ``MF_HTTP_MAX_BODY`` is 413, another method than the route's 405), and answers
+unknown routes with Go Mainflux's plain-text 404. Query parameters are read with
 :mod:`mainflux.core.query`."""
 
 from __future__ import annotations
@@ -13,18 +16,21 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import msgspec
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mainflux import __version__
 from mainflux.core import errors
+from mainflux.core.endpoints import Endpoint, Reply, Spec
 from mainflux.core.limits import max_body_from_env
 from mainflux.core.metrics import LATENCY, REQUESTS, exposition
+from mainflux.core.openapi import Document, build_document, docs_routes, specs_of, undocumented
 
 JSON = "application/json"
 
@@ -43,8 +49,12 @@ ERROR_STATUS: Mapping[type[errors.MainfluxError], int] = {
 def json_response(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """Encode ``body`` as JSON with a trailing newline, as Go's ``json.Encoder`` does."""
-    content = orjson.dumps(body) + b"\n"
+    """Encode ``body`` (plain data or a msgspec Struct) as JSON with a trailing newline,
+    as Go's ``json.Encoder`` does."""
+    if isinstance(body, msgspec.Struct):
+        content = msgspec.json.encode(body) + b"\n"
+    else:
+        content = orjson.dumps(body) + b"\n"
     return Response(content, status_code=status, headers=headers, media_type=JSON)
 
 
@@ -101,7 +111,8 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return PlainTextResponse("404 page not found\n", 404)
-    return PlainTextResponse(exc.detail or "", exc.status_code, headers=exc.headers)
+    message = (exc.detail or "").lower() or "request refused"
+    return json_response({"error": message}, exc.status_code, headers=exc.headers)
 
 
 class BodyLimitMiddleware:
@@ -164,23 +175,64 @@ class MetricsMiddleware:
             LATENCY.labels(self.service).observe(time.perf_counter() - start)
 
 
+class Version(msgspec.Struct):
+    """The service's name and version."""
+
+    service: str
+    version: str
+
+
+class Health(msgspec.Struct):
+    """The service is up (``status`` is ``pass``)."""
+
+    status: str
+    service: str
+    version: str
+
+
 def service_routes(service: str) -> list[BaseRoute]:
     """``/version``, ``/health`` and ``/metrics`` for a service named ``service``."""
 
     async def version(request: Request) -> Response:
-        return json_response({"service": service, "version": __version__})
+        """The service's name and version."""
+        return json_response(Version(service, __version__))
 
     async def health(request: Request) -> Response:
-        return json_response({"status": "pass", "service": service, "version": __version__})
+        """Answers 200 while the process serves requests."""
+        return json_response(Health("pass", service, __version__))
 
     async def metrics(request: Request) -> Response:
+        """Request counts and latencies (and the service's own counters) in the
+        Prometheus text format."""
         body, content_type = exposition()
         return Response(body, media_type=content_type)
 
+    tags = ("service",)
     return [
-        Route("/version", version, methods=["GET"]),
-        Route("/health", health, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        Endpoint(
+            "GET",
+            "/version",
+            version,
+            summary="Service version",
+            tags=tags,
+            ok=Reply(200, "The service's name and version.", Version),
+        ),
+        Endpoint(
+            "GET",
+            "/health",
+            health,
+            summary="Health check",
+            tags=tags,
+            ok=Reply(200, "The service is up.", Health),
+        ),
+        Endpoint(
+            "GET",
+            "/metrics",
+            metrics,
+            summary="Prometheus metrics",
+            tags=tags,
+            ok=Reply(200, "Metrics in the Prometheus text format.", str, "text/plain"),
+        ),
     ]
 
 
@@ -192,14 +244,34 @@ def create_app(
     error_status: Mapping[type[errors.MainfluxError], int] | None = None,
     with_service_routes: bool = True,
     max_body: int | None = None,
+    title: str | None = None,
+    description: str = "",
+    documented: Sequence[Spec] = (),
 ) -> Starlette:
     """Build a service's Starlette app with the shared routes and error table.
 
     ``max_body`` bounds request bodies (default: ``MF_HTTP_MAX_BODY``, 1 MiB); reading
-    it raises ``ConfigError`` for a bad value."""
+    it raises ``ConfigError`` for a bad value. The OpenAPI document (``title``,
+    ``description``) covers every :class:`Endpoint` route plus ``documented``: specs of
+    operations served in front of the app by a raw ASGI handler (the adapters'
+    message paths). ``app.state.openapi()`` returns it. Raises ``ValueError`` when a
+    route is no :class:`Endpoint` (it would be missing from the document)."""
     table = dict(ERROR_STATUS)
     table.update(error_status or {})
     all_routes = [*routes, *(service_routes(service) if with_service_routes else [])]
+    missing = undocumented(all_routes)
+    if missing:
+        raise ValueError(f"routes missing from the OpenAPI document: {', '.join(missing)}")
+    heading = title or f"Mainflux {service}"
+    specs = [*documented, *specs_of(all_routes)]
+    built: list[Document] = []
+
+    def document() -> Document:
+        if not built:
+            built.append(build_document(heading, specs, description))
+        return built[0]
+
+    all_routes.extend(docs_routes(document, heading))
     app = Starlette(
         routes=all_routes,
         lifespan=lifespan,
@@ -208,6 +280,7 @@ def create_app(
             HTTPException: _http_exception,
         },
     )
+    app.state.openapi = document
     app.add_middleware(
         BodyLimitMiddleware, max_body=max_body if max_body is not None else max_body_from_env()
     )

@@ -58,5 +58,5 @@ def create_app(service: Service) -> Starlette:
         }
         return http.json_response(body, 201)
 
-    routes = [Route("/mapping", mapping, methods=["POST"])]
+    routes = [Route("/mapping", mapping, methods=["POST"], include_in_schema=False)]
     return http.create_app("provision", routes, error_status={Conflict: 409})

@@ -11,20 +11,20 @@ time in seconds, ``from`` inclusive, ``to`` exclusive)."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Annotated, cast
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from mainflux.core import errors
 from mainflux.core.auth import ChannelOwner, ThingAccess
+from mainflux.core.endpoints import THING, USER, Endpoint, Reply
 from mainflux.core.http import auth_header, json_response
 from mainflux.core.http import create_app as create_http_app
-from mainflux.core.query import query_float, query_page, query_value
+from mainflux.core.query import MAX_OFFSET
 from mainflux.readers.models import (
-    COMPARATORS,
     MAX_LIMIT,
     Comparator,
     MessageReader,
@@ -34,36 +34,76 @@ from mainflux.readers.models import (
 SERVICE = "postgres-reader"
 
 
-def parse_query(request: Request) -> PageQuery:
-    """Read and check the page parameters. Raises ``MalformedEntity``."""
-    offset, limit = query_page(request, 10, MAX_LIMIT)
-    comparator = query_value(request, "comparator") or "eq"
-    if comparator not in COMPARATORS:
-        raise errors.MalformedEntity("comparator must be one of eq, lt, le, gt, ge")
-    from_time = query_float(request, "from")
-    to_time = query_float(request, "to")
-    if from_time is not None and to_time is not None and from_time > to_time:
-        raise errors.MalformedEntity("from must not be after to")
-    return PageQuery(
-        offset=offset,
-        limit=limit,
-        subtopic=_subtopic(query_value(request, "subtopic")),
-        publisher=_text(request, "publisher"),
-        protocol=_text(request, "protocol"),
-        name=_text(request, "name"),
-        value=query_float(request, "v"),
-        comparator=cast(Comparator, comparator),
-        string_value=_text(request, "vs"),
-        bool_value=_bool(request, "vb"),
-        data_value=_text(request, "vd"),
-        from_time=from_time,
-        to_time=to_time,
+class MessagesQuery(msgspec.Struct, kw_only=True):
+    """Paging and filters of a channel's messages."""
+
+    offset: Annotated[int, msgspec.Meta(ge=0, le=MAX_OFFSET, description="Records to skip.")] = 0
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT, description="Records per page.")] = 10
+    subtopic: Annotated[str, msgspec.Meta(description="`a/b` or `a.b`.")] | None = None
+    publisher: Annotated[str, msgspec.Meta(description="The publishing thing's id.")] | None = None
+    protocol: Annotated[str, msgspec.Meta(description="http, mqtt, ws or coap.")] | None = None
+    name: Annotated[str, msgspec.Meta(description="The record's full name.")] | None = None
+    v: Annotated[float, msgspec.Meta(description="Compared with `value`.")] | None = None
+    comparator: (
+        Annotated[Comparator, msgspec.Meta(description="How `v` is compared (default eq).")] | None
+    ) = None
+    vs: Annotated[str, msgspec.Meta(description="Equal to `string_value`.")] | None = None
+    vb: Annotated[bool, msgspec.Meta(description="Equal to `bool_value`.")] | None = None
+    vd: Annotated[str, msgspec.Meta(description="Equal to `data_value`.")] | None = None
+    from_: (
+        Annotated[float, msgspec.Meta(description="Earliest record time (s), inclusive.")] | None
+    ) = msgspec.field(default=None, name="from")
+    to: Annotated[float, msgspec.Meta(description="Latest record time (s), exclusive.")] | None = (
+        None
     )
 
 
-def _text(request: Request, key: str) -> str | None:
-    value = query_value(request, key)
-    return value if value else None
+class Record(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A stored SenML record (empty fields are left out)."""
+
+    channel: str = ""
+    subtopic: str = ""
+    publisher: str = ""
+    protocol: str = ""
+    name: str = ""
+    unit: str = ""
+    time: float = 0.0
+    update_time: float = 0.0
+    value: float | None = None
+    string_value: str | None = None
+    data_value: str | None = None
+    bool_value: bool | None = None
+    sum: float | None = None
+
+
+class MessagesPage(msgspec.Struct):
+    """A page of a channel's records, newest first."""
+
+    total: int
+    offset: int
+    limit: int
+    messages: list[Record]
+
+
+def parse_query(query: MessagesQuery) -> PageQuery:
+    """Check the filters together. Raises ``MalformedEntity``."""
+    if query.from_ is not None and query.to is not None and query.from_ > query.to:
+        raise errors.MalformedEntity("from must not be after to")
+    return PageQuery(
+        offset=query.offset,
+        limit=query.limit,
+        subtopic=_subtopic(query.subtopic),
+        publisher=query.publisher,
+        protocol=query.protocol,
+        name=query.name,
+        value=query.v,
+        comparator=cast(Comparator, query.comparator or "eq"),
+        string_value=query.vs,
+        bool_value=query.vb,
+        data_value=query.vd,
+        from_time=query.from_,
+        to_time=query.to,
+    )
 
 
 def _subtopic(raw: str | None) -> str | None:
@@ -72,17 +112,6 @@ def _subtopic(raw: str | None) -> str | None:
         return None
     parts = [p for p in raw.replace("/", ".").split(".") if p]
     return ".".join(parts) or None
-
-
-def _bool(request: Request, key: str) -> bool | None:
-    raw = query_value(request, key)
-    if raw is None or raw == "":
-        return None
-    if raw in ("true", "1"):
-        return True
-    if raw in ("false", "0"):
-        return False
-    raise errors.MalformedEntity(f"query parameter {key!r} must be true or false")
 
 
 async def authorize(
@@ -124,19 +153,28 @@ def create_app(repo: MessageReader, access: ThingAccess, owner: ChannelOwner | N
 
     Without ``owner`` only thing keys are let in."""
 
-    async def list_messages(request: Request) -> Response:
-        channel = request.path_params["channel"]
-        await authorize(access, owner, channel, auth_header(request))
-        query = parse_query(request)
-        page = await repo.read(channel, query)
-        return json_response(
-            {
-                "total": page.total,
-                "offset": page.offset,
-                "limit": page.limit,
-                "messages": page.messages,
-            }
-        )
+    async def caller(request: Request) -> None:
+        await authorize(access, owner, request.path_params["channel"], auth_header(request))
 
-    routes = [Route("/channels/{channel}/messages", list_messages, methods=["GET"])]
-    return create_http_app(SERVICE, routes)
+    async def list_messages(request: Request, query: MessagesQuery) -> Response:
+        """The channel's stored records, newest first; every filter narrows the page and
+        `total`. The caller is checked before the query."""
+        page = await repo.read(request.path_params["channel"], parse_query(query))
+        records = msgspec.convert(page.messages, list[Record])
+        return json_response(MessagesPage(page.total, page.offset, page.limit, records))
+
+    routes = [
+        Endpoint(
+            "GET",
+            "/channels/{channel}/messages",
+            list_messages,
+            summary="Read a channel's messages",
+            tags=("messages",),
+            before=caller,
+            query=MessagesQuery,
+            security=THING + USER if owner is not None else THING,
+            ok=Reply(200, "A page of records.", MessagesPage),
+            errors={503: "The things service or the message store cannot be reached."},
+        )
+    ]
+    return create_http_app(SERVICE, routes, title="Mainflux reader")

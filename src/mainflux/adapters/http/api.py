@@ -2,8 +2,8 @@
 
 The message path is a raw ASGI handler (no framework routing, no request objects):
 parse the path, read the body up to ``max_body``, check the thing key (cached, see
-:mod:`mainflux.adapters.access`), publish the envelope, answer. Like Go Mainflux it
-answers with a status and no body: 202 once the message is on the bus; 400 for a path
+:mod:`mainflux.adapters.access`), publish the envelope, answer. A 202 (once the message
+is on the bus) has no body; every refusal carries the JSON error body, prepared once: 400 for a path
 or subtopic that breaks the rules; 403 for a missing or wrong key, an unknown channel or
 a thing not connected to it; 405 for another method; 413 for a body over ``max_body``;
 503 with ``Retry-After`` when the things service or the bus cannot be reached, or when
@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Final
+from typing import Annotated, Any, Final
 
+import msgspec
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mainflux.adapters.asgi import client_address, header, request_path, respond
 from mainflux.adapters.refusals import RefusalLog
 from mainflux.core.auth import ThingAccess
+from mainflux.core.endpoints import THING, Reply, Spec
 from mainflux.core.errors import (
     MalformedEntity,
     NotFound,
@@ -47,6 +49,58 @@ _RETRY_AFTER: Final = ((b"retry-after", b"1"),)  # seconds, with every 503
 _COUNTERS: Final = {
     s: REQUESTS.labels(SERVICE, "POST", str(s)) for s in (202, 400, 403, 405, 413, 503)
 }
+_JSON: Final = (b"content-type", b"application/json")
+_MESSAGES: Final = {
+    400: "malformed channel id, subtopic or request",
+    403: Unauthorized.message,
+    405: "method not allowed: messages are sent with POST",
+    503: "the things service or the message bus cannot be reached; retry",
+}
+
+Payload = Annotated[
+    list[dict[str, Any]],
+    msgspec.Meta(
+        description="Any bytes: the payload is passed on untouched, whatever the "
+        "Content-Type. Writers store SenML packs (JSON arrays of records) like this one."
+    ),
+]
+_SENML_EXAMPLE: Final = [{"bn": "room1:", "n": "temperature", "u": "Cel", "v": 21.5}]
+
+
+def _publish_spec(path: str, operation_id: str, summary: str) -> Spec:
+    return Spec(
+        method="POST",
+        path=path,
+        summary=summary,
+        operation_id=operation_id,
+        description="Publishes the body as one message on the channel, as the thing whose "
+        "key is sent. A subtopic's `/` become `.` on the bus.",
+        tags=("messages",),
+        body=Payload,
+        body_example=_SENML_EXAMPLE,
+        body_media_type="application/senml+json",
+        check_content_type=False,
+        security=THING,
+        ok=Reply(202, "The message is on the bus (stored, on the embedded bus)."),
+        errors={
+            400: "Malformed channel id or subtopic.",
+            503: "The things service or the bus cannot be reached, or storage is behind; "
+            "see Retry-After.",
+        },
+    )
+
+
+#: The operations served by :class:`MessageApp` itself, for the OpenAPI document.
+PUBLISH_SPECS: Final = (
+    _publish_spec("/channels/{id}/messages", "publish", "Send a message"),
+    _publish_spec(
+        "/channels/{id}/messages/{subtopic}", "publish_subtopic", "Send a message to a subtopic"
+    ),
+)
+
+
+def _error_body(message: str) -> bytes:
+    return msgspec.json.encode({"error": message}) + b"\n"
 
 
 class MessageApp:
@@ -59,7 +113,10 @@ class MessageApp:
         self.publisher = publisher
         self.max_body = max_body
         self.fallback = fallback
+        self.state: Any = getattr(fallback, "state", None)  # its OpenAPI document
         self.refusals = RefusalLog(log, "HTTP message")
+        messages = {**_MESSAGES, 413: f"request body larger than {max_body} bytes"}
+        self._bodies: dict[int, bytes] = {s: _error_body(m) for s, m in messages.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,12 +130,14 @@ class MessageApp:
         if status == _GONE:
             return
         _COUNTERS[status].inc()
-        if status == 405:
-            await respond(send, status, ((b"allow", b"POST"),))
-        elif status == 503:
-            await respond(send, status, _RETRY_AFTER)
-        else:
+        if status == 202:
             await respond(send, status)
+        elif status == 405:
+            await respond(send, status, (_JSON, (b"allow", b"POST")), self._bodies[status])
+        elif status == 503:
+            await respond(send, status, (_JSON, *_RETRY_AFTER), self._bodies[status])
+        else:
+            await respond(send, status, (_JSON,), self._bodies[status])
 
     async def _handle(self, scope: Scope, receive: Receive, path: str, escaped: bool) -> int:
         if scope["method"] != "POST":
@@ -146,4 +205,7 @@ def create_app(
 
     ``max_body`` bytes is the largest body accepted (413 above it). The app can be
     mounted under a prefix (``root_path``), as the gateway does with ``/http``."""
-    return MessageApp(access, publisher, max_body, create_service_app(SERVICE, []))
+    fallback = create_service_app(
+        SERVICE, [], title="Mainflux HTTP adapter", documented=PUBLISH_SPECS
+    )
+    return MessageApp(access, publisher, max_body, fallback)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Final
 
 from starlette.types import Receive, Scope, Send
 
@@ -18,6 +19,7 @@ from mainflux.adapters.mqtt.connection import Connection
 from mainflux.adapters.mqtt.handshake import connection_factory
 
 PATHS = ("/mqtt", "/mqtt/")
+_UPGRADE_ONLY: Final = b'{"error":"MQTT over WebSocket only: an upgrade request is expected"}\n'
 SUBPROTOCOLS = ("mqtt", "mqttv3.1")
 
 
@@ -117,10 +119,10 @@ def create_ws_app(broker: Broker) -> Any:
                 {
                     "type": "http.response.start",
                     "status": 404 if scope["path"] not in PATHS else 426,
-                    "headers": [(b"content-type", b"text/plain")],
+                    "headers": [(b"content-type", b"application/json")],
                 }
             )
-            await send({"type": "http.response.body", "body": b"MQTT over WebSocket only\n"})
+            await send({"type": "http.response.body", "body": _UPGRADE_ONLY})
             return
         if scope["type"] != "websocket":
             return
@@ -128,6 +130,8 @@ def create_ws_app(broker: Broker) -> Any:
             await send({"type": "websocket.close", "code": 1008})
             return
         await _serve(connection, scope, receive, send)
+
+    app.state = SimpleNamespace(openapi=_document)  # type: ignore[attr-defined]
 
     return app
 
@@ -184,3 +188,23 @@ async def _send_loop(transport: WebSocketTransport, send: Send) -> None:
         await send({"type": "websocket.close", "code": 1000})
     except Exception:  # the peer went away; the receive side notices too
         return
+
+
+def _document() -> dict[str, Any]:
+    """The OpenAPI document of ``GET /mqtt`` (the WebSocket upgrade)."""
+    from mainflux.core.endpoints import Reply, Spec
+    from mainflux.core.openapi import build_document
+
+    spec = Spec(
+        method="GET",
+        path="/mqtt",
+        summary="MQTT over WebSocket",
+        operation_id="mqtt_websocket",
+        description="Upgrades to a WebSocket (subprotocol `mqtt`) carrying MQTT 3.1.1 or 5 "
+        "packets: username the thing id, password the thing key, topics "
+        "`channels/<id>/messages[/<subtopic>]`.",
+        tags=("messages",),
+        ok=Reply(101, "Switching Protocols: the MQTT session may start."),
+        errors={426: "Not a WebSocket upgrade request."},
+    )
+    return build_document("Mainflux MQTT over WebSocket", [spec])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from mainflux.adapters.ws.api import WsApp
+from mainflux.adapters.ws.api import HANDSHAKE_SPECS, WsApp
 from mainflux.adapters.ws.live import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_THING
 from mainflux.adapters.ws.page import client_page
 from mainflux.core.auth import ThingAccess
+from mainflux.core.endpoints import Endpoint, Reply
 from mainflux.core.http import create_app as create_service_app
 from mainflux.messaging.bus import Bus
 
@@ -32,7 +32,17 @@ def create_app(
     sockets that lose their right are closed with 1008; the listener is registered only
     while the app holds sockets. Plain HTTP requests get ``/`` (a browser client),
     ``/version``, ``/health``, ``/metrics``."""
-    fallback = create_service_app(SERVICE, [Route("/", client_page, methods=["GET"])])
+    page = Endpoint(
+        "GET",
+        "/",
+        client_page,
+        summary="A browser client",
+        tags=("messages",),
+        ok=Reply(200, "An HTML page that opens a WebSocket.", str, "text/html"),
+    )
+    fallback = create_service_app(
+        SERVICE, [page], title="Mainflux WebSocket adapter", documented=HANDSHAKE_SPECS
+    )
     return WsApp(
         access,
         bus,

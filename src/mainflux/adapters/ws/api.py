@@ -12,7 +12,8 @@
 - Frames go out as text, or binary when the payload is not UTF-8 or the client asked for
   ``application/senml+cbor`` (``Content-Type`` header or ``?content-type=``).
 
-Refused handshakes answer 400 (bad path or subtopic), 403 (missing or wrong key, not
+A plain HTTP request (no upgrade) to a channel's path answers 426. Refused handshakes
+answer, with the JSON error body, 400 (bad path or subtopic), 403 (missing or wrong key, not
 connected), 429 (the thing already holds ``max_connections_per_thing`` sockets) or 503
 (the adapter holds ``max_connections`` sockets, or the things service or bus is
 unreachable); each is logged at INFO once per cause, then at DEBUG (see
@@ -30,10 +31,11 @@ import logging
 import time
 from typing import Any, Final
 
+import msgspec
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mainflux.adapters.asgi import client_address, header, query_param, request_path
+from mainflux.adapters.asgi import client_address, header, query_param, request_path, respond
 from mainflux.adapters.refusals import RefusalLog
 from mainflux.adapters.ws import serverlog
 from mainflux.adapters.ws.live import (
@@ -43,6 +45,7 @@ from mainflux.adapters.ws.live import (
     LiveSockets,
 )
 from mainflux.core.auth import ThingAccess
+from mainflux.core.endpoints import THING, Reply, Spec
 from mainflux.core.errors import (
     MalformedEntity,
     NotFound,
@@ -75,6 +78,56 @@ REVOKED_SOCKETS: Final = Counter(
 )
 
 
+_MESSAGES: Final = {
+    400: "malformed channel id or subtopic",
+    403: Unauthorized.message,
+    426: "a WebSocket upgrade request is expected here",
+    429: "too many WebSockets for this thing",
+    503: "the adapter is full, or the things service or the bus cannot be reached",
+}
+_BODIES: Final = {s: msgspec.json.encode({"error": m}) + b"\n" for s, m in _MESSAGES.items()}
+
+
+class HandshakeQuery(msgspec.Struct, kw_only=True):
+    """What a browser, which cannot set headers on a WebSocket, sends in the query."""
+
+    authorization: str | None = msgspec.field(default=None, name="authorization")
+    content_type: str | None = msgspec.field(default=None, name="content-type")
+
+
+def _handshake_spec(path: str, operation_id: str, summary: str) -> Spec:
+    return Spec(
+        method="GET",
+        path=path,
+        summary=summary,
+        operation_id=operation_id,
+        description="Opens a WebSocket: each frame sent is published on the channel "
+        "(protocol `ws`), and the channel's messages of this subtopic come back as frames "
+        "(`*` and `>` subtopic elements are wildcards, such a socket only listens). The "
+        "thing key goes in `Authorization` or `?authorization=`; "
+        "`?content-type=application/senml+cbor` asks for binary frames.",
+        tags=("messages",),
+        query=HandshakeQuery,
+        security=THING,
+        ok=Reply(101, "Switching Protocols: the WebSocket is open."),
+        errors={
+            400: "Malformed channel id or subtopic.",
+            426: "Not a WebSocket upgrade request.",
+            429: "The thing holds too many WebSockets.",
+            503: "The adapter is full, or the things service or the bus cannot be reached.",
+        },
+    )
+
+
+#: The operations served by :class:`WsApp` itself, for the OpenAPI document.
+HANDSHAKE_SPECS: Final = (
+    _handshake_spec("/channels/{id}/messages", "websocket", "Open a WebSocket on a channel"),
+    _handshake_spec(
+        "/channels/{id}/messages/{subtopic}", "websocket_subtopic", "Open a WebSocket on a subtopic"
+    ),
+)
+
+
 class _Refused(Exception):
     def __init__(self, status: int, cause: str) -> None:
         self.status = status
@@ -97,6 +150,7 @@ class WsApp:
         self.access = access
         self.bus = bus
         self.fallback = fallback
+        self.state: Any = getattr(fallback, "state", None)  # its OpenAPI document
         self.max_outbox = max_outbox
         self.live = LiveSockets(
             access, max_connections=max_connections, max_per_thing=max_connections_per_thing
@@ -106,6 +160,10 @@ class WsApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
+            if scope["type"] == "http" and request_path(scope)[0].startswith("/channels/"):
+                headers = ((b"content-type", b"application/json"), (b"upgrade", b"websocket"))
+                await respond(send, 426, headers, _BODIES[426])
+                return
             await self.fallback(scope, receive, send)
             return
         if (await receive())["type"] != "websocket.connect":
@@ -267,14 +325,18 @@ async def _close(send: Send, code: int, reason: str) -> None:
 async def _refuse(scope: Scope, send: Send, status: int) -> None:
     """Answer a refused handshake with ``status`` when the server can, else 403."""
     if "websocket.http.response" in scope.get("extensions", {}):
+        body = _BODIES[status]
         await send(
             {
                 "type": "websocket.http.response.start",
                 "status": status,
-                "headers": [(b"content-length", b"0")],
+                "headers": [
+                    (b"content-length", str(len(body)).encode()),
+                    (b"content-type", b"application/json"),
+                ],
             }
         )
-        await send({"type": "websocket.http.response.body", "body": b""})
+        await send({"type": "websocket.http.response.body", "body": body})
         serverlog.mark_denied()
     else:
         code = TRY_AGAIN_LATER if status in (429, 503) else POLICY_VIOLATION
