@@ -42,6 +42,7 @@ def test_an_answer_is_decrypted() -> None:
         (crypto.encrypt(KEY, b"[1, 2]"), "not a JSON object"),
         (b"\x00" * 10_000, "does not decrypt to JSON"),
     ],
+    ids=["short", "another key", "not an object", "zeros"],  # stable across test processes
 )
 def test_an_answer_that_does_not_decrypt_is_unexpected(content: bytes, message: str) -> None:
     with pytest.raises(UnexpectedBody, match=message):
