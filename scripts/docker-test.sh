@@ -34,6 +34,12 @@ PY=${PYTHON:-.venv/bin/python}
 [ -x "$PY" ] || PY=python3
 probe() { "$PY" scripts/docker_probe.py "$@"; }
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+free_ports() {  # free_ports N: N distinct free ports (all held open until all are chosen)
+  "$PY" -c 'import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in held))' "$1"
+}
 binary() { command -v "$1" 2>/dev/null || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } ||
   { echo "docker-test: $1 is missing (scripts/services.sh installs it)" >&2; exit 1; }; }
 NATS_SERVER=$(binary nats-server)
@@ -93,9 +99,10 @@ run() {  # run NAME IMAGE ARGS...: a detached container named $prefix-NAME
   "$ENGINE" run -d --name "$prefix-$name" "${cgroup_parent[@]}" "$@" "$image" >/dev/null
 }
 stop_cleanly() {  # stop_cleanly NAME...: SIGTERM must end each one with status 0
-  local name code
+  local name code names=()
+  for name in "$@"; do names+=("$prefix-$name"); done
+  "$ENGINE" stop -t 30 "${names[@]}" >/dev/null  # all at once: the engine stops them in parallel
   for name in "$@"; do
-    "$ENGINE" stop -t 30 "$prefix-$name" >/dev/null
     code=$("$ENGINE" inspect -f '{{.State.ExitCode}}' "$prefix-$name")
     [ "$code" = 0 ] || { echo "docker-test: $name exited with $code on SIGTERM" >&2; exit 1; }
   done
@@ -156,9 +163,10 @@ for store in users authn things messages bootstrap; do
   databases+=("${db}_$store")
 done
 declare -A port
-for p in users authn authn_grpc things things_auth things_grpc http ws mqtt mqtt_ws mqtt_tls coap writer reader bootstrap provision ui; do
-  port[$p]=$(free_port)
-done
+names=(users authn authn_grpc things things_auth things_grpc http ws mqtt mqtt_ws mqtt_tls coap
+  writer reader bootstrap provision ui)
+read -r -a numbers < <(free_ports ${#names[@]})
+for i in "${!names[@]}"; do port[${names[$i]}]=${numbers[$i]}; done
 nats=nats://127.0.0.1:$nats_port
 redis=127.0.0.1:$redis_port
 host=(--network host)
