@@ -16,10 +16,9 @@
 #
 # Every container runs under this script's cgroup (--cgroup-parent) and is removed on
 # exit, as are the test's tags, volumes, databases and servers. Prints the time of each
-# step. Needs PostgreSQL with the `mainflux` role, nats-server, redis-server and
-# mosquitto_pub, and coap-client-notls (Debian's libcoap3-bin) (scripts/services.sh
-# installs them); without Docker or Podman, installs
-# Podman (with runc and debootstrap) from apt.
+# step. Needs PostgreSQL with the `mainflux` role, nats-server, redis-server,
+# mosquitto_pub and libcoap's coap-client (scripts/services.sh installs them); without
+# Docker or Podman, installs Podman (with runc and debootstrap) from apt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; } &&
