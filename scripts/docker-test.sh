@@ -9,14 +9,16 @@
 #      and the image and keeps the volume; `make cleandocker pv=true` removes the volume;
 #   2. the microservice images on the host network, against this machine's PostgreSQL
 #      (fresh databases, dropped afterwards) and a NATS and a Redis of their own:
-#      publish over HTTP and MQTT, the writer stores, the reader serves; every service
-#      stops cleanly on SIGTERM.
+#      publish over HTTP, MQTT and CoAP, the writer stores, the reader serves; a bootstrap
+#      config for the thing, fetched by the device with its external id and key and
+#      activated; a gateway provisioned (POST /mapping) that bootstraps; the web console
+#      serves its login page; every service stops cleanly on SIGTERM.
 #
 # Every container runs under this script's cgroup (--cgroup-parent) and is removed on
 # exit, as are the test's tags, volumes, databases and servers. Prints the time of each
-# step. Needs PostgreSQL with the `mainflux` role, nats-server, redis-server and
-# mosquitto_pub (scripts/services.sh installs them); without Docker or Podman, installs
-# Podman (with runc and debootstrap) from apt.
+# step. Needs PostgreSQL with the `mainflux` role, nats-server, redis-server,
+# mosquitto_pub and libcoap's coap-client (scripts/services.sh installs them); without
+# Docker or Podman, installs Podman (with runc and debootstrap) from apt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; } &&
@@ -31,11 +33,18 @@ PY=${PYTHON:-.venv/bin/python}
 [ -x "$PY" ] || PY=python3
 probe() { "$PY" scripts/docker_probe.py "$@"; }
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+free_ports() {  # free_ports N: N distinct free ports (all held open until all are chosen)
+  "$PY" -c 'import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in held))' "$1"
+}
 binary() { command -v "$1" 2>/dev/null || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } ||
   { echo "docker-test: $1 is missing (scripts/services.sh installs it)" >&2; exit 1; }; }
 NATS_SERVER=$(binary nats-server)
 REDIS_SERVER=$(binary redis-server)
 MOSQUITTO_PUB=$(binary mosquitto_pub)
+COAP_CLIENT=$(command -v coap-client-notls || command -v coap-client || binary coap-client-notls)
 export PGPASSWORD=${PGPASSWORD:-mainflux}
 psql_admin() { psql -qtAX -h 127.0.0.1 -U mainflux -d postgres "$@"; }
 
@@ -89,16 +98,17 @@ run() {  # run NAME IMAGE ARGS...: a detached container named $prefix-NAME
   "$ENGINE" run -d --name "$prefix-$name" "${cgroup_parent[@]}" "$@" "$image" >/dev/null
 }
 stop_cleanly() {  # stop_cleanly NAME...: SIGTERM must end each one with status 0
-  local name code
+  local name code names=()
+  for name in "$@"; do names+=("$prefix-$name"); done
+  "$ENGINE" stop -t 30 "${names[@]}" >/dev/null  # all at once: the engine stops them in parallel
   for name in "$@"; do
-    "$ENGINE" stop -t 30 "$prefix-$name" >/dev/null
     code=$("$ENGINE" inspect -f '{{.State.ExitCode}}' "$prefix-$name")
     [ "$code" = 0 ] || { echo "docker-test: $name exited with $code on SIGTERM" >&2; exit 1; }
   done
 }
 gone() { ! "$ENGINE" "$@" >/dev/null 2>&1; }
 
-SERVICES=(users authn things http ws mqtt postgres-writer postgres-reader)
+SERVICES=(users authn things http ws mqtt coap postgres-writer postgres-reader bootstrap provision ui)
 scripts/docker-build.sh allinone "${SERVICES[@]}"
 timing "images built: $repo tags of mainflux/allinone and mainflux/<service>"
 for name in allinone "${SERVICES[@]}"; do
@@ -147,14 +157,15 @@ pids+=($!)
 "$REDIS_SERVER" --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no >"$work/redis.log" 2>&1 &
 pids+=($!)
 db=mftest_$id
-for store in users authn things messages; do
+for store in users authn things messages bootstrap; do
   psql_admin -c "CREATE DATABASE ${db}_$store" >/dev/null
   databases+=("${db}_$store")
 done
 declare -A port
-for p in users authn authn_grpc things things_auth things_grpc http ws mqtt mqtt_ws mqtt_tls writer reader; do
-  port[$p]=$(free_port)
-done
+names=(users authn authn_grpc things things_auth things_grpc http ws mqtt mqtt_ws mqtt_tls coap
+  writer reader bootstrap provision ui)
+read -r -a numbers < <(free_ports ${#names[@]})
+for i in "${!names[@]}"; do port[${names[$i]}]=${numbers[$i]}; done
 nats=nats://127.0.0.1:$nats_port
 redis=127.0.0.1:$redis_port
 host=(--network host)
@@ -176,6 +187,7 @@ run ws "$repo/ws:latest" "${host[@]}" "${access[@]}" -e MF_WS_ADAPTER_PORT="${po
 run mqtt "$repo/mqtt:latest" "${host[@]}" "${access[@]}" -e MF_MQTT_ADAPTER_ES_URL="$redis" \
   -e MF_MQTT_ADAPTER_MQTT_PORT="${port[mqtt]}" -e MF_MQTT_ADAPTER_WS_PORT="${port[mqtt_ws]}" \
   -e MF_MQTT_ADAPTER_TLS_PORT="${port[mqtt_tls]}" -e MF_MQTT_ADAPTER_INSTANCE="$prefix-mqtt"
+run coap "$repo/coap:latest" "${host[@]}" "${access[@]}" -e MF_COAP_ADAPTER_PORT="${port[coap]}"
 run postgres-writer "$repo/postgres-writer:latest" "${host[@]}" -e MF_NATS_URL="$nats" \
   -e MF_POSTGRES_WRITER_PORT="${port[writer]}" -e MF_POSTGRES_WRITER_DB_HOST=127.0.0.1 \
   -e MF_POSTGRES_WRITER_DB="${db}_messages" -e MF_POSTGRES_WRITER_STREAM="MFTEST_$id" \
@@ -185,16 +197,44 @@ run postgres-reader "$repo/postgres-reader:latest" "${host[@]}" \
   -e MF_POSTGRES_READER_DB="${db}_messages" \
   -e MF_THINGS_AUTH_GRPC_URL="127.0.0.1:${port[things_grpc]}" \
   -e MF_THINGS_URL="http://127.0.0.1:${port[things]}"
-for p in authn users things http ws writer reader; do
+run bootstrap "$repo/bootstrap:latest" "${host[@]}" -e MF_BOOTSTRAP_PORT="${port[bootstrap]}" \
+  -e MF_BOOTSTRAP_DB_HOST=127.0.0.1 -e MF_BOOTSTRAP_DB="${db}_bootstrap" \
+  -e MF_SDK_BASE_URL="http://127.0.0.1:${port[things]}" -e MF_THINGS_ES_URL="$redis" \
+  -e MF_BOOTSTRAP_ES_URL="$redis" -e MF_AUTHN_GRPC_URL="127.0.0.1:${port[authn_grpc]}" \
+  -e MF_BOOTSTRAP_ENCRYPT_KEY="$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+run provision "$repo/provision:latest" "${host[@]}" \
+  -e MF_PROVISION_HTTP_PORT="${port[provision]}" \
+  -e MF_PROVISION_USERS_LOCATION="http://127.0.0.1:${port[users]}" \
+  -e MF_PROVISION_THINGS_LOCATION="http://127.0.0.1:${port[things]}" \
+  -e MF_PROVISION_BS_SVC_URL="http://127.0.0.1:${port[bootstrap]}/things"
+run ui "$repo/ui:latest" "${host[@]}" -e MF_UI_PORT="${port[ui]}" \
+  -e MF_UI_USERS_URL="http://127.0.0.1:${port[users]}" \
+  -e MF_UI_THINGS_URL="http://127.0.0.1:${port[things]}" \
+  -e MF_UI_AUTHN_URL="http://127.0.0.1:${port[authn]}" \
+  -e MF_UI_READER_URL="http://127.0.0.1:${port[reader]}" \
+  -e MF_UI_BOOTSTRAP_URL="http://127.0.0.1:${port[bootstrap]}"
+for p in authn users things http ws coap writer reader bootstrap provision; do
   probe wait "http://127.0.0.1:${port[$p]}/health"
 done
-timing "microservices: 8 containers started and healthy"
+probe wait "http://127.0.0.1:${port[ui]}/login"  # the console has no /health
+timing "microservices: ${#SERVICES[@]} containers started and healthy"
 read -r token thing key channel < <(probe provision "http://127.0.0.1:${port[users]}" "http://127.0.0.1:${port[things]}")
 probe publish "http://127.0.0.1:${port[http]}" "$channel" "$key" 30.5
 probe read "http://127.0.0.1:${port[reader]}" "$channel" "$key" 30.5
 "$MOSQUITTO_PUB" -h 127.0.0.1 -p "${port[mqtt]}" -i "$prefix" -u "$thing" -P "$key" -q 1 \
   -t "channels/$channel/messages/room" -m '[{"bn":"docker-test:","n":"temperature","v":31.5}]'
 probe read "http://127.0.0.1:${port[reader]}" "$channel" "$key" 31.5
-timing "microservices: HTTP and MQTT messages stored by the writer and served by the reader"
+# -t 110: application/senml+json
+"$COAP_CLIENT" -m post -t 110 -B 10 \
+  -e '[{"bn":"docker-test:","n":"temperature","v":32.5}]' \
+  "coap://127.0.0.1:${port[coap]}/channels/$channel/messages/room?authorization=$key"
+probe read "http://127.0.0.1:${port[reader]}" "$channel" "$key" 32.5
+timing "microservices: HTTP, MQTT and CoAP messages stored by the writer and served by the reader"
+probe bootstrap "http://127.0.0.1:${port[bootstrap]}" "$token" "$thing" "$key" "$channel" "$prefix"
+probe mapping "http://127.0.0.1:${port[provision]}" "http://127.0.0.1:${port[bootstrap]}" \
+  "$token" "$prefix-gateway"
+timing "microservices: a bootstrap config fetched by its device and activated; a gateway provisioned"
+probe page "http://127.0.0.1:${port[ui]}/"
+timing "microservices: the web console leads to its login page"
 stop_cleanly "${SERVICES[@]}"
 timing "microservices: every service stopped cleanly on SIGTERM"

@@ -6,10 +6,17 @@
     docker_probe.py publish HTTP CHANNEL KEY VALUE    a SenML message to the HTTP adapter
     docker_probe.py read READER CHANNEL KEY VALUE     waits until the reader serves VALUE
     docker_probe.py thing THINGS TOKEN THING KEY      the thing is still there, key unchanged
+    docker_probe.py bootstrap BOOTSTRAP TOKEN THING KEY CHANNEL NAME
+                                                      a config for the thing, fetched by the
+                                                      device (external id NAME), activated
+    docker_probe.py mapping PROVISION BOOTSTRAP TOKEN NAME
+                                                      a gateway provisioned from the default
+                                                      template, which then bootstraps
+    docker_probe.py page URL                          URL answers 200 with an HTML page
 
-USERS, THINGS, HTTP and READER are base URLs: the same gateway URL for the all-in-one
-(with ``/http`` for HTTP), each service's own for microservices. Exits 1 with one line
-saying what failed."""
+USERS, THINGS, HTTP, READER, BOOTSTRAP and PROVISION are base URLs: the same gateway URL
+for the all-in-one (with ``/http`` for HTTP), each service's own for microservices.
+Exits 1 with one line saying what failed."""
 
 from __future__ import annotations
 
@@ -106,12 +113,79 @@ def thing(things: str, token: str, thing_id: str, key: str) -> None:
         _fail(f"thing {thing_id}: {reply.status_code} {reply.text}")
 
 
+def bootstrap(url: str, token: str, thing_id: str, key: str, channel: str, name: str) -> None:
+    auth = {"Authorization": token}
+    external_key = uuid.uuid4().hex
+    config = {
+        "thing_id": thing_id,
+        "external_id": name,
+        "external_key": external_key,
+        "channels": [channel],
+        "name": name,
+        "content": '{"interval": 5}',
+    }
+    with httpx.Client(base_url=url, timeout=10) as client:
+        _created(client.post("/things/configs", json=config, headers=auth), "the config")
+        reply = client.get(f"/things/bootstrap/{name}", headers={"Authorization": "wrong"})
+        if reply.status_code != 404:
+            _fail(f"bootstrap with a wrong key: {reply.status_code} {reply.text}")
+        reply = client.get(f"/things/bootstrap/{name}", headers={"Authorization": external_key})
+        if reply.status_code != 200:
+            _fail(f"bootstrap: {reply.status_code} {reply.text}")
+        got = reply.json()
+        channels = [c.get("id") for c in got.get("mainflux_channels", [])]
+        expected = (thing_id, key, [channel])
+        if (got.get("mainflux_id"), got.get("mainflux_key"), channels) != expected:
+            _fail(f"bootstrap answered {got}")
+        reply = client.put(f"/things/state/{thing_id}", json={"state": 1}, headers=auth)
+        if reply.status_code != 200:
+            _fail(f"activating: {reply.status_code} {reply.text}")
+        reply = client.get(f"/things/configs/{thing_id}", headers=auth)
+        if reply.status_code != 200 or reply.json().get("state") != 1:
+            _fail(f"the config after activating: {reply.status_code} {reply.text}")
+
+
+def mapping(provision: str, bootstrap_url: str, token: str, name: str) -> None:
+    external_key = uuid.uuid4().hex
+    body = {"external_id": name, "external_key": external_key, "name": name}
+    reply = httpx.post(
+        f"{provision}/mapping", json=body, headers={"Authorization": token}, timeout=30
+    )
+    if reply.status_code != 201:
+        _fail(f"provisioning: {reply.status_code} {reply.text}")
+    made = reply.json()
+    things = {t["id"] for t in made.get("things", [])}
+    whitelisted = made.get("whitelisted")  # {thing id: true} for each gateway thing
+    if not things or not made.get("channels") or not whitelisted:
+        _fail(f"provisioning answered {made}")
+    if set(whitelisted) != things or not all(v is True for v in whitelisted.values()):
+        _fail(f"provisioning answered {made}")
+    reply = httpx.get(
+        f"{bootstrap_url}/things/bootstrap/{name}",
+        headers={"Authorization": external_key},
+        timeout=10,
+    )
+    if reply.status_code != 200 or reply.json().get("mainflux_id") not in things:
+        _fail(f"bootstrap of the provisioned gateway: {reply.status_code} {reply.text}")
+
+
+def page(url: str) -> None:
+    reply = httpx.get(url, headers={"Accept": "text/html"}, follow_redirects=True, timeout=10)
+    if reply.status_code != 200 or not reply.headers.get("content-type", "").startswith(
+        "text/html"
+    ):
+        _fail(f"{url}: {reply.status_code} {reply.headers.get('content-type')}")
+
+
 COMMANDS: dict[str, Callable[..., None]] = {
     "wait": wait,
     "provision": provision,
     "publish": publish,
     "read": read,
     "thing": thing,
+    "bootstrap": bootstrap,
+    "mapping": mapping,
+    "page": page,
 }
 
 if __name__ == "__main__":

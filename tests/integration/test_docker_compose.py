@@ -34,6 +34,17 @@ SETTINGS: dict[str, str] = {
     "mqtt": "mainflux.adapters.mqtt.settings:CommandSettings",
     "postgres-writer": "mainflux.writers.main:Settings",
     "postgres-reader": "mainflux.readers.main:Settings",
+    "coap": "mainflux.adapters.coap.settings:Settings",
+    "bootstrap": "mainflux.bootstrap.settings:Settings",
+    "provision": "mainflux.provision.settings:ProvisionSettings",
+    "ui": "mainflux.console.settings:Settings",
+}
+
+#: Settings that must not ship with a value (`make rundocker` generates them), and a
+#: value of the kind it generates.
+GENERATED: dict[str, tuple[str, str]] = {
+    "authn": ("MF_AUTHN_SECRET", "x" * 32),
+    "bootstrap": ("MF_BOOTSTRAP_ENCRYPT_KEY", "0123456789abcdef" * 2),
 }
 
 
@@ -133,9 +144,10 @@ def test_every_variable_is_read_by_the_service_and_parses(
     env = _environment(config["services"][service])
     declared = {name for name, _, _ in variables(_settings_class(service))}
     assert set(env) - declared == set(), f"{service} does not read these"
-    if service == "authn":
-        assert env["MF_AUTHN_SECRET"] == "", "a signing secret must not ship in docker/.env"
-        env["MF_AUTHN_SECRET"] = "x" * 32  # what `make rundocker` generates
+    if service in GENERATED:
+        name, generated = GENERATED[service]
+        assert env[name] == "", f"{name}: a secret must not ship in docker/.env"
+        env[name] = generated
     load(_settings_class(service), env)  # raises ConfigError naming a bad value
 
 
@@ -178,7 +190,19 @@ def test_every_env_file_variable_is_used_and_every_used_one_is_set() -> None:
 
 def test_data_lives_in_named_volumes(config: dict[str, Any]) -> None:
     named = set(config["volumes"])
-    for name in ("authn-db", "users-db", "things-db", "postgres-writer-db", "nats"):
+    stores = ("authn-db", "users-db", "things-db", "postgres-writer-db", "bootstrap-db", "nats")
+    for name in stores:
         mounts = config["services"][name]["volumes"]
         sources = {str(m).split(":")[0] if not isinstance(m, dict) else m["source"] for m in mounts}
         assert sources & named, f"{name} keeps its data in no named volume"
+
+
+def test_coap_is_published_on_udp_and_its_http_face_on_tcp(config: dict[str, Any]) -> None:
+    protocols = set()
+    for entry in config["services"]["coap"]["ports"]:
+        if isinstance(entry, dict):
+            protocols.add((int(entry["target"]), entry.get("protocol", "tcp")))
+        else:
+            target, _, protocol = str(entry).rsplit(":", 1)[-1].partition("/")
+            protocols.add((int(target), protocol or "tcp"))
+    assert protocols == {(5683, "udp"), (5683, "tcp")}
