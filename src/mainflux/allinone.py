@@ -156,6 +156,7 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
     async with AsyncExitStack() as stack:
         stack.callback(_claim_data_dir(settings).release)
         secret = config.ensure_secret(settings)
+        bootstrap_key = bootstrap_crypto.parse_key(config.ensure_bootstrap_key(settings))
         gateway_sock = runner.bind_socket(settings.host, settings.gateway_port, "MF_GATEWAY_PORT")
         stack.callback(gateway_sock.close)
         try:
@@ -204,7 +205,9 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
         console = console_config(to_gateway, events, settings.mqtt_port)
         await stack.enter_async_context(console_running(console))
         things_app = create_things_app(things)
-        bootstrap_app = await _start_bootstrap(settings, engine, authn, things_app, events, stack)
+        bootstrap_app = await _start_bootstrap(
+            bootstrap_key, engine, authn, things_app, events, stack
+        )
         provision_app = await _start_provision(to_gateway, stack)
 
         gateway = Gateway(
@@ -249,18 +252,18 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
 
 
 async def _start_bootstrap(
-    settings: config.AllInOneSettings,
+    key: bytes,
     engine: AsyncEngine,
     authn: UserAuth,
     things_app: ASGIApp,
     events: RedisEventStream | SqlEventStream,
     stack: AsyncExitStack,
 ) -> ASGIApp:
-    """The bootstrap service: it calls the things app in-process (an ASGI transport,
-    no socket) and follows ``mainflux.things`` in a consumer group of ``events``."""
+    """The bootstrap service (secure answers encrypted with ``key``): it calls the things
+    app in-process (an ASGI transport, no socket) and follows ``mainflux.things`` in a
+    consumer group of ``events``."""
     things = HttpThingsClient("http://things", transport=httpx.ASGITransport(app=things_app))
     stack.push_async_callback(things.close)
-    key = bootstrap_crypto.parse_key(settings.bootstrap_encrypt_key)
     service, repo = await bootstrap_main.build_service(engine, authn, things, events, key)
     sync = bootstrap_main.build_sync(repo, events, consumer="mainflux-allinone")
     await sync.prepare()

@@ -15,7 +15,7 @@ from typing import Final
 
 from mainflux.adapters.coap.resource import DEFAULT_MAX_PAYLOAD
 from mainflux.adapters.coap.settings import ObserveTuning
-from mainflux.bootstrap.settings import DEFAULT_ENCRYPT_KEY, check_encrypt_key
+from mainflux.bootstrap.settings import check_encrypt_key
 from mainflux.core import settings as declared
 from mainflux.core.config import ConfigError, check_secret
 from mainflux.core.datadir import write_private
@@ -33,8 +33,14 @@ from mainflux.users.links import check_reset_url, reset_url
 
 #: The file in the data directory that keeps the generated signing secret.
 SECRET_FILE: Final = "authn.secret"
+BOOTSTRAP_KEY_FILE: Final = "bootstrap.key"
 #: Random bytes in a generated secret (it is stored base64url-encoded: 43 characters).
 SECRET_RANDOM_BYTES: Final = 32
+
+
+def _encrypt_key_or_empty(value: str) -> None:
+    if value:
+        check_encrypt_key(value)
 
 
 def _directory_or_absent(path: Path) -> None:
@@ -106,10 +112,10 @@ class AllInOneSettings:
     )
     bootstrap_encrypt_key: str = setting(
         "MF_BOOTSTRAP_ENCRYPT_KEY",
-        DEFAULT_ENCRYPT_KEY,
-        "AES key of secure bootstrap, hex (32, 48 or 64 digits); Mainflux's default",
-        shown=DEFAULT_ENCRYPT_KEY,
-        check=check_encrypt_key,
+        "",
+        "AES key of secure bootstrap, hex (32, 48 or 64 digits)",
+        shown=f"(random, kept in <data dir>/{BOOTSTRAP_KEY_FILE})",
+        check=_encrypt_key_or_empty,
         secret=True,
     )
     log_level: str = log_level_setting("MF_LOG_LEVEL")
@@ -123,6 +129,12 @@ class AllInOneSettings:
     def secret_path(self) -> Path:
         """The file keeping the generated signing secret when ``MF_AUTHN_SECRET`` is unset."""
         return self.data_dir / SECRET_FILE
+
+    @property
+    def bootstrap_key_path(self) -> Path:
+        """The file keeping the generated secure-bootstrap key when
+        ``MF_BOOTSTRAP_ENCRYPT_KEY`` is unset."""
+        return self.data_dir / BOOTSTRAP_KEY_FILE
 
     @property
     def mail_dir(self) -> Path:
@@ -153,6 +165,33 @@ def load(
         if value is not None and value != "":
             merged[key] = str(value)
     return declared.load(AllInOneSettings, merged)
+
+
+def ensure_bootstrap_key(settings: AllInOneSettings) -> str:
+    """The secure-bootstrap AES key (hex): ``MF_BOOTSTRAP_ENCRYPT_KEY``, else the one kept
+    in the data directory's ``bootstrap.key`` (16 random bytes generated on first start,
+    mode 0600), so no published default key is ever used.
+
+    Raises ``ConfigError`` naming the file when it cannot be written or read, or holds
+    no valid key."""
+    if settings.bootstrap_encrypt_key:
+        return settings.bootstrap_encrypt_key
+    path = settings.bootstrap_key_path
+    try:
+        write_private(path, secrets.token_hex(16))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the bootstrap key: {exc.strerror}") from None
+    try:
+        key = path.read_text().strip()
+        check_encrypt_key(key)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise ConfigError(
+            f"{path}: not a bootstrap key: {reason} (remove the file to generate a new one)"
+        ) from None
+    return key
 
 
 def ensure_secret(settings: AllInOneSettings) -> str:

@@ -60,9 +60,17 @@ def test_a_devices_life(platform: Platform) -> None:
         device = plain.json()
         assert device["mainflux_id"] == thing
         assert device["mainflux_channels"] == [{"id": channel, "name": "telemetry"}]
+        # No MF_BOOTSTRAP_ENCRYPT_KEY: the platform generated a private key of its own.
+        key_file = platform.data_dir / "bootstrap.key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        key = crypto.parse_key(key_file.read_text().strip())
+        assert key != KEY
         header = crypto.encrypt(KEY, b"secret").hex()
+        refused = client.get("/things/bootstrap/secure/aa:bb:cc", headers={"Authorization": header})
+        assert refused.status_code == 404, "Mainflux's published key opens nothing"
+        header = crypto.encrypt(key, b"secret").hex()
         secure = client.get("/things/bootstrap/secure/aa:bb:cc", headers={"Authorization": header})
-        assert orjson.loads(crypto.decrypt(KEY, secure.content)) == device
+        assert orjson.loads(crypto.decrypt(key, secure.content)) == device
 
         publish = f"/http/channels/{channel}/messages"
         sent = client.post(

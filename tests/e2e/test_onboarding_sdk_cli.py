@@ -74,8 +74,9 @@ def test_bootstrap_config_lifecycle_through_the_sdk(mf: Client) -> None:
         mf.bootstrap_configs("bad-token")
 
 
-def test_secure_bootstrap_through_the_sdk(mf: Client) -> None:
-    """The all-in-one runs with the default MF_BOOTSTRAP_ENCRYPT_KEY."""
+def test_secure_bootstrap_through_the_sdk(mf: Client, shared_platform: Platform) -> None:
+    """The all-in-one runs without MF_BOOTSTRAP_ENCRYPT_KEY: its key is in the data dir."""
+    service_key = (shared_platform.data_dir / "bootstrap.key").read_text().strip()
     token = _token(mf)
     channel = mf.create_channel(token, "secure")
     external = f"cc:dd:{uuid.uuid4().hex[:6]}"
@@ -83,17 +84,18 @@ def test_secure_bootstrap_through_the_sdk(mf: Client) -> None:
         token, external, "s3cret", channels=[channel], content='{"interval": 10}'
     )
     plain = mf.bootstrap(external, "s3cret")
-    for key in (DEFAULT_ENCRYPT_KEY, bytes.fromhex(DEFAULT_ENCRYPT_KEY)):
+    for key in (service_key, bytes.fromhex(service_key)):
         secure = mf.bootstrap(external, "s3cret", secure_key=key)
         assert secure == plain
         assert secure.mainflux_id == thing_id and secure.content == '{"interval": 10}'
         assert [c.id for c in secure.mainflux_channels] == [channel]
     with pytest.raises(NotFound):
-        mf.bootstrap(external, "wrong", secure_key=DEFAULT_ENCRYPT_KEY)
-    # Another key: the service cannot read the external key (404)...
-    other = "ab" * 16
-    with pytest.raises(NotFound):
-        mf.bootstrap(external, "s3cret", secure_key=other)
+        mf.bootstrap(external, "wrong", secure_key=service_key)
+    # Another key, Mainflux's published one included: the service cannot read the
+    # external key (404)...
+    for other in ("ab" * 16, DEFAULT_ENCRYPT_KEY):
+        with pytest.raises(NotFound):
+            mf.bootstrap(external, "s3cret", secure_key=other)
     # ...and a malformed key is refused before any request.
     with pytest.raises(ValueError, match="hexadecimal"):
         mf.bootstrap(external, "s3cret", secure_key="not hex")

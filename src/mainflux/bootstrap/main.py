@@ -23,7 +23,7 @@ from mainflux.bootstrap.api import create_app
 from mainflux.bootstrap.events import EventingBootstrapService
 from mainflux.bootstrap.ports import ThingsClient
 from mainflux.bootstrap.service import DEFAULT_MAX_CHANNELS, BootstrapService, Service
-from mainflux.bootstrap.settings import LOG_LEVEL, PROG, SUMMARY, Settings
+from mainflux.bootstrap.settings import DEFAULT_ENCRYPT_KEY, LOG_LEVEL, PROG, SUMMARY, Settings
 from mainflux.bootstrap.store import DEFAULT_MAX_UNKNOWN, SqlConfigRepository
 from mainflux.bootstrap.sync import DEFAULT_RETRIES, ThingsEventSync
 from mainflux.bootstrap.things import HttpThingsClient
@@ -86,6 +86,11 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
     from mainflux.authn.client import GrpcUserAuth
     from mainflux.events.redis import RedisEventStream
 
+    if settings.encrypt_key == DEFAULT_ENCRYPT_KEY:
+        log.warning(
+            "MF_BOOTSTRAP_ENCRYPT_KEY is Mainflux's published default: secure bootstrap "
+            "answers can be read by anyone; set a random key (e.g. openssl rand -hex 16)"
+        )
     sock = bind_socket(HOST, settings.port, "MF_BOOTSTRAP_PORT")
     engine = create_engine(settings.db_url)
     # Every bootstrap attempt appends, authenticated or not: the stream is trimmed.
