@@ -3,8 +3,10 @@ document with generated valid and invalid requests and checks each answer agains
 
 Used by ``tests/e2e/test_contract.py`` (a few examples per operation, in ``make test``)
 and ``benchmarks/fuzz.py`` (as many as asked). Management calls carry a real user's
-login token, message calls a real thing key connected to a real channel, whose ids are
-offered to the path parameters so generated requests also reach existing entities."""
+login token, message calls a real thing key connected to a real channel, bootstrap
+calls the external key of a real bootstrap config of that thing (in clear, or encrypted
+with the service's key for secure bootstrap); the ids are offered to the path
+parameters so generated requests also reach existing entities."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from typing import Any
 import httpx
 import requests
 import schemathesis
+from mainflux.bootstrap import crypto
+from mainflux.bootstrap.settings import DEFAULT_ENCRYPT_KEY
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
@@ -46,6 +50,11 @@ class Credentials:
     thing_key: str
     thing_id: str
     channel_id: str
+    #: The thing's bootstrap config (empty when the platform runs no bootstrap).
+    external_id: str = ""
+    external_key: str = ""
+    #: ``external_key`` as secure bootstrap takes it: hex(IV ‖ AES-CFB(key)).
+    encrypted_key: str = ""
 
 
 @dataclass
@@ -76,8 +85,10 @@ class Report:
         )
 
 
-def provision(base_url: str) -> Credentials:
-    """Register a user, log in, create a thing and a channel and connect them."""
+def provision(base_url: str, encrypt_key: str = DEFAULT_ENCRYPT_KEY) -> Credentials:
+    """Register a user, log in, create a thing and a channel and connect them, and add
+    a bootstrap config for the thing when the platform has bootstrap (``encrypt_key``:
+    its ``MF_BOOTSTRAP_ENCRYPT_KEY``)."""
     email = f"fuzz-{uuid.uuid4().hex[:12]}@example.com"
     password = f"pw-{uuid.uuid4().hex}"
     with httpx.Client(base_url=base_url, timeout=30) as client:
@@ -91,13 +102,31 @@ def provision(base_url: str) -> Credentials:
         channel = channels.raise_for_status().json()["channels"][0]
         connect = {"channel_ids": [channel["id"]], "thing_ids": [thing["id"]]}
         client.post("/connect", json=connect, headers=auth).raise_for_status()
-    return Credentials(token, thing["key"], thing["id"], channel["id"])
+        external_id, external_key = f"fuzz-{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+        config = {
+            "external_id": external_id,
+            "external_key": external_key,
+            "thing_id": thing["id"],
+            "channels": [channel["id"]],
+        }
+        added = client.post("/things/configs", json=config, headers=auth)
+        if added.status_code in (404, 405):  # no bootstrap here
+            return Credentials(token, thing["key"], thing["id"], channel["id"])
+        added.raise_for_status()
+    encrypted = crypto.encrypt(crypto.parse_key(encrypt_key), external_key.encode()).hex()
+    return Credentials(
+        token, thing["key"], thing["id"], channel["id"], external_id, external_key, encrypted
+    )
 
 
 def _authorize(operation: Any, credentials: Credentials) -> dict[str, str]:
     schemes = {name for req in operation.definition.raw.get("security", []) for name in req}
     if "thingKey" in schemes:
         return {"Authorization": credentials.thing_key}
+    if "externalKey" in schemes:
+        return {"Authorization": credentials.external_key}
+    if "encryptedExternalKey" in schemes:
+        return {"Authorization": credentials.encrypted_key}
     if schemes:
         return {"Authorization": credentials.user_token}
     return {}
@@ -112,6 +141,7 @@ def _real_ids(operation: Any, credentials: Credentials) -> dict[str, Any]:
         "chan_id": credentials.channel_id,
         "channel": credentials.channel_id,
         "thing_id": credentials.thing_id,
+        "external_id": credentials.external_id,
     }
     path = operation.path
     real = credentials.thing_id if path.startswith("/things") else credentials.channel_id
