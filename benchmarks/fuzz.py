@@ -90,6 +90,9 @@ def main() -> int:
             if proc is not None:
                 proc.send_signal(signal.SIGINT)
                 proc.wait(timeout=60)
+    for label, counts in report.statuses.items():
+        answered = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items()))
+        print(f"  {label}  {answered}")
     print(f"fuzz: {report.summary()}")
     for finding in report.findings:
         print(f"\n=== {finding.operation}: {finding.title}\n{finding.detail}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,8 @@ class Report:
     server_errors: int = 0
     seconds: float = 0.0
     findings: list[Finding] = field(default_factory=list)
+    #: Per operation, how many answers of each status.
+    statuses: dict[str, Counter[int]] = field(default_factory=dict)
 
     def summary(self) -> str:
         """One line of figures."""
@@ -225,6 +228,7 @@ def _runner(
         case.headers = {**(case.headers or {}), **headers}
         response = case.call(base_url=base_url, session=session, timeout=30)
         report.requests += 1
+        report.statuses.setdefault(label, Counter())[response.status_code] += 1
         if response.status_code >= 500:
             report.server_errors += 1
         try:

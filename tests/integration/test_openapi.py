@@ -207,6 +207,7 @@ async def test_the_gateway_document_holds_every_reachable_operation_once() -> No
         ("GET", "/things/bootstrap/{external_id}"),
         ("GET", "/things/bootstrap/secure/{external_id}"),
         ("POST", "/mapping"),
+        ("GET", "/.well-known/mainflux"),
     }
     assert expected <= operations
     # The services' own /version answer only on their own ports: things' wins here.
@@ -227,6 +228,15 @@ async def test_the_gateway_document_holds_every_reachable_operation_once() -> No
                 assert (method, prefix + path) in operations, (name, method, path)
     # The console's HTML pages are no API: left out, and the console serves no document.
     assert not any(path == "/ui" or path.startswith("/ui/") for path in document["paths"])
+
+
+async def test_where_the_platform_listens_refuses_other_methods_with_the_error_body() -> None:
+    transport = httpx.ASGITransport(app=_gateway())
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        response = await client.post("/.well-known/mainflux", content=b"{}")
+    assert response.status_code == 405
+    assert response.json() == {"error": "method not allowed"}
+    assert response.headers["allow"] == "GET, HEAD"
 
 
 async def test_the_console_serves_no_document() -> None:
