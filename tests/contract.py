@@ -20,8 +20,6 @@ from typing import Any
 import httpx
 import requests
 import schemathesis
-from mainflux.bootstrap import crypto
-from mainflux.bootstrap.settings import DEFAULT_ENCRYPT_KEY
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
@@ -33,6 +31,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from mainflux.bootstrap import crypto
+from mainflux.bootstrap.settings import DEFAULT_ENCRYPT_KEY
 
 CHECKS = [
     not_a_server_error,

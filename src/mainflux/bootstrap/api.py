@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
-import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -182,12 +181,10 @@ class ConfigsQuery(ConfigPaging, kw_only=True):
         | None
     ) = None
     mainflux_id: (
-        Annotated[str, msgspec.Meta(max_length=MAX_EXTERNAL, description="Exact thing id.")]
-        | None
+        Annotated[str, msgspec.Meta(max_length=MAX_EXTERNAL, description="Exact thing id.")] | None
     ) = None
     mainflux_key: (
-        Annotated[str, msgspec.Meta(max_length=MAX_EXTERNAL, description="Exact thing key.")]
-        | None
+        Annotated[str, msgspec.Meta(max_length=MAX_EXTERNAL, description="Exact thing key.")] | None
     ) = None
 
 
