@@ -160,15 +160,19 @@ def fuzz(
     random_seed: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Report:
-    """Fuzz every operation of ``base_url``'s ``/openapi.json``: ``max_examples`` valid
-    requests each, and as many invalid ones where a body or query can be invalid;
-    report the figures and the distinct findings."""
+    """Fuzz every operation of ``base_url``'s ``/openapi.json`` (removals last):
+    ``max_examples`` valid requests each, and as many invalid ones where a body or query
+    can be invalid; report the figures and the distinct findings."""
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     session = requests.Session()
     report = Report()
     started = time.monotonic()
-    for result in schema.get_all_operations():
-        operation = result.ok()
+    # Removals last, so the real entities are still there for every other operation.
+    operations = sorted(
+        (result.ok() for result in schema.get_all_operations()),
+        key=lambda op: op.method.upper() == "DELETE",
+    )
+    for operation in operations:
         report.operations += 1
         raw = operation.definition.raw
         negatable = "requestBody" in raw or any(
