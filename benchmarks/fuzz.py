@@ -1,10 +1,13 @@
 """Contract fuzzing, long run: schemathesis against a real all-in-one platform.
 
-Run: ``.venv/bin/python benchmarks/fuzz.py [--examples 200] [--seed N] [--url URL]``
+Run: ``.venv/bin/python benchmarks/fuzz.py [--examples 200] [--seed N] [--url URL]
+[--bootstrap-key HEX]``
 
 Without ``--url`` it starts ``mainflux run`` on free ports with a temporary data
 directory (SQLite, in-process bus) and stops it afterwards; with ``--url`` it fuzzes a
-platform already running there (it registers a fresh user, thing and channel). Every
+platform already running there (it registers a fresh user, thing, channel and bootstrap
+config; ``--bootstrap-key`` is that platform's ``MF_BOOTSTRAP_ENCRYPT_KEY`` if it is not
+the default, for secure bootstrap requests that decrypt). Every
 operation of ``/openapi.json`` gets ``--examples`` valid requests and as many invalid
 ones; every answer is checked against the document (status, content type, headers,
 body schema) and for 5xx. Prints the figures and each distinct finding; exits 1 when
@@ -24,6 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+from mainflux.bootstrap.settings import DEFAULT_ENCRYPT_KEY  # noqa: E402
 from tests.contract import fuzz, provision  # noqa: E402
 
 
@@ -49,18 +53,24 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=200, help="valid requests per operation")
     parser.add_argument("--seed", type=int, default=None, help="hypothesis seed")
     parser.add_argument("--url", default="", help="fuzz this running platform instead")
+    parser.add_argument(
+        "--bootstrap-key",
+        default=DEFAULT_ENCRYPT_KEY,
+        help="the platform's MF_BOOTSTRAP_ENCRYPT_KEY (with --url)",
+    )
     args = parser.parse_args()
     proc = None
     url = args.url.rstrip("/")
     with tempfile.TemporaryDirectory() as data:
         if not url:
-            port, mqtt = _free_port(), _free_port()
+            port, mqtt, coap = _free_port(), _free_port(), _free_port()
             env = {k: v for k, v in os.environ.items() if not k.startswith("MF_")}
             env.update(
                 MF_DATA_DIR=os.path.join(data, "data"),
                 MF_GATEWAY_PORT=str(port),
                 MF_GATEWAY_HOST="127.0.0.1",
                 MF_MQTT_ADAPTER_MQTT_PORT=str(mqtt),
+                MF_COAP_ADAPTER_PORT=str(coap),
             )
             log = open(os.path.join(data, "platform.log"), "w")  # noqa: SIM115
             proc = subprocess.Popen(
@@ -71,7 +81,7 @@ def main() -> int:
         try:
             report = fuzz(
                 url,
-                provision(url),
+                provision(url, args.bootstrap_key),
                 max_examples=args.examples,
                 random_seed=args.seed,
                 progress=lambda line: print(line, flush=True),
@@ -80,6 +90,9 @@ def main() -> int:
             if proc is not None:
                 proc.send_signal(signal.SIGINT)
                 proc.wait(timeout=60)
+    for label, counts in report.statuses.items():
+        answered = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items()))
+        print(f"  {label}  {answered}")
     print(f"fuzz: {report.summary()}")
     for finding in report.findings:
         print(f"\n=== {finding.operation}: {finding.title}\n{finding.detail}")

@@ -3,13 +3,16 @@ document with generated valid and invalid requests and checks each answer agains
 
 Used by ``tests/e2e/test_contract.py`` (a few examples per operation, in ``make test``)
 and ``benchmarks/fuzz.py`` (as many as asked). Management calls carry a real user's
-login token, message calls a real thing key connected to a real channel, whose ids are
-offered to the path parameters so generated requests also reach existing entities."""
+login token, message calls a real thing key connected to a real channel, bootstrap
+calls the external key of a real bootstrap config of that thing (in clear, or encrypted
+with the service's key for secure bootstrap); the ids are offered to the path
+parameters so generated requests also reach existing entities."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +32,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from mainflux.bootstrap import crypto
+from mainflux.bootstrap.settings import DEFAULT_ENCRYPT_KEY
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -46,6 +52,11 @@ class Credentials:
     thing_key: str
     thing_id: str
     channel_id: str
+    #: The thing's bootstrap config (empty when the platform runs no bootstrap).
+    external_id: str = ""
+    external_key: str = ""
+    #: ``external_key`` as secure bootstrap takes it: hex(IV ‖ AES-CFB(key)).
+    encrypted_key: str = ""
 
 
 @dataclass
@@ -66,6 +77,8 @@ class Report:
     server_errors: int = 0
     seconds: float = 0.0
     findings: list[Finding] = field(default_factory=list)
+    #: Per operation, how many answers of each status.
+    statuses: dict[str, Counter[int]] = field(default_factory=dict)
 
     def summary(self) -> str:
         """One line of figures."""
@@ -76,8 +89,10 @@ class Report:
         )
 
 
-def provision(base_url: str) -> Credentials:
-    """Register a user, log in, create a thing and a channel and connect them."""
+def provision(base_url: str, encrypt_key: str = DEFAULT_ENCRYPT_KEY) -> Credentials:
+    """Register a user, log in, create a thing and a channel and connect them, and add
+    a bootstrap config for the thing when the platform has bootstrap (``encrypt_key``:
+    its ``MF_BOOTSTRAP_ENCRYPT_KEY``)."""
     email = f"fuzz-{uuid.uuid4().hex[:12]}@example.com"
     password = f"pw-{uuid.uuid4().hex}"
     with httpx.Client(base_url=base_url, timeout=30) as client:
@@ -91,13 +106,31 @@ def provision(base_url: str) -> Credentials:
         channel = channels.raise_for_status().json()["channels"][0]
         connect = {"channel_ids": [channel["id"]], "thing_ids": [thing["id"]]}
         client.post("/connect", json=connect, headers=auth).raise_for_status()
-    return Credentials(token, thing["key"], thing["id"], channel["id"])
+        external_id, external_key = f"fuzz-{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+        config = {
+            "external_id": external_id,
+            "external_key": external_key,
+            "thing_id": thing["id"],
+            "channels": [channel["id"]],
+        }
+        added = client.post("/things/configs", json=config, headers=auth)
+        if added.status_code in (404, 405):  # no bootstrap here
+            return Credentials(token, thing["key"], thing["id"], channel["id"])
+        added.raise_for_status()
+    encrypted = crypto.encrypt(crypto.parse_key(encrypt_key), external_key.encode()).hex()
+    return Credentials(
+        token, thing["key"], thing["id"], channel["id"], external_id, external_key, encrypted
+    )
 
 
 def _authorize(operation: Any, credentials: Credentials) -> dict[str, str]:
     schemes = {name for req in operation.definition.raw.get("security", []) for name in req}
     if "thingKey" in schemes:
         return {"Authorization": credentials.thing_key}
+    if "externalKey" in schemes:
+        return {"Authorization": credentials.external_key}
+    if "encryptedExternalKey" in schemes:
+        return {"Authorization": credentials.encrypted_key}
     if schemes:
         return {"Authorization": credentials.user_token}
     return {}
@@ -112,6 +145,7 @@ def _real_ids(operation: Any, credentials: Credentials) -> dict[str, Any]:
         "chan_id": credentials.channel_id,
         "channel": credentials.channel_id,
         "thing_id": credentials.thing_id,
+        "external_id": credentials.external_id,
     }
     path = operation.path
     real = credentials.thing_id if path.startswith("/things") else credentials.channel_id
@@ -126,15 +160,19 @@ def fuzz(
     random_seed: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Report:
-    """Fuzz every operation of ``base_url``'s ``/openapi.json``: ``max_examples`` valid
-    requests each, and as many invalid ones where a body or query can be invalid;
-    report the figures and the distinct findings."""
+    """Fuzz every operation of ``base_url``'s ``/openapi.json`` (removals last):
+    ``max_examples`` valid requests each, and as many invalid ones where a body or query
+    can be invalid; report the figures and the distinct findings."""
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     session = requests.Session()
     report = Report()
     started = time.monotonic()
-    for result in schema.get_all_operations():
-        operation = result.ok()
+    # Removals last, so the real entities are still there for every other operation.
+    operations = sorted(
+        (result.ok() for result in schema.get_all_operations()),
+        key=lambda op: op.method.upper() == "DELETE",
+    )
+    for operation in operations:
         report.operations += 1
         raw = operation.definition.raw
         negatable = "requestBody" in raw or any(
@@ -195,6 +233,7 @@ def _runner(
         case.headers = {**(case.headers or {}), **headers}
         response = case.call(base_url=base_url, session=session, timeout=30)
         report.requests += 1
+        report.statuses.setdefault(label, Counter())[response.status_code] += 1
         if response.status_code >= 500:
             report.server_errors += 1
         try:

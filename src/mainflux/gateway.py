@@ -9,8 +9,9 @@ the prefix stripped; ``/mqtt`` to MQTT over WebSocket; ``/ui/...`` to the web co
 which ``/`` redirects to. ``GET /.well-known/mainflux`` tells clients (``mainflux
 quickstart``) where the other protocols listen. ``/openapi.json`` is one OpenAPI document
 of every operation reachable here, merged from the services' own documents by the same
-routing rules (an operation a request could not reach is left out), and ``/docs`` its
-reference page."""
+routing rules (an operation a request could not reach is left out) plus the gateway's
+own ``/.well-known/mainflux``, and ``/docs`` its reference page. The console's HTML
+pages are no API and stay out of it."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ import orjson
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mainflux.core.openapi import Document, docs_routes, document_of, merge
+from mainflux.core.endpoints import Reply, Spec
+from mainflux.core.openapi import Document, build_document, docs_routes, document_of, merge
 
 _MESSAGES_PATH = re.compile(r"^/channels/[^/]+/messages/?$")
 #: The second segments under ``/things`` that are bootstrap's, not the things service's.
@@ -153,6 +155,24 @@ class Gateway:
             self._document = merge(TITLE, self._parts(), DESCRIPTION)
         return self._document
 
+    def _own(self) -> Document:
+        """The gateway's own operation, ``GET /.well-known/mainflux``."""
+        about = Spec(
+            method="GET",
+            path=ABOUT_PATH,
+            summary="Where the platform listens",
+            description="The platform's version and where its other protocols are "
+            "served: the HTTP and WebSocket adapters' path prefixes, the MQTT port and "
+            "MQTT-over-WebSocket path, the CoAP (UDP) port. `mainflux quickstart` and "
+            "the SDK read it.",
+            operation_id="about",
+            tags=("service",),
+            ok=Reply(
+                200, "What the platform runs and where.", dict[str, Any], example=self._apps.about
+            ),
+        )
+        return build_document(TITLE, [about])
+
     def _parts(self) -> list[tuple[str, str, Document]]:
         a = self._apps
         named: list[tuple[str, ASGIApp | None]] = [
@@ -166,7 +186,7 @@ class Gateway:
             ("ws", a.ws),
             ("mqtt", a.mqtt_ws),
         ]
-        parts = []
+        parts = [("gateway", "", self._own())]
         for name, app in named:
             document = document_of(app) if app is not None else None
             if app is None or document is None:
@@ -209,14 +229,19 @@ async def _redirect(send: Send, location: str) -> None:
 
 async def _about(about: Mapping[str, Any], scope: Scope, send: Send) -> None:
     if scope["method"] not in ("GET", "HEAD"):
+        refused = b'{"error":"method not allowed"}\n'
         await send(
             {
                 "type": "http.response.start",
                 "status": 405,
-                "headers": [(b"allow", b"GET, HEAD"), (b"content-length", b"0")],
+                "headers": [
+                    (b"allow", b"GET, HEAD"),
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(refused)).encode()),
+                ],
             }
         )
-        await send({"type": "http.response.body", "body": b""})
+        await send({"type": "http.response.body", "body": refused})
         return
     body = orjson.dumps(dict(about)) + b"\n"
     await send(

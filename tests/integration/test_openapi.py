@@ -16,15 +16,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mainflux.adapters.coap import create_http_app as create_coap_http_app
 from mainflux.adapters.http.api import create_app as create_http_app
 from mainflux.adapters.ws import create_app as create_ws_app
 from mainflux.authn.api import create_app as create_authn_app
+from mainflux.bootstrap.api import create_app as create_bootstrap_app
+from mainflux.console.app import ConsoleConfig
+from mainflux.console.app import create_app as create_console_app
+from mainflux.console.client import PlatformClient, ServiceUrls
+from mainflux.console.commands import Endpoints
 from mainflux.core.db import create_engine
 from mainflux.core.errors import Unauthorized
 from mainflux.core.http import create_app
 from mainflux.core.openapi import document_of, openapi_path
 from mainflux.gateway import Gateway, GatewayApps
 from mainflux.messaging.inproc import InProcessBus
+from mainflux.provision.api import create_app as create_provision_app
 from mainflux.readers.api import create_app as create_reader_app
 from mainflux.things.api import create_app as create_things_app
 from mainflux.things.authapi import create_auth_app
@@ -68,7 +75,19 @@ def _apps() -> dict[str, Any]:
         "reader": create_reader_app(no, no, no),  # type: ignore[arg-type]
         "http": create_http_app(no, InProcessBus()),  # type: ignore[arg-type]
         "ws": create_ws_app(no, InProcessBus()),  # type: ignore[arg-type]
+        "bootstrap": create_bootstrap_app(no, bytes(16)),  # type: ignore[arg-type]
+        "provision": create_provision_app(no),  # type: ignore[arg-type]
+        "coap": create_coap_http_app(),
     }
+
+
+def _console() -> Any:
+    """The web console, its APIs nowhere (its pages are not asked for here)."""
+    nowhere = "http://127.0.0.1:9"
+    urls = ServiceUrls(nowhere, nowhere, nowhere, nowhere, nowhere)
+    endpoints = Endpoints(nowhere, nowhere, "127.0.0.1", 1883, nowhere)
+    config = ConsoleConfig(PlatformClient(urls), lambda _request: endpoints)
+    return create_console_app(config, own_lifespan=False)
 
 
 APPS = _apps()
@@ -84,6 +103,9 @@ def _gateway() -> Gateway:
             http=a["http"],
             ws=a["ws"],
             reader=a["reader"],
+            bootstrap=a["bootstrap"],
+            provision=a["provision"],
+            console=_console(),
         )
     )
 
@@ -179,6 +201,13 @@ async def test_the_gateway_document_holds_every_reachable_operation_once() -> No
         ("GET", "/ws/channels/{id}/messages"),
         ("GET", "/version"),
         ("GET", "/http/version"),
+        ("POST", "/things/configs"),
+        ("GET", "/things/configs/{id}"),
+        ("PUT", "/things/state/{id}"),
+        ("GET", "/things/bootstrap/{external_id}"),
+        ("GET", "/things/bootstrap/secure/{external_id}"),
+        ("POST", "/mapping"),
+        ("GET", "/.well-known/mainflux"),
     }
     assert expected <= operations
     # The services' own /version answer only on their own ports: things' wins here.
@@ -190,12 +219,52 @@ async def test_the_gateway_document_holds_every_reachable_operation_once() -> No
             response = await _call(gateway, method.upper(), path, operation)
             assert _routed(response), f"{method.upper()} {path}: {response.status_code}"
     # Every operation of each service that the gateway reaches is in the document.
-    for name, prefix in [("users", ""), ("authn", ""), ("http", "/http"), ("ws", "/ws")]:
+    services = ["users", "authn", "bootstrap", "provision"]
+    for name, prefix in [*((n, "") for n in services), ("http", "/http"), ("ws", "/ws")]:
         own = document_of(APPS[name])
         assert own is not None
         for method, path in _operations(own):
             if path not in ("/version", "/health", "/metrics"):
                 assert (method, prefix + path) in operations, (name, method, path)
+    # The console's HTML pages are no API: left out, and the console serves no document.
+    assert not any(path == "/ui" or path.startswith("/ui/") for path in document["paths"])
+
+
+async def test_where_the_platform_listens_refuses_other_methods_with_the_error_body() -> None:
+    transport = httpx.ASGITransport(app=_gateway())
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        response = await client.post("/.well-known/mainflux", content=b"{}")
+    assert response.status_code == 405
+    assert response.json() == {"error": "method not allowed"}
+    assert response.headers["allow"] == "GET, HEAD"
+
+
+async def test_the_console_serves_no_document() -> None:
+    transport = httpx.ASGITransport(app=_gateway())
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        for path in ("/ui/openapi.json", "/ui/docs"):
+            response = await client.get(path)
+            assert response.status_code == 404, path
+            assert "text/html" in response.headers["content-type"], path
+
+
+def test_bootstrap_and_provision_document_their_credentials() -> None:
+    bootstrap = document_of(APPS["bootstrap"])
+    provision = document_of(APPS["provision"])
+    assert bootstrap is not None and provision is not None
+    paths = bootstrap["paths"]
+    assert paths["/things/configs"]["post"]["security"] == [{"userToken": []}, {"apiKey": []}]
+    assert "409" in paths["/things/configs"]["post"]["responses"]
+    device = paths["/things/bootstrap/{external_id}"]["get"]
+    assert device["security"] == [{"externalKey": []}]
+    secure = paths["/things/bootstrap/secure/{external_id}"]["get"]
+    assert secure["security"] == [{"encryptedExternalKey": []}]
+    # The encrypted answer is bytes: documented without a schema, not as JSON.
+    assert secure["responses"]["200"]["content"] == {"application/json": {}}
+    assert "Not JSON" in secure["responses"]["200"]["description"]
+    mapping = provision["paths"]["/mapping"]["post"]
+    assert mapping["security"] == [{"userToken": []}, {"apiKey": []}, {}], "optional"
+    assert {"201", "400", "403", "409", "413", "415", "503"} <= set(mapping["responses"])
 
 
 @pytest.mark.parametrize("prefix", ["", "/http", "/ws"], ids=["gateway", "http", "ws"])

@@ -43,6 +43,12 @@ USER: Final = ("userToken", "apiKey")
 LOGIN: Final = ("userToken",)
 #: A thing key.
 THING: Final = ("thingKey",)
+#: A user's login token or API key, or none (the service then uses its own credentials).
+OPTIONAL_USER: Final = ("userToken", "apiKey", "")
+#: A device's bootstrap external key.
+DEVICE: Final = ("externalKey",)
+#: A device's bootstrap external key, encrypted and hex-encoded (secure bootstrap).
+SECURE_DEVICE: Final = ("encryptedExternalKey",)
 
 Handler = Callable[..., Awaitable[Response]]
 Guard = Callable[[Request], Awaitable[None]]
@@ -57,7 +63,8 @@ class ErrorBody(msgspec.Struct):
 @dataclass(frozen=True, slots=True)
 class Reply:
     """The success answer of an endpoint: status, body type (``None``: no body),
-    media type, headers (name to description) and an example body."""
+    media type, headers (name to description) and an example body. ``opaque`` is a
+    body no schema describes (bytes the description explains)."""
 
     status: int
     description: str
@@ -65,11 +72,15 @@ class Reply:
     media_type: str = JSON
     headers: Mapping[str, str] = field(default_factory=dict)
     example: Any = None
+    opaque: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Spec:
-    """What the OpenAPI document says about one operation (see the module doc)."""
+    """What the OpenAPI document says about one operation (see the module doc).
+
+    ``security`` names the schemes of which any one suffices; ``""`` among them means
+    the credentials are optional."""
 
     method: str
     path: str

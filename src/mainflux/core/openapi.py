@@ -51,6 +51,20 @@ SECURITY_SCHEMES: Final[Mapping[str, Any]] = {
         "name": "Authorization",
         "description": "A thing's key: the `key` of `GET /things/{id}`, sent as it is.",
     },
+    "externalKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "A device's external key: the `external_key` of its bootstrap "
+        "config, sent as it is.",
+    },
+    "encryptedExternalKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "A device's external key encrypted for secure bootstrap: "
+        "hex(IV(16) ‖ AES-CFB(external_key)) with the key `MF_BOOTSTRAP_ENCRYPT_KEY`.",
+    },
 }
 
 #: Tags in the order the reference page shows them, with their descriptions.
@@ -61,6 +75,8 @@ TAGS: Final[Mapping[str, str]] = {
     "channels": "Message topics, and which things are connected to them.",
     "messages": "Sending and reading messages (thing keys).",
     "access": "Internal: may a thing key use a channel?",
+    "bootstrap": "Device configs, and the call a device fetches its config with.",
+    "provision": "One call that sets a gateway up: things, channels, bootstrap config.",
     "service": "Version, health and metrics of the service.",
 }
 
@@ -203,7 +219,7 @@ def _operation(
         responses[str(status)] = {"description": text, "content": error}
     operation["responses"] = responses
     if spec.security:
-        operation["security"] = [{name: []} for name in spec.security]
+        operation["security"] = [{name: []} if name else {} for name in spec.security]
     return operation
 
 
@@ -233,6 +249,8 @@ def _reply(spec: Spec, schema_of: Mapping[Any, Any]) -> dict[str, Any]:
         if ok.example is not None:
             media["example"] = ok.example
         reply["content"] = {ok.media_type: media}
+    elif ok.opaque:
+        reply["content"] = {ok.media_type: {}}
     return reply
 
 
