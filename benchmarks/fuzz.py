@@ -78,6 +78,8 @@ def main() -> int:
             )
             _wait(port)
             url = f"http://127.0.0.1:{port}"
+            with open(os.path.join(data, "data", "bootstrap.key")) as key_file:
+                args.bootstrap_key = key_file.read().strip()  # the key the platform generated
         try:
             report = fuzz(
                 url,

@@ -19,7 +19,8 @@ def test_every_operation_answers_as_documented(platform: Platform) -> None:
     validate(document)
     assert "/mqtt" in document["paths"], "MQTT over WebSocket is documented"
     examples = int(os.environ.get("MF_FUZZ_EXAMPLES", "5"))
-    report = fuzz(platform.url, provision(platform.url), max_examples=examples, random_seed=1)
+    key = (platform.data_dir / "bootstrap.key").read_text().strip()
+    report = fuzz(platform.url, provision(platform.url, key), max_examples=examples, random_seed=1)
     print(report.summary())
     assert report.operations == sum(len(ops) for ops in document["paths"].values())
     assert report.requests >= report.operations * min(examples, 2)

@@ -381,7 +381,11 @@ def test_every_example_of_the_sdk_guide_runs(shared_platform: Platform, number: 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MF_", "MAINFLUX_"))}
     result = subprocess.run(
         [sys.executable, "-c", _examples()[number]],
-        env={**env, "MAINFLUX_URL": shared_platform.url},
+        env={
+            **env,
+            "MAINFLUX_URL": shared_platform.url,
+            "MAINFLUX_BOOTSTRAP_KEY": (shared_platform.data_dir / "bootstrap.key").read_text(),
+        },
         capture_output=True,
         text=True,
         timeout=60,
