@@ -51,11 +51,13 @@ class _Kind:
     """How the commands of things or of channels read and print their entities."""
 
     field: str  # the JSON field that lists them
-    columns: tuple[str, ...]
-    row: Callable[[Any], list[Any]]
+    columns: tuple[str, ...]  # each names an attribute of the entity
     one: Callable[[Client, str, str], Any]
     page: Callable[[Client, str, int, int, str | None, Any], Page[Any]]
     every: Callable[[Client, str, str | None, Any], Iterable[Any]]
+
+    def row(self, entity: Any) -> list[Any]:
+        return [getattr(entity, column.lower()) for column in self.columns]
 
 
 THING_COLUMNS = ("ID", "NAME", "KEY", "METADATA")
@@ -64,7 +66,6 @@ CHANNEL_COLUMNS = ("ID", "NAME", "METADATA")
 THINGS = _Kind(
     "things",
     THING_COLUMNS,
-    lambda t: [t.id, t.name, t.key, t.metadata],
     lambda client, token, thing_id: client.thing(token, thing_id),
     lambda client, token, offset, limit, name, meta: client.things(
         token, offset, limit, name, meta
@@ -74,7 +75,6 @@ THINGS = _Kind(
 CHANNELS = _Kind(
     "channels",
     CHANNEL_COLUMNS,
-    lambda c: [c.id, c.name, c.metadata],
     lambda client, token, channel_id: client.channel(token, channel_id),
     lambda client, token, offset, limit, name, meta: client.channels(
         token, offset, limit, name, meta
