@@ -18,8 +18,8 @@ from mainflux.cli.session import (
     fail,
     json_argument,
     page_footer,
+    print_entity,
     print_json,
-    print_record,
     print_table,
     session,
 )
@@ -120,11 +120,8 @@ def _get_command(kind: _Kind, doc: str) -> Callable[..., None]:
         with session(ctx, user_token) as s:
             if which != "all":
                 one = kind.one(s.client, s.token, which)
-                if json:
-                    print_json(one.to_json())
-                else:
-                    labels = [c.lower() for c in kind.columns]
-                    print_record(list(zip(labels, kind.row(one), strict=True)))
+                labels = [c.lower() for c in kind.columns]
+                print_entity(one, list(zip(labels, kind.row(one), strict=True)), json)
                 return
             if every:
                 _show_list(kind, None, list(kind.every(s.client, s.token, name, meta)), json)
