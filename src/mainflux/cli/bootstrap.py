@@ -16,8 +16,8 @@ from mainflux.cli.session import (
     fail,
     json_argument,
     page_footer,
+    print_entity,
     print_json,
-    print_record,
     print_table,
     session,
 )
@@ -32,10 +32,8 @@ bootstrap = typer.Typer(
 
 
 def _show(config: BootstrapConfig, json: bool) -> None:
-    if json:
-        print_json(config.to_json())
-        return
-    print_record(
+    print_entity(
+        config,
         [
             ("mainflux_id", config.mainflux_id),
             ("mainflux_key", config.mainflux_key),
@@ -45,7 +43,8 @@ def _show(config: BootstrapConfig, json: bool) -> None:
             ("name", config.name),
             ("content", config.content),
             ("state", config.state),
-        ]
+        ],
+        json,
     )
 
 

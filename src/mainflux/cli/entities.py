@@ -4,6 +4,7 @@ connect. The arguments are Mainflux CLI's (``things create '{"name":"x"}' [TOKEN
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -17,14 +18,14 @@ from mainflux.cli.session import (
     fail,
     json_argument,
     page_footer,
+    print_entity,
     print_json,
-    print_record,
     print_table,
     session,
 )
 
 if TYPE_CHECKING:
-    from mainflux.sdk import Channel, Page, Thing
+    from mainflux.sdk import Client, Page
 
 things = typer.Typer(
     help="Things (devices and applications): create, get, update, delete, connect.",
@@ -45,33 +46,51 @@ AllOption = Annotated[bool, typer.Option("--all", help="Every page, not just one
 IdOrAll = Annotated[str, typer.Argument(help="An id, or `all` for a list.", metavar="all|ID")]
 
 
-def _thing_rows(items: Iterable[Thing]) -> list[list[Any]]:
-    return [[t.id, t.name, t.key, t.metadata] for t in items]
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """How the commands of things or of channels read and print their entities."""
 
+    field: str  # the JSON field that lists them
+    columns: tuple[str, ...]  # each names an attribute of the entity
+    one: Callable[[Client, str, str], Any]
+    page: Callable[[Client, str, int, int, str | None, Any], Page[Any]]
+    every: Callable[[Client, str, str | None, Any], Iterable[Any]]
 
-def _channel_rows(items: Iterable[Channel]) -> list[list[Any]]:
-    return [[c.id, c.name, c.metadata] for c in items]
+    def row(self, entity: Any) -> list[Any]:
+        return [getattr(entity, column.lower()) for column in self.columns]
 
 
 THING_COLUMNS = ("ID", "NAME", "KEY", "METADATA")
 CHANNEL_COLUMNS = ("ID", "NAME", "METADATA")
 
+THINGS = _Kind(
+    "things",
+    THING_COLUMNS,
+    lambda client, token, thing_id: client.thing(token, thing_id),
+    lambda client, token, offset, limit, name, meta: client.things(
+        token, offset, limit, name, meta
+    ),
+    lambda client, token, name, meta: client.iter_things(token, name=name, metadata=meta),
+)
+CHANNELS = _Kind(
+    "channels",
+    CHANNEL_COLUMNS,
+    lambda client, token, channel_id: client.channel(token, channel_id),
+    lambda client, token, offset, limit, name, meta: client.channels(
+        token, offset, limit, name, meta
+    ),
+    lambda client, token, name, meta: client.iter_channels(token, name=name, metadata=meta),
+)
 
-def _show_list(
-    page: Page[Any] | None,
-    items: list[Any],
-    field: str,
-    columns: tuple[str, ...],
-    rows: Callable[[list[Any]], list[list[Any]]],
-    json: bool,
-) -> None:
+
+def _show_list(kind: _Kind, page: Page[Any] | None, items: list[Any], json: bool) -> None:
     if json:
         if page is not None:
-            print_json(page.to_json(field))
+            print_json(page.to_json(kind.field))
         else:
-            print_json({"total": len(items), field: [i.to_json() for i in items]})
+            print_json({"total": len(items), kind.field: [i.to_json() for i in items]})
         return
-    print_table(columns, rows(items))
+    print_table(kind.columns, [kind.row(i) for i in items])
     if page is not None:
         page_footer(page.total, page.offset, len(items))
 
@@ -81,6 +100,37 @@ def _id_of(data: dict[str, Any], what: str) -> str:
     if not isinstance(entity_id, str) or not entity_id:
         fail(f'{what} needs its "id"', USAGE)
     return entity_id
+
+
+def _get_command(kind: _Kind, doc: str) -> Callable[..., None]:
+    """The ``get`` command of things or channels: one entity, one page, or all."""
+
+    def get(
+        ctx: typer.Context,
+        which: IdOrAll,
+        user_token: TokenArgument = None,
+        limit: LimitOption = 100,
+        offset: OffsetOption = 0,
+        name: NameOption = None,
+        metadata: MetadataOption = None,
+        every: AllOption = False,
+        json: JsonOption = False,
+    ) -> None:
+        meta = json_argument(metadata, "--metadata") if metadata else None
+        with session(ctx, user_token) as s:
+            if which != "all":
+                one = kind.one(s.client, s.token, which)
+                labels = [c.lower() for c in kind.columns]
+                print_entity(one, list(zip(labels, kind.row(one), strict=True)), json)
+                return
+            if every:
+                _show_list(kind, None, list(kind.every(s.client, s.token, name, meta)), json)
+                return
+            page = kind.page(s.client, s.token, offset, limit, name, meta)
+        _show_list(kind, page, page.items, json)
+
+    get.__doc__ = doc
+    return get
 
 
 # -- things -------------------------------------------------------------------------------
@@ -102,41 +152,9 @@ def create_thing(
     print_json({"id": thing_id}) if json else typer.echo(thing_id)
 
 
-@things.command("get")
-def get_things(
-    ctx: typer.Context,
-    which: IdOrAll,
-    user_token: TokenArgument = None,
-    limit: LimitOption = 100,
-    offset: OffsetOption = 0,
-    name: NameOption = None,
-    metadata: MetadataOption = None,
-    every: AllOption = False,
-    json: JsonOption = False,
-) -> None:
-    """Show one thing, or list them (`get all`)."""
-    meta = json_argument(metadata, "--metadata") if metadata else None
-    with session(ctx, user_token) as s:
-        if which != "all":
-            one = s.client.thing(s.token, which)
-            if json:
-                print_json(one.to_json())
-            else:
-                print_record(
-                    [
-                        ("id", one.id),
-                        ("name", one.name),
-                        ("key", one.key),
-                        ("metadata", one.metadata),
-                    ]
-                )
-            return
-        if every:
-            items = list(s.client.iter_things(s.token, name=name, metadata=meta))
-            _show_list(None, items, "things", THING_COLUMNS, _thing_rows, json)
-            return
-        page = s.client.things(s.token, offset, limit, name, meta)
-    _show_list(page, page.items, "things", THING_COLUMNS, _thing_rows, json)
+get_things = things.command("get")(
+    _get_command(THINGS, "Show one thing, or list them (`get all`).")
+)
 
 
 @things.command("update")
@@ -198,7 +216,7 @@ def thing_connections(
     """List the channels a thing is connected to."""
     with session(ctx, user_token) as s:
         page = s.client.channels_by_thing(s.token, thing_id, offset, limit)
-    _show_list(page, page.items, "channels", CHANNEL_COLUMNS, _channel_rows, json)
+    _show_list(CHANNELS, page, page.items, json)
 
 
 # -- channels -----------------------------------------------------------------------------
@@ -218,34 +236,9 @@ def create_channel(
     print_json({"id": channel_id}) if json else typer.echo(channel_id)
 
 
-@channels.command("get")
-def get_channels(
-    ctx: typer.Context,
-    which: IdOrAll,
-    user_token: TokenArgument = None,
-    limit: LimitOption = 100,
-    offset: OffsetOption = 0,
-    name: NameOption = None,
-    metadata: MetadataOption = None,
-    every: AllOption = False,
-    json: JsonOption = False,
-) -> None:
-    """Show one channel, or list them (`get all`)."""
-    meta = json_argument(metadata, "--metadata") if metadata else None
-    with session(ctx, user_token) as s:
-        if which != "all":
-            one = s.client.channel(s.token, which)
-            if json:
-                print_json(one.to_json())
-            else:
-                print_record([("id", one.id), ("name", one.name), ("metadata", one.metadata)])
-            return
-        if every:
-            items = list(s.client.iter_channels(s.token, name=name, metadata=meta))
-            _show_list(None, items, "channels", CHANNEL_COLUMNS, _channel_rows, json)
-            return
-        page = s.client.channels(s.token, offset, limit, name, meta)
-    _show_list(page, page.items, "channels", CHANNEL_COLUMNS, _channel_rows, json)
+get_channels = channels.command("get")(
+    _get_command(CHANNELS, "Show one channel, or list them (`get all`).")
+)
 
 
 @channels.command("update")
@@ -280,4 +273,4 @@ def channel_connections(
     """List the things connected to a channel (with their keys)."""
     with session(ctx, user_token) as s:
         page = s.client.things_by_channel(s.token, channel_id, offset, limit)
-    _show_list(page, page.items, "things", THING_COLUMNS, _thing_rows, json)
+    _show_list(THINGS, page, page.items, json)

@@ -16,7 +16,7 @@ import json as jsonlib
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
 import typer
 
@@ -30,6 +30,9 @@ from mainflux.cli.session import (
     print_table,
     session,
 )
+
+if TYPE_CHECKING:
+    from mainflux.sdk import Client
 
 provision = typer.Typer(
     help="Bulk-create things, channels and connections from files; onboard gateways.",
@@ -185,52 +188,59 @@ def _batches(items: Sequence[T], what: str, send: Callable[[Sequence[T]], int]) 
             bar.advance(task, send(items[start : start + BATCH]))
 
 
-@provision.command("things")
-def things(
-    ctx: typer.Context,
-    file: FileArgument,
-    user_token: TokenArgument = None,
-    json: JsonOption = False,
-) -> None:
-    """Create the things listed in a file."""
-    specs = _entities(file, ("name", "metadata", "key"))
-    created: list[Any] = []
-    with session(ctx, user_token) as s:
-        token = s.token
+def _bulk_command(
+    field: str,
+    fields: tuple[str, ...],
+    create: Callable[[Client, str, Sequence[dict[str, Any]]], list[Any]],
+    columns: tuple[str, ...],
+    doc: str,
+) -> Callable[..., None]:
+    """The command that creates the things or channels (``field``) a file lists, in
+    bulk batches, and prints what was created (``columns`` name their attributes)."""
 
-        def send(batch: Sequence[dict[str, Any]]) -> int:
-            created.extend(s.client.create_things(token, batch))
-            return len(batch)
+    def command(
+        ctx: typer.Context,
+        file: FileArgument,
+        user_token: TokenArgument = None,
+        json: JsonOption = False,
+    ) -> None:
+        specs = _entities(file, fields)
+        created: list[Any] = []
+        with session(ctx, user_token) as s:
+            token = s.token
 
-        _batches(specs, "things", send)
-    if json:
-        print_json({"things": [t.to_json() for t in created]})
-    else:
-        print_table(("ID", "NAME", "KEY"), [[t.id, t.name, t.key] for t in created])
+            def send(batch: Sequence[dict[str, Any]]) -> int:
+                created.extend(create(s.client, token, batch))
+                return len(batch)
+
+            _batches(specs, field, send)
+        if json:
+            print_json({field: [e.to_json() for e in created]})
+        else:
+            print_table(columns, [[getattr(e, c.lower()) for c in columns] for e in created])
+
+    command.__doc__ = doc
+    return command
 
 
-@provision.command("channels")
-def channels(
-    ctx: typer.Context,
-    file: FileArgument,
-    user_token: TokenArgument = None,
-    json: JsonOption = False,
-) -> None:
-    """Create the channels listed in a file."""
-    specs = _entities(file, ("name", "metadata"))
-    created: list[Any] = []
-    with session(ctx, user_token) as s:
-        token = s.token
-
-        def send(batch: Sequence[dict[str, Any]]) -> int:
-            created.extend(s.client.create_channels(token, batch))
-            return len(batch)
-
-        _batches(specs, "channels", send)
-    if json:
-        print_json({"channels": [c.to_json() for c in created]})
-    else:
-        print_table(("ID", "NAME"), [[c.id, c.name] for c in created])
+things = provision.command("things")(
+    _bulk_command(
+        "things",
+        ("name", "metadata", "key"),
+        lambda client, token, batch: client.create_things(token, batch),
+        ("ID", "NAME", "KEY"),
+        "Create the things listed in a file.",
+    )
+)
+channels = provision.command("channels")(
+    _bulk_command(
+        "channels",
+        ("name", "metadata"),
+        lambda client, token, batch: client.create_channels(token, batch),
+        ("ID", "NAME"),
+        "Create the channels listed in a file.",
+    )
+)
 
 
 @provision.command("connect")

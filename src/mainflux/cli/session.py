@@ -253,6 +253,14 @@ def print_record(fields: Sequence[tuple[str, Any]]) -> None:
         typer.echo(f"{name.ljust(width)}  {cell(value)}")
 
 
+def print_entity(entity: Any, fields: Sequence[tuple[str, Any]], json: bool) -> None:
+    """Print one entity: its JSON with ``--json``, else ``fields`` as a record."""
+    if json:
+        print_json(entity.to_json())
+    else:
+        print_record(fields)
+
+
 def page_footer(total: int, offset: int, shown: int) -> None:
     """Say on stderr which part of a list was shown, when it is not all of it."""
     if shown < total:

@@ -10,8 +10,8 @@ from mainflux.cli.session import (
     JsonOption,
     TokenArgument,
     json_argument,
+    print_entity,
     print_json,
-    print_record,
     session,
 )
 
@@ -47,10 +47,7 @@ def get(ctx: typer.Context, user_token: TokenArgument = None, json: JsonOption =
     """Show the user the token belongs to."""
     with session(ctx, user_token) as s:
         user = s.client.user(s.token)
-    if json:
-        print_json(user.to_json())
-    else:
-        print_record([("email", user.email), ("metadata", user.metadata)])
+    print_entity(user, [("email", user.email), ("metadata", user.metadata)], json)
 
 
 @users.command("update")
@@ -119,18 +116,14 @@ def get_key(
     """Show what is known of an API key."""
     with session(ctx, user_token) as s:
         info = s.client.key(s.token, key_id)
-    if json:
-        print_json(info.to_json())
-    else:
-        print_record(
-            [
-                ("id", info.id),
-                ("type", info.type),
-                ("issuer", info.issuer),
-                ("issued_at", info.issued_at),
-                ("expires_at", info.expires_at or "never"),
-            ]
-        )
+    fields = [
+        ("id", info.id),
+        ("type", info.type),
+        ("issuer", info.issuer),
+        ("issued_at", info.issued_at),
+        ("expires_at", info.expires_at or "never"),
+    ]
+    print_entity(info, fields, json)
 
 
 @keys.command("revoke")

@@ -92,31 +92,29 @@ def _of(build: Callable[[dict[str, Any]], T]) -> Callable[[httpx.Response], T]:
     return lambda response: build(_object(response))
 
 
+def _items(body: dict[str, Any], items: str, build: Callable[[dict[str, Any]], T]) -> list[T]:
+    listed = body.get(items) or []
+    if not isinstance(listed, list):
+        raise UnexpectedBody(f"{items} is not a list")
+    return [build(item) for item in listed]
+
+
 def _page(items: str, build: Callable[[dict[str, Any]], T]) -> Callable[[httpx.Response], Page[T]]:
     def parse(response: httpx.Response) -> Page[T]:
         body = _object(response)
-        listed = body.get(items) or []
-        if not isinstance(listed, list):
-            raise UnexpectedBody(f"{items} is not a list")
+        listed = _items(body, items, build)
         return Page(
             total=int(body.get("total", len(listed))),
             offset=int(body.get("offset", 0)),
             limit=int(body.get("limit", len(listed))),
-            items=[build(item) for item in listed],
+            items=listed,
         )
 
     return parse
 
 
 def _list(items: str, build: Callable[[dict[str, Any]], T]) -> Callable[[httpx.Response], list[T]]:
-    def parse(response: httpx.Response) -> list[T]:
-        body = _object(response)
-        listed = body.get(items) or []
-        if not isinstance(listed, list):
-            raise UnexpectedBody(f"{items} is not a list")
-        return [build(item) for item in listed]
-
-    return parse
+    return lambda response: _items(_object(response), items, build)
 
 
 def _spec(item: Spec, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -147,6 +145,23 @@ def _payload(payload: bytes | str | Any) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
+#: The status that means success, by method, unless an endpoint says otherwise.
+_OK: dict[str, int] = {"GET": 200, "POST": 201, "PUT": 200, "PATCH": 200, "DELETE": 204}
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind(Generic[T]):
+    """Things or channels: the same endpoints under another path."""
+
+    path: str  # also the field that lists them in an answer
+    build: Callable[[dict[str, Any]], T]
+    fields: tuple[str, ...]  # what a create request may carry
+
+
+_THINGS: _Kind[Thing] = _Kind("things", Thing.from_json, ("name", "key", "metadata"))
+_CHANNELS: _Kind[Channel] = _Kind("channels", Channel.from_json, ("name", "metadata"))
+
+
 class Api:
     """Builds the :class:`Call` of every endpoint from a :class:`Config`."""
 
@@ -160,6 +175,84 @@ class Api:
     def _auth(token: str) -> dict[str, str]:
         return {"Authorization": token}
 
+    def _call(
+        self,
+        method: str,
+        service: Service,
+        path: str,
+        parse: Callable[[httpx.Response], T],
+        token: str | None = None,
+        *,
+        ok: int | None = None,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Call[T]:
+        """A request with the usual success status of its method (or ``ok``), sent with
+        ``token`` as its ``Authorization`` when one is given."""
+        headers = self._auth(token) if token is not None else {}
+        status = ok if ok is not None else _OK[method]
+        return Call(
+            method, self._url(service, path), (status,), parse, headers, params=params, json=json
+        )
+
+    # -- things and channels: one set of requests for both ---------------------------
+
+    def _create(self, kind: _Kind[Any], token: str, spec: Spec) -> Call[str]:
+        body = _spec(spec, kind.fields)
+        return self._call("POST", "things", f"/{kind.path}", _location, token, json=body)
+
+    def _create_many(self, kind: _Kind[T], token: str, specs: Sequence[Spec]) -> Call[list[T]]:
+        body = [_spec(s, kind.fields) for s in specs]
+        parse = _list(kind.path, kind.build)
+        return self._call("POST", "things", f"/{kind.path}/bulk", parse, token, json=body)
+
+    def _view(self, kind: _Kind[T], token: str, entity_id: str) -> Call[T]:
+        path = f"/{kind.path}/{segment(entity_id)}"
+        return self._call("GET", "things", path, _of(kind.build), token)
+
+    def _list_page(
+        self,
+        kind: _Kind[T],
+        token: str,
+        offset: int,
+        limit: int,
+        name: str | None,
+        metadata: Metadata | None,
+    ) -> Call[Page[T]]:
+        params = _params(offset=offset, limit=limit, name=name or None, metadata=metadata)
+        parse = _page(kind.path, kind.build)
+        return self._call("GET", "things", f"/{kind.path}", parse, token, params=params)
+
+    def _update(
+        self,
+        kind: _Kind[Any],
+        token: str,
+        entity_id: str,
+        name: str | None,
+        metadata: Metadata | None,
+    ) -> Call[None]:
+        body = _spec({"name": name, "metadata": metadata}, ("name", "metadata"))
+        path = f"/{kind.path}/{segment(entity_id)}"
+        return self._call("PUT", "things", path, _nothing, token, json=body)
+
+    def _delete(self, kind: _Kind[Any], token: str, entity_id: str) -> Call[None]:
+        path = f"/{kind.path}/{segment(entity_id)}"
+        return self._call("DELETE", "things", path, _nothing, token)
+
+    def _connected(
+        self,
+        of: _Kind[Any],
+        listed: _Kind[T],
+        token: str,
+        entity_id: str,
+        offset: int,
+        limit: int,
+    ) -> Call[Page[T]]:
+        path = f"/{of.path}/{segment(entity_id)}/{listed.path}"
+        parse = _page(listed.path, listed.build)
+        params = _params(offset=offset, limit=limit)
+        return self._call("GET", "things", path, parse, token, params=params)
+
     # -- users -----------------------------------------------------------------------
 
     def create_user(
@@ -170,7 +263,7 @@ class Api:
         body: dict[str, Any] = {"email": email, "password": password}
         if metadata is not None:
             body["metadata"] = metadata
-        return Call("POST", self._url("users", "/users"), (201,), _nothing, json=body)
+        return self._call("POST", "users", "/users", _nothing, json=body)
 
     def create_token(self, email: str, password: str) -> Call[str]:
         """Log in (``POST /tokens``); return the user token. Raises ``Unauthorized``
@@ -183,32 +276,21 @@ class Api:
             return value
 
         body = {"email": email, "password": password}
-        return Call("POST", self._url("users", "/tokens"), (201,), token, json=body)
+        return self._call("POST", "users", "/tokens", token, json=body)
 
     def user(self, token: str) -> Call[User]:
         """The account the token belongs to (``GET /users``)."""
-        return Call(
-            "GET", self._url("users", "/users"), (200,), _of(User.from_json), self._auth(token)
-        )
+        return self._call("GET", "users", "/users", _of(User.from_json), token)
 
     def update_user(self, token: str, metadata: Metadata) -> Call[None]:
         """Replace the account's metadata (``PUT /users``)."""
-        return Call(
-            "PUT",
-            self._url("users", "/users"),
-            (200,),
-            _nothing,
-            self._auth(token),
-            json={"metadata": metadata},
-        )
+        return self._call("PUT", "users", "/users", _nothing, token, json={"metadata": metadata})
 
     def update_password(self, token: str, old_password: str, password: str) -> Call[None]:
         """Change the password (``PATCH /password``). Raises ``Unauthorized`` when the old
         password is wrong, ``BadRequest`` when the new one is under 8 characters."""
         body = {"old_password": old_password, "password": password}
-        return Call(
-            "PATCH", self._url("users", "/password"), (201,), _nothing, self._auth(token), json=body
-        )
+        return self._call("PATCH", "users", "/password", _nothing, token, ok=201, json=body)
 
     def request_password_reset(self, email: str, referer: str | None = None) -> Call[None]:
         """Have a reset link mailed (``POST /password/reset-request``). ``referer`` is the
@@ -226,7 +308,7 @@ class Api:
     def reset_password(self, reset_token: str, password: str) -> Call[None]:
         """Set a new password with the token of a reset link (``PUT /password/reset``)."""
         body = {"token": reset_token, "password": password, "confirm_password": password}
-        return Call("PUT", self._url("users", "/password/reset"), (201,), _nothing, json=body)
+        return self._call("PUT", "users", "/password/reset", _nothing, ok=201, json=body)
 
     # -- API keys (authn) ------------------------------------------------------------
 
@@ -236,34 +318,16 @@ class Api:
         body: dict[str, Any] = {"type": 2}
         if duration is not None:
             body["duration"] = duration
-        return Call(
-            "POST",
-            self._url("authn", "/keys"),
-            (201,),
-            _of(ApiKey.from_json),
-            self._auth(token),
-            json=body,
-        )
+        return self._call("POST", "authn", "/keys", _of(ApiKey.from_json), token, json=body)
 
     def key(self, token: str, key_id: str) -> Call[KeyInfo]:
         """What is known of an API key (``GET /keys/{id}``)."""
-        return Call(
-            "GET",
-            self._url("authn", f"/keys/{segment(key_id)}"),
-            (200,),
-            _of(KeyInfo.from_json),
-            self._auth(token),
-        )
+        path = f"/keys/{segment(key_id)}"
+        return self._call("GET", "authn", path, _of(KeyInfo.from_json), token)
 
     def revoke_key(self, token: str, key_id: str) -> Call[None]:
         """Revoke an API key (``DELETE /keys/{id}``)."""
-        return Call(
-            "DELETE",
-            self._url("authn", f"/keys/{segment(key_id)}"),
-            (204,),
-            _nothing,
-            self._auth(token),
-        )
+        return self._call("DELETE", "authn", f"/keys/{segment(key_id)}", _nothing, token)
 
     # -- things ----------------------------------------------------------------------
 
@@ -276,32 +340,15 @@ class Api:
     ) -> Call[str]:
         """Create a thing (``POST /things``); return its id. Raises ``Conflict`` when
         ``key`` is taken."""
-        body = _spec({"name": name, "key": key, "metadata": metadata}, ("name", "key", "metadata"))
-        return Call(
-            "POST", self._url("things", "/things"), (201,), _location, self._auth(token), json=body
-        )
+        return self._create(_THINGS, token, {"name": name, "key": key, "metadata": metadata})
 
     def create_things(self, token: str, things: Sequence[Spec]) -> Call[list[Thing]]:
         """Create several things in one request (``POST /things/bulk``; at most 100)."""
-        body = [_spec(t, ("name", "key", "metadata")) for t in things]
-        return Call(
-            "POST",
-            self._url("things", "/things/bulk"),
-            (201,),
-            _list("things", Thing.from_json),
-            self._auth(token),
-            json=body,
-        )
+        return self._create_many(_THINGS, token, things)
 
     def thing(self, token: str, thing_id: str) -> Call[Thing]:
         """One thing, with its key (``GET /things/{id}``)."""
-        return Call(
-            "GET",
-            self._url("things", f"/things/{segment(thing_id)}"),
-            (200,),
-            _of(Thing.from_json),
-            self._auth(token),
-        )
+        return self._view(_THINGS, token, thing_id)
 
     def things(
         self,
@@ -313,62 +360,28 @@ class Api:
     ) -> Call[Page[Thing]]:
         """A page of the user's things (``GET /things``), filtered by a name substring
         and metadata containment; ``limit`` 1 to 100."""
-        return Call(
-            "GET",
-            self._url("things", "/things"),
-            (200,),
-            _page("things", Thing.from_json),
-            self._auth(token),
-            params=_params(offset=offset, limit=limit, name=name or None, metadata=metadata),
-        )
+        return self._list_page(_THINGS, token, offset, limit, name, metadata)
 
     def update_thing(
         self, token: str, thing_id: str, name: str | None = None, metadata: Metadata | None = None
     ) -> Call[None]:
         """Replace a thing's name and metadata (``PUT /things/{id}``)."""
-        body = _spec({"name": name, "metadata": metadata}, ("name", "metadata"))
-        return Call(
-            "PUT",
-            self._url("things", f"/things/{segment(thing_id)}"),
-            (200,),
-            _nothing,
-            self._auth(token),
-            json=body,
-        )
+        return self._update(_THINGS, token, thing_id, name, metadata)
 
     def update_thing_key(self, token: str, thing_id: str, key: str) -> Call[None]:
         """Change a thing's key (``PATCH /things/{id}/key``)."""
-        return Call(
-            "PATCH",
-            self._url("things", f"/things/{segment(thing_id)}/key"),
-            (200,),
-            _nothing,
-            self._auth(token),
-            json={"key": key},
-        )
+        path = f"/things/{segment(thing_id)}/key"
+        return self._call("PATCH", "things", path, _nothing, token, json={"key": key})
 
     def delete_thing(self, token: str, thing_id: str) -> Call[None]:
         """Remove a thing (``DELETE /things/{id}``)."""
-        return Call(
-            "DELETE",
-            self._url("things", f"/things/{segment(thing_id)}"),
-            (204,),
-            _nothing,
-            self._auth(token),
-        )
+        return self._delete(_THINGS, token, thing_id)
 
     def channels_by_thing(
         self, token: str, thing_id: str, offset: int = 0, limit: int = 10
     ) -> Call[Page[Channel]]:
         """A page of the channels a thing is connected to (``GET /things/{id}/channels``)."""
-        return Call(
-            "GET",
-            self._url("things", f"/things/{segment(thing_id)}/channels"),
-            (200,),
-            _page("channels", Channel.from_json),
-            self._auth(token),
-            params=_params(offset=offset, limit=limit),
-        )
+        return self._connected(_THINGS, _CHANNELS, token, thing_id, offset, limit)
 
     # -- channels --------------------------------------------------------------------
 
@@ -376,37 +389,15 @@ class Api:
         self, token: str, name: str | None = None, metadata: Metadata | None = None
     ) -> Call[str]:
         """Create a channel (``POST /channels``); return its id."""
-        body = _spec({"name": name, "metadata": metadata}, ("name", "metadata"))
-        return Call(
-            "POST",
-            self._url("things", "/channels"),
-            (201,),
-            _location,
-            self._auth(token),
-            json=body,
-        )
+        return self._create(_CHANNELS, token, {"name": name, "metadata": metadata})
 
     def create_channels(self, token: str, channels: Sequence[Spec]) -> Call[list[Channel]]:
         """Create several channels in one request (``POST /channels/bulk``; at most 100)."""
-        body = [_spec(c, ("name", "metadata")) for c in channels]
-        return Call(
-            "POST",
-            self._url("things", "/channels/bulk"),
-            (201,),
-            _list("channels", Channel.from_json),
-            self._auth(token),
-            json=body,
-        )
+        return self._create_many(_CHANNELS, token, channels)
 
     def channel(self, token: str, channel_id: str) -> Call[Channel]:
         """One channel (``GET /channels/{id}``)."""
-        return Call(
-            "GET",
-            self._url("things", f"/channels/{segment(channel_id)}"),
-            (200,),
-            _of(Channel.from_json),
-            self._auth(token),
-        )
+        return self._view(_CHANNELS, token, channel_id)
 
     def channels(
         self,
@@ -417,14 +408,7 @@ class Api:
         metadata: Metadata | None = None,
     ) -> Call[Page[Channel]]:
         """A page of the user's channels (``GET /channels``), filtered like ``things``."""
-        return Call(
-            "GET",
-            self._url("things", "/channels"),
-            (200,),
-            _page("channels", Channel.from_json),
-            self._auth(token),
-            params=_params(offset=offset, limit=limit, name=name or None, metadata=metadata),
-        )
+        return self._list_page(_CHANNELS, token, offset, limit, name, metadata)
 
     def update_channel(
         self,
@@ -434,39 +418,18 @@ class Api:
         metadata: Metadata | None = None,
     ) -> Call[None]:
         """Replace a channel's name and metadata (``PUT /channels/{id}``)."""
-        body = _spec({"name": name, "metadata": metadata}, ("name", "metadata"))
-        return Call(
-            "PUT",
-            self._url("things", f"/channels/{segment(channel_id)}"),
-            (200,),
-            _nothing,
-            self._auth(token),
-            json=body,
-        )
+        return self._update(_CHANNELS, token, channel_id, name, metadata)
 
     def delete_channel(self, token: str, channel_id: str) -> Call[None]:
         """Remove a channel (``DELETE /channels/{id}``)."""
-        return Call(
-            "DELETE",
-            self._url("things", f"/channels/{segment(channel_id)}"),
-            (204,),
-            _nothing,
-            self._auth(token),
-        )
+        return self._delete(_CHANNELS, token, channel_id)
 
     def things_by_channel(
         self, token: str, channel_id: str, offset: int = 0, limit: int = 10
     ) -> Call[Page[Thing]]:
         """A page of the things connected to a channel, keys included
         (``GET /channels/{id}/things``)."""
-        return Call(
-            "GET",
-            self._url("things", f"/channels/{segment(channel_id)}/things"),
-            (200,),
-            _page("things", Thing.from_json),
-            self._auth(token),
-            params=_params(offset=offset, limit=limit),
-        )
+        return self._connected(_CHANNELS, _THINGS, token, channel_id, offset, limit)
 
     # -- connections -----------------------------------------------------------------
 
@@ -476,30 +439,18 @@ class Api:
         """Connect every thing to every channel in one transaction (``POST /connect``).
         Raises ``NotFound`` for an unknown id, ``Conflict`` when a pair is connected."""
         body = {"channel_ids": list(channel_ids), "thing_ids": list(thing_ids)}
-        return Call(
-            "POST", self._url("things", "/connect"), (200,), _nothing, self._auth(token), json=body
-        )
+        return self._call("POST", "things", "/connect", _nothing, token, ok=200, json=body)
 
     def connect_thing(self, token: str, channel_id: str, thing_id: str) -> Call[None]:
         """Connect one thing to one channel (``PUT /channels/{c}/things/{t}``)."""
-        return Call(
-            "PUT",
-            self._url("things", f"/channels/{segment(channel_id)}/things/{segment(thing_id)}"),
-            (200,),
-            _nothing,
-            self._auth(token),
-        )
+        path = f"/channels/{segment(channel_id)}/things/{segment(thing_id)}"
+        return self._call("PUT", "things", path, _nothing, token)
 
     def disconnect(self, token: str, channel_id: str, thing_id: str) -> Call[None]:
         """Disconnect a thing from a channel (``DELETE /channels/{c}/things/{t}``).
         Raises ``NotFound`` when they are not connected."""
-        return Call(
-            "DELETE",
-            self._url("things", f"/channels/{segment(channel_id)}/things/{segment(thing_id)}"),
-            (204,),
-            _nothing,
-            self._auth(token),
-        )
+        path = f"/channels/{segment(channel_id)}/things/{segment(thing_id)}"
+        return self._call("DELETE", "things", path, _nothing, token)
 
     # -- messages --------------------------------------------------------------------
 
@@ -564,14 +515,9 @@ class Api:
             vd=data_value,
             **{"from": from_time, "to": to_time},
         )
-        return Call(
-            "GET",
-            self._url("reader", f"/channels/{segment(channel_id)}/messages"),
-            (200,),
-            _page("messages", Message.from_json),
-            self._auth(credential),
-            params=params,
-        )
+        path = f"/channels/{segment(channel_id)}/messages"
+        parse = _page("messages", Message.from_json)
+        return self._call("GET", "reader", path, parse, credential, params=params)
 
     def watch_url(self, key: str, channel_id: str, subtopic: str | None = None) -> str:
         """The WebSocket URL that follows a channel (the key in ``?authorization=``)."""
@@ -585,11 +531,11 @@ class Api:
 
     def version(self, service: Service = "things") -> Call[Version]:
         """A service's name and version (``GET /version``)."""
-        return Call("GET", self._url(service, "/version"), (200,), _of(Version.from_json))
+        return self._call("GET", service, "/version", _of(Version.from_json))
 
     def health(self, service: Service = "things") -> Call[Health]:
         """A service's health (``GET /health``)."""
-        return Call("GET", self._url(service, "/health"), (200,), _of(Health.from_json))
+        return self._call("GET", service, "/health", _of(Health.from_json))
 
     def platform_info(self) -> Call[PlatformInfo | None]:
         """Where an all-in-one platform's other protocols listen
@@ -635,24 +581,12 @@ class Api:
             }.items()
             if v is not None
         }
-        return Call(
-            "POST",
-            self._url("bootstrap", "/things/configs"),
-            (201,),
-            _location,
-            self._auth(token),
-            json=body,
-        )
+        return self._call("POST", "bootstrap", "/things/configs", _location, token, json=body)
 
     def view_bootstrap(self, token: str, thing_id: str) -> Call[BootstrapConfig]:
         """One bootstrap config (``GET /things/configs/{id}``)."""
-        return Call(
-            "GET",
-            self._url("bootstrap", f"/things/configs/{segment(thing_id)}"),
-            (200,),
-            _of(BootstrapConfig.from_json),
-            self._auth(token),
-        )
+        path = f"/things/configs/{segment(thing_id)}"
+        return self._call("GET", "bootstrap", path, _of(BootstrapConfig.from_json), token)
 
     def bootstrap_configs(
         self,
@@ -666,35 +600,24 @@ class Api:
         name: str | None = None,
     ) -> Call[Page[BootstrapConfig]]:
         """A page of the user's bootstrap configs (``GET /things/configs``)."""
-        return Call(
-            "GET",
-            self._url("bootstrap", "/things/configs"),
-            (200,),
-            _page("configs", BootstrapConfig.from_json),
-            self._auth(token),
-            params=_params(
-                offset=offset,
-                limit=limit,
-                state=state,
-                external_id=external_id,
-                mainflux_key=mainflux_key,
-                name=name,
-            ),
+        params = _params(
+            offset=offset,
+            limit=limit,
+            state=state,
+            external_id=external_id,
+            mainflux_key=mainflux_key,
+            name=name,
         )
+        parse = _page("configs", BootstrapConfig.from_json)
+        return self._call("GET", "bootstrap", "/things/configs", parse, token, params=params)
 
     def update_bootstrap(
         self, token: str, thing_id: str, name: str | None = None, content: str | None = None
     ) -> Call[None]:
         """Replace a config's name and content (``PUT /things/configs/{id}``)."""
         body = {"name": name or "", "content": content or ""}
-        return Call(
-            "PUT",
-            self._url("bootstrap", f"/things/configs/{segment(thing_id)}"),
-            (200,),
-            _nothing,
-            self._auth(token),
-            json=body,
-        )
+        path = f"/things/configs/{segment(thing_id)}"
+        return self._call("PUT", "bootstrap", path, _nothing, token, json=body)
 
     def update_bootstrap_certs(
         self,
@@ -706,61 +629,36 @@ class Api:
     ) -> Call[None]:
         """Replace a config's certificates (``PATCH /things/configs/certs/{id}``)."""
         body = {"client_cert": client_cert, "client_key": client_key, "ca_cert": ca_cert}
-        return Call(
-            "PATCH",
-            self._url("bootstrap", f"/things/configs/certs/{segment(thing_id)}"),
-            (200,),
-            _nothing,
-            self._auth(token),
-            json=body,
-        )
+        path = f"/things/configs/certs/{segment(thing_id)}"
+        return self._call("PATCH", "bootstrap", path, _nothing, token, json=body)
 
     def update_bootstrap_connections(
         self, token: str, thing_id: str, channels: Sequence[str]
     ) -> Call[None]:
         """Replace a config's channels (``PUT /things/configs/connections/{id}``)."""
-        return Call(
-            "PUT",
-            self._url("bootstrap", f"/things/configs/connections/{segment(thing_id)}"),
-            (200,),
-            _nothing,
-            self._auth(token),
-            json={"channels": list(channels)},
-        )
+        path = f"/things/configs/connections/{segment(thing_id)}"
+        body = {"channels": list(channels)}
+        return self._call("PUT", "bootstrap", path, _nothing, token, json=body)
 
     def remove_bootstrap(self, token: str, thing_id: str) -> Call[None]:
         """Remove a bootstrap config (``DELETE /things/configs/{id}``)."""
-        return Call(
-            "DELETE",
-            self._url("bootstrap", f"/things/configs/{segment(thing_id)}"),
-            (204,),
-            _nothing,
-            self._auth(token),
-        )
+        path = f"/things/configs/{segment(thing_id)}"
+        return self._call("DELETE", "bootstrap", path, _nothing, token)
 
     def whitelist(self, token: str, thing_id: str, state: int) -> Call[None]:
         """Activate (1) or deactivate (0) a config: connect its thing to its channels or
         disconnect it (``PUT /things/state/{id}``)."""
-        return Call(
-            "PUT",
-            self._url("bootstrap", f"/things/state/{segment(thing_id)}"),
-            (200,),
-            _nothing,
-            self._auth(token),
-            json={"state": state},
-        )
+        path = f"/things/state/{segment(thing_id)}"
+        return self._call("PUT", "bootstrap", path, _nothing, token, json={"state": state})
 
     def unknown_bootstrap_configs(
         self, token: str, offset: int = 0, limit: int = 10
     ) -> Call[list[UnknownConfig]]:
         """Devices that asked for a config nobody added (``GET /things/unknown/configs``)."""
-        return Call(
-            "GET",
-            self._url("bootstrap", "/things/unknown/configs"),
-            (200,),
-            _list("configs", UnknownConfig.from_json),
-            self._auth(token),
-            params=_params(offset=offset, limit=limit),
+        parse = _list("configs", UnknownConfig.from_json)
+        params = _params(offset=offset, limit=limit)
+        return self._call(
+            "GET", "bootstrap", "/things/unknown/configs", parse, token, params=params
         )
 
     def bootstrap(
@@ -777,12 +675,9 @@ class Api:
         before any request; an answer that does not decrypt to JSON (another key on the
         service) raises ``UnexpectedBody``."""
         if secure_key is None:
-            return Call(
-                "GET",
-                self._url("bootstrap", f"/things/bootstrap/{segment(external_id)}"),
-                (200,),
-                _of(BootstrapConfig.from_json),
-                self._auth(external_key),
+            path = f"/things/bootstrap/{segment(external_id)}"
+            return self._call(
+                "GET", "bootstrap", path, _of(BootstrapConfig.from_json), external_key
             )
         key = crypto.parse_key(secure_key) if isinstance(secure_key, str) else secure_key
         if len(key) not in crypto.KEY_SIZES:
@@ -803,13 +698,8 @@ class Api:
             return BootstrapConfig.from_json(body)
 
         header = crypto.encrypt(key, external_key.encode()).hex()
-        return Call(
-            "GET",
-            self._url("bootstrap", f"/things/bootstrap/secure/{segment(external_id)}"),
-            (200,),
-            parse,
-            self._auth(header),
-        )
+        path = f"/things/bootstrap/secure/{segment(external_id)}"
+        return self._call("GET", "bootstrap", path, parse, header)
 
     # -- provision -------------------------------------------------------------------
 

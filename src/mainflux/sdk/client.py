@@ -12,9 +12,17 @@ every page of a list, and ``watch`` that follows a channel over WebSocket::
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterator,
+)
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import httpx
 
@@ -50,6 +58,29 @@ def _unsendable(exc: Exception, url: str) -> errors.BadRequest:
     return errors.BadRequest(f"{reason} ({exc})", url=url)
 
 
+@contextlib.contextmanager
+def _sending(url: str) -> Iterator[None]:
+    """Turns what httpx raises while sending a request into the SDK's errors."""
+    try:
+        yield
+    except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
+        raise _unsendable(exc, url) from None
+    except httpx.TransportError as exc:
+        raise errors.from_transport(exc, url) from None
+    except httpx.InvalidURL as exc:
+        raise errors.Unreachable(f"invalid URL: {exc}", url=url) from None
+
+
+def _options(call: Call[Any]) -> dict[str, Any]:
+    """The keyword arguments of ``httpx`` ``request`` that send ``call``."""
+    return {
+        "headers": dict(call.headers),
+        "params": call.params,
+        "json": call.json,
+        "content": call.content,
+    }
+
+
 def _sync(build: Callable[Concatenate[Api, P], Call[T]]) -> Callable[Concatenate[Client, P], T]:
     @functools.wraps(build)
     def method(self: Client, *args: P.args, **kwargs: P.kwargs) -> T:
@@ -60,12 +91,96 @@ def _sync(build: Callable[Concatenate[Api, P], Call[T]]) -> Callable[Concatenate
 
 def _async(
     build: Callable[Concatenate[Api, P], Call[T]],
-) -> Callable[Concatenate[AsyncClient, P], Awaitable[T]]:
+) -> Callable[Concatenate[AsyncClient, P], Coroutine[Any, Any, T]]:
     @functools.wraps(build)
     async def method(self: AsyncClient, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self.run(build(self.api, *args, **kwargs))
 
     return method
+
+
+class _Endpoint(Generic[P, T]):
+    """An endpoint of :class:`Api` as a method of both clients, declared once: on a
+    :class:`Client` it runs the request and returns the result, on an
+    :class:`AsyncClient` it is a coroutine. Either way it is a plain method with the
+    endpoint's name, arguments and docstring (``help()``, ``inspect``), and mypy sees
+    its arguments and result through the overloads of ``__get__``."""
+
+    def __init__(self, build: Callable[Concatenate[Api, P], Call[T]]) -> None:
+        self._sync = _sync(build)
+        self._async = _async(build)
+
+    @overload
+    def __get__(self, client: None, owner: type[Client]) -> Callable[Concatenate[Client, P], T]: ...
+    @overload
+    def __get__(
+        self, client: None, owner: type[AsyncClient]
+    ) -> Callable[Concatenate[AsyncClient, P], Coroutine[Any, Any, T]]: ...
+    @overload
+    def __get__(self, client: Client, owner: type[Any]) -> Callable[P, T]: ...
+    @overload
+    def __get__(
+        self, client: AsyncClient, owner: type[Any]
+    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    def __get__(self, client: object, owner: type[Any]) -> Callable[..., Any]:
+        method: Callable[..., Any] = self._sync if issubclass(owner, Client) else self._async
+        return method.__get__(client, owner)  # type: ignore[attr-defined,no-any-return]
+
+
+class _Endpoints:
+    """The methods of both clients that run one request of :class:`Api` each."""
+
+    # users
+    create_user = _Endpoint(Api.create_user)
+    create_token = _Endpoint(Api.create_token)
+    user = _Endpoint(Api.user)
+    update_user = _Endpoint(Api.update_user)
+    update_password = _Endpoint(Api.update_password)
+    request_password_reset = _Endpoint(Api.request_password_reset)
+    reset_password = _Endpoint(Api.reset_password)
+    # API keys
+    create_key = _Endpoint(Api.create_key)
+    key = _Endpoint(Api.key)
+    revoke_key = _Endpoint(Api.revoke_key)
+    # things and channels
+    create_thing = _Endpoint(Api.create_thing)
+    create_things = _Endpoint(Api.create_things)
+    thing = _Endpoint(Api.thing)
+    things = _Endpoint(Api.things)
+    update_thing = _Endpoint(Api.update_thing)
+    update_thing_key = _Endpoint(Api.update_thing_key)
+    delete_thing = _Endpoint(Api.delete_thing)
+    channels_by_thing = _Endpoint(Api.channels_by_thing)
+    create_channel = _Endpoint(Api.create_channel)
+    create_channels = _Endpoint(Api.create_channels)
+    channel = _Endpoint(Api.channel)
+    channels = _Endpoint(Api.channels)
+    update_channel = _Endpoint(Api.update_channel)
+    delete_channel = _Endpoint(Api.delete_channel)
+    things_by_channel = _Endpoint(Api.things_by_channel)
+    connect = _Endpoint(Api.connect)
+    connect_thing = _Endpoint(Api.connect_thing)
+    disconnect = _Endpoint(Api.disconnect)
+    # messages
+    send_message = _Endpoint(Api.send_message)
+    read_messages = _Endpoint(Api.read_messages)
+    # service information
+    version = _Endpoint(Api.version)
+    health = _Endpoint(Api.health)
+    platform_info = _Endpoint(Api.platform_info)
+    # bootstrap
+    add_bootstrap = _Endpoint(Api.add_bootstrap)
+    view_bootstrap = _Endpoint(Api.view_bootstrap)
+    bootstrap_configs = _Endpoint(Api.bootstrap_configs)
+    update_bootstrap = _Endpoint(Api.update_bootstrap)
+    update_bootstrap_certs = _Endpoint(Api.update_bootstrap_certs)
+    update_bootstrap_connections = _Endpoint(Api.update_bootstrap_connections)
+    remove_bootstrap = _Endpoint(Api.remove_bootstrap)
+    whitelist = _Endpoint(Api.whitelist)
+    unknown_bootstrap_configs = _Endpoint(Api.unknown_bootstrap_configs)
+    bootstrap = _Endpoint(Api.bootstrap)
+    # provision
+    provision = _Endpoint(Api.provision)
 
 
 def _config(config: Config | str | None, options: dict[str, Any]) -> Config:
@@ -99,7 +214,7 @@ def _ws_error(exc: Exception, url: str) -> errors.MainfluxError:
     return errors.Unreachable(str(exc) or type(exc).__name__, url=where)
 
 
-class Client:
+class Client(_Endpoints):
     """A blocking client of every HTTP API of the platform.
 
     ``Client("http://host:8080")`` talks to an all-in-one gateway; pass a
@@ -130,21 +245,8 @@ class Client:
 
     def run(self, call: Call[T]) -> T:
         """Send one described request and read its answer."""
-        try:
-            response = self._http.request(
-                call.method,
-                call.url,
-                headers=dict(call.headers),
-                params=call.params,
-                json=call.json,
-                content=call.content,
-            )
-        except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
-            raise _unsendable(exc, call.url) from None
-        except httpx.TransportError as exc:
-            raise errors.from_transport(exc, call.url) from None
-        except httpx.InvalidURL as exc:
-            raise errors.Unreachable(f"invalid URL: {exc}", url=call.url) from None
+        with _sending(call.url):
+            response = self._http.request(call.method, call.url, **_options(call))
         return _result(call, response)
 
     def walk(self, page: Callable[[int], Call[Page[T]]]) -> Iterator[T]:
@@ -156,58 +258,6 @@ class Client:
             offset += len(current.items)
             if not current.items or offset >= current.total:
                 return
-
-    # users
-    create_user = _sync(Api.create_user)
-    create_token = _sync(Api.create_token)
-    user = _sync(Api.user)
-    update_user = _sync(Api.update_user)
-    update_password = _sync(Api.update_password)
-    request_password_reset = _sync(Api.request_password_reset)
-    reset_password = _sync(Api.reset_password)
-    # API keys
-    create_key = _sync(Api.create_key)
-    key = _sync(Api.key)
-    revoke_key = _sync(Api.revoke_key)
-    # things and channels
-    create_thing = _sync(Api.create_thing)
-    create_things = _sync(Api.create_things)
-    thing = _sync(Api.thing)
-    things = _sync(Api.things)
-    update_thing = _sync(Api.update_thing)
-    update_thing_key = _sync(Api.update_thing_key)
-    delete_thing = _sync(Api.delete_thing)
-    channels_by_thing = _sync(Api.channels_by_thing)
-    create_channel = _sync(Api.create_channel)
-    create_channels = _sync(Api.create_channels)
-    channel = _sync(Api.channel)
-    channels = _sync(Api.channels)
-    update_channel = _sync(Api.update_channel)
-    delete_channel = _sync(Api.delete_channel)
-    things_by_channel = _sync(Api.things_by_channel)
-    connect = _sync(Api.connect)
-    connect_thing = _sync(Api.connect_thing)
-    disconnect = _sync(Api.disconnect)
-    # messages
-    send_message = _sync(Api.send_message)
-    read_messages = _sync(Api.read_messages)
-    # service information
-    version = _sync(Api.version)
-    health = _sync(Api.health)
-    platform_info = _sync(Api.platform_info)
-    # bootstrap
-    add_bootstrap = _sync(Api.add_bootstrap)
-    view_bootstrap = _sync(Api.view_bootstrap)
-    bootstrap_configs = _sync(Api.bootstrap_configs)
-    update_bootstrap = _sync(Api.update_bootstrap)
-    update_bootstrap_certs = _sync(Api.update_bootstrap_certs)
-    update_bootstrap_connections = _sync(Api.update_bootstrap_connections)
-    remove_bootstrap = _sync(Api.remove_bootstrap)
-    whitelist = _sync(Api.whitelist)
-    unknown_bootstrap_configs = _sync(Api.unknown_bootstrap_configs)
-    bootstrap = _sync(Api.bootstrap)
-    # provision
-    provision = _sync(Api.provision)
 
     def iter_things(
         self, token: str, *, name: str | None = None, metadata: dict[str, Any] | None = None
@@ -267,7 +317,7 @@ class Client:
             raise _ws_error(exc, url) from None
 
 
-class AsyncClient:
+class AsyncClient(_Endpoints):
     """The asyncio twin of :class:`Client`: the same methods, as coroutines, and
     ``iter_*``/``watch`` as async iterators. Use ``async with``, or ``await aclose()``."""
 
@@ -296,21 +346,8 @@ class AsyncClient:
 
     async def run(self, call: Call[T]) -> T:
         """Send one described request and read its answer."""
-        try:
-            response = await self._http.request(
-                call.method,
-                call.url,
-                headers=dict(call.headers),
-                params=call.params,
-                json=call.json,
-                content=call.content,
-            )
-        except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
-            raise _unsendable(exc, call.url) from None
-        except httpx.TransportError as exc:
-            raise errors.from_transport(exc, call.url) from None
-        except httpx.InvalidURL as exc:
-            raise errors.Unreachable(f"invalid URL: {exc}", url=call.url) from None
+        with _sending(call.url):
+            response = await self._http.request(call.method, call.url, **_options(call))
         return _result(call, response)
 
     async def walk(self, page: Callable[[int], Call[Page[T]]]) -> AsyncIterator[T]:
@@ -323,58 +360,6 @@ class AsyncClient:
             offset += len(current.items)
             if not current.items or offset >= current.total:
                 return
-
-    # users
-    create_user = _async(Api.create_user)
-    create_token = _async(Api.create_token)
-    user = _async(Api.user)
-    update_user = _async(Api.update_user)
-    update_password = _async(Api.update_password)
-    request_password_reset = _async(Api.request_password_reset)
-    reset_password = _async(Api.reset_password)
-    # API keys
-    create_key = _async(Api.create_key)
-    key = _async(Api.key)
-    revoke_key = _async(Api.revoke_key)
-    # things and channels
-    create_thing = _async(Api.create_thing)
-    create_things = _async(Api.create_things)
-    thing = _async(Api.thing)
-    things = _async(Api.things)
-    update_thing = _async(Api.update_thing)
-    update_thing_key = _async(Api.update_thing_key)
-    delete_thing = _async(Api.delete_thing)
-    channels_by_thing = _async(Api.channels_by_thing)
-    create_channel = _async(Api.create_channel)
-    create_channels = _async(Api.create_channels)
-    channel = _async(Api.channel)
-    channels = _async(Api.channels)
-    update_channel = _async(Api.update_channel)
-    delete_channel = _async(Api.delete_channel)
-    things_by_channel = _async(Api.things_by_channel)
-    connect = _async(Api.connect)
-    connect_thing = _async(Api.connect_thing)
-    disconnect = _async(Api.disconnect)
-    # messages
-    send_message = _async(Api.send_message)
-    read_messages = _async(Api.read_messages)
-    # service information
-    version = _async(Api.version)
-    health = _async(Api.health)
-    platform_info = _async(Api.platform_info)
-    # bootstrap
-    add_bootstrap = _async(Api.add_bootstrap)
-    view_bootstrap = _async(Api.view_bootstrap)
-    bootstrap_configs = _async(Api.bootstrap_configs)
-    update_bootstrap = _async(Api.update_bootstrap)
-    update_bootstrap_certs = _async(Api.update_bootstrap_certs)
-    update_bootstrap_connections = _async(Api.update_bootstrap_connections)
-    remove_bootstrap = _async(Api.remove_bootstrap)
-    whitelist = _async(Api.whitelist)
-    unknown_bootstrap_configs = _async(Api.unknown_bootstrap_configs)
-    bootstrap = _async(Api.bootstrap)
-    # provision
-    provision = _async(Api.provision)
 
     def iter_things(
         self, token: str, *, name: str | None = None, metadata: dict[str, Any] | None = None
