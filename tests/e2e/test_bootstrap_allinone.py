@@ -91,8 +91,9 @@ def test_a_devices_life(platform: Platform) -> None:
     operations = [line.split("operation='")[1].split("'")[0] for line in _events(platform)]
     assert operations == [
         "config.create",
-        "thing.bootstrap",
-        "thing.bootstrap",
+        "thing.bootstrap",  # plain
+        "thing.bootstrap",  # secure, with the published key: refused
+        "thing.bootstrap",  # secure, with the platform's key
         "thing.state_change",
     ]
 

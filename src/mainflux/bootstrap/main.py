@@ -86,11 +86,6 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
     from mainflux.authn.client import GrpcUserAuth
     from mainflux.events.redis import RedisEventStream
 
-    if settings.encrypt_key == DEFAULT_ENCRYPT_KEY:
-        log.warning(
-            "MF_BOOTSTRAP_ENCRYPT_KEY is Mainflux's published default: secure bootstrap "
-            "answers can be read by anyone; set a random key (e.g. openssl rand -hex 16)"
-        )
     sock = bind_socket(HOST, settings.port, "MF_BOOTSTRAP_PORT")
     engine = create_engine(settings.db_url)
     # Every bootstrap attempt appends, authenticated or not: the stream is trimmed.
@@ -138,6 +133,11 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
         app = create_app(service, crypto.parse_key(settings.encrypt_key))
         ssl = settings.tls.ssl_context() if settings.tls else None
         log.info("bootstrap HTTP on port %d%s", settings.port, " (TLS)" if settings.tls else "")
+        if settings.encrypt_key == DEFAULT_ENCRYPT_KEY:
+            log.warning(
+                "MF_BOOTSTRAP_ENCRYPT_KEY is Mainflux's published default: secure bootstrap "
+                "answers can be read by anyone; set a random key (e.g. openssl rand -hex 16)"
+            )
         await until_stopped(
             stop,
             asyncio.create_task(serve_http(app, sock, name="bootstrap", ssl=ssl)),
