@@ -51,6 +51,7 @@ from mainflux.core.datadir import (
     make_private,
 )
 from mainflux.core.db import create_engine, sqlite_url
+from mainflux.core.health import database_probe, nats_probe, ping_probe, watching
 from mainflux.core.redact import redact_text
 from mainflux.core.settings import load
 from mainflux.events.redis import RedisEventStream
@@ -238,6 +239,16 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
             )
         )
         to_gateway.app = gateway
+        nats = getattr(bus, "client", None)  # None: the in-process bus
+        stack.enter_context(
+            watching(
+                {
+                    "database": database_probe(engine),
+                    "nats": nats_probe(nats) if nats is not None else None,
+                    "event stream": ping_probe(events) if settings.redis_url else None,
+                }
+            )
+        )
         runner.tune_garbage_collector()
         _announce(settings)
         tls = settings.gateway_tls.ssl_context() if settings.gateway_tls else None

@@ -29,6 +29,7 @@ from mainflux.bootstrap.sync import DEFAULT_RETRIES, ThingsEventSync
 from mainflux.bootstrap.things import HttpThingsClient
 from mainflux.core.auth import UserAuth
 from mainflux.core.db import create_engine, migrate
+from mainflux.core.health import database_probe, ping_probe, watching
 from mainflux.core.runner import StartupError, bind_socket, run, serve_http, until_stopped
 from mainflux.core.settings import from_command_line
 from mainflux.events.stream import ConsumerGroups, EventStream
@@ -133,11 +134,19 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
         app = create_app(service, crypto.parse_key(settings.encrypt_key))
         ssl = settings.tls.ssl_context() if settings.tls else None
         log.info("bootstrap HTTP on port %d%s", settings.port, " (TLS)" if settings.tls else "")
-        await until_stopped(
-            stop,
-            asyncio.create_task(serve_http(app, sock, name="bootstrap", ssl=ssl)),
-            asyncio.create_task(sync.run(stop)),
+        watched = watching(
+            {
+                "database": database_probe(engine),
+                "event stream": ping_probe(events),
+                "things event stream": ping_probe(things_events),
+            }
         )
+        with watched:
+            await until_stopped(
+                stop,
+                asyncio.create_task(serve_http(app, sock, name="bootstrap", ssl=ssl)),
+                asyncio.create_task(sync.run(stop)),
+            )
     finally:
         for resource in (auth, things, events, things_events):
             await _close(resource)

@@ -27,6 +27,7 @@ from mainflux.core.auth import UserAuth
 from mainflux.core.config import ConfigError
 from mainflux.core.db import create_engine, migrate
 from mainflux.core.errors import ServiceUnavailable
+from mainflux.core.health import database_probe, ping_probe, watching
 from mainflux.core.runner import StartupError, bind_socket, run, serve_http, until_stopped
 from mainflux.core.settings import (
     client_tls_setting,
@@ -176,20 +177,28 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
             grpc_port,
             " (TLS)" if settings.tls else "",
         )
-        await until_stopped(
-            stop,
-            asyncio.create_task(
-                serve_http(
-                    create_app(service, max_bulk=settings.max_bulk),
-                    sockets[0],
-                    name="things",
-                    ssl=ssl,
-                )
-            ),
-            asyncio.create_task(
-                serve_http(create_auth_app(service), sockets[1], name="things-auth", ssl=ssl)
-            ),
+        watched = watching(
+            {
+                "database": database_probe(engine),
+                "cache": ping_probe(cache),
+                "event stream": ping_probe(events),
+            }
         )
+        with watched:
+            await until_stopped(
+                stop,
+                asyncio.create_task(
+                    serve_http(
+                        create_app(service, max_bulk=settings.max_bulk),
+                        sockets[0],
+                        name="things",
+                        ssl=ssl,
+                    )
+                ),
+                asyncio.create_task(
+                    serve_http(create_auth_app(service), sockets[1], name="things-auth", ssl=ssl)
+                ),
+            )
     finally:
         if grpc_server is not None:
             await grpc_server.stop(2)

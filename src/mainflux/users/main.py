@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from mainflux.authn.client import GrpcUserAuth
 from mainflux.core.config import env
 from mainflux.core.db import create_engine, migrate
+from mainflux.core.health import database_probe, watching
 from mainflux.core.runner import (
     StartupError,
     bind_socket,
@@ -188,7 +189,8 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
             serve_http(create_app(service), http_sock, name="users", ssl=ssl)
         )
         try:
-            await until_stopped(stop, http)
+            with watching({"database": database_probe(engine)}):
+                await until_stopped(stop, http)
         finally:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(service.drain(), DRAIN_SECONDS)
