@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mainflux.bootstrap import crypto
 from mainflux.bootstrap.api import create_app
-from mainflux.bootstrap.events import EventingBootstrapService
+from mainflux.bootstrap.events import STREAM, EventingBootstrapService
 from mainflux.bootstrap.ports import ThingsClient
 from mainflux.bootstrap.service import DEFAULT_MAX_CHANNELS, BootstrapService, Service
 from mainflux.bootstrap.settings import LOG_LEVEL, PROG, SUMMARY, Settings
@@ -32,6 +32,7 @@ from mainflux.core.db import create_engine, migrate
 from mainflux.core.health import database_probe, ping_probe, watching
 from mainflux.core.runner import StartupError, bind_socket, run, serve_http, until_stopped
 from mainflux.core.settings import from_command_line
+from mainflux.events.retention import keep_trimmed
 from mainflux.events.stream import ConsumerGroups, EventStream
 
 HOST: Final = "0.0.0.0"
@@ -146,6 +147,7 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
                 stop,
                 asyncio.create_task(serve_http(app, sock, name="bootstrap", ssl=ssl)),
                 asyncio.create_task(sync.run(stop)),
+                asyncio.create_task(keep_trimmed(events, [STREAM], settings.retention)),
             )
     finally:
         for resource in (auth, things, events, things_events):

@@ -33,6 +33,7 @@ from mainflux.core.settings import (
     client_tls_setting,
     from_command_line,
     log_level_setting,
+    nested,
     port_setting,
     postgres_setting,
     redis_setting,
@@ -40,11 +41,12 @@ from mainflux.core.settings import (
     setting,
 )
 from mainflux.core.tls import ClientTLS, ServerTLS
+from mainflux.events.retention import RetentionSettings, keep_trimmed
 from mainflux.events.stream import EventStream
 from mainflux.things.api import DEFAULT_MAX_BULK, MAX_BULK_VAR, create_app
 from mainflux.things.authapi import create_auth_app
 from mainflux.things.cache import DEFAULT_TTL
-from mainflux.things.events import EventingThingsService
+from mainflux.things.events import STREAM, EventingThingsService
 from mainflux.things.grpc import start_grpc_server
 from mainflux.things.ports import AccessCache
 from mainflux.things.service import Service, ThingsService
@@ -90,6 +92,7 @@ class Settings:
     )
     tls: ServerTLS | None = server_tls_setting("THINGS", "all three faces over TLS")
     log_level: str = log_level_setting("MF_THINGS_LOG_LEVEL")
+    retention: RetentionSettings = nested(RetentionSettings)
 
     def __post_init__(self) -> None:
         if bool(self.single_user_email) != bool(self.single_user_token):
@@ -198,6 +201,7 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
                 asyncio.create_task(
                     serve_http(create_auth_app(service), sockets[1], name="things-auth", ssl=ssl)
                 ),
+                asyncio.create_task(keep_trimmed(events, [STREAM], settings.retention)),
             )
     finally:
         if grpc_server is not None:
