@@ -184,3 +184,20 @@ async def test_the_http_adapter_reports_nats_and_the_things_service(launch: Any)
         await until_health(url, 503, {"things", "nats"}, "both outages show")
         nats.start()
         await until_health(url, 503, {"things"}, "NATS is back")
+
+
+async def test_users_reports_an_unreachable_authn_service(launch: Any, postgres_url: str) -> None:
+    port = free_port()
+    url = launch(
+        "mainflux.users.main",
+        {
+            "MF_USERS_HTTP_PORT": str(port),
+            "MF_AUTHN_GRPC_URL": f"127.0.0.1:{free_port()}",
+            "MF_USERS_LOG_LEVEL": "error",
+            **pg_env("MF_USERS", postgres_url),
+        },
+        port,
+    )
+    body = await until_health(url, 503, {"authn"}, "nothing answers on the authn port")
+    assert body["checks"]["database"] == {"status": "pass"}
+

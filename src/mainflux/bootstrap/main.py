@@ -29,7 +29,14 @@ from mainflux.bootstrap.sync import DEFAULT_RETRIES, ThingsEventSync
 from mainflux.bootstrap.things import HttpThingsClient
 from mainflux.core.auth import UserAuth
 from mainflux.core.db import create_engine, migrate
-from mainflux.core.health import database_probe, ping_probe, watching
+from mainflux.core.errors import ServiceUnavailable
+from mainflux.core.health import (
+    PROBE_KEY,
+    answering_probe,
+    database_probe,
+    ping_probe,
+    watching,
+)
 from mainflux.core.runner import StartupError, bind_socket, run, serve_http, until_stopped
 from mainflux.core.settings import from_command_line
 from mainflux.events.retention import keep_trimmed
@@ -140,6 +147,9 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
                 "database": database_probe(engine),
                 "event stream": ping_probe(events),
                 "things event stream": ping_probe(things_events),
+                "authn": answering_probe(
+                    functools.partial(auth.identify, PROBE_KEY), down=ServiceUnavailable
+                ),
             }
         )
         with watched:

@@ -27,7 +27,13 @@ from mainflux.core.auth import UserAuth
 from mainflux.core.config import ConfigError
 from mainflux.core.db import create_engine, migrate
 from mainflux.core.errors import ServiceUnavailable
-from mainflux.core.health import database_probe, ping_probe, watching
+from mainflux.core.health import (
+    PROBE_KEY,
+    answering_probe,
+    database_probe,
+    ping_probe,
+    watching,
+)
 from mainflux.core.runner import StartupError, bind_socket, run, serve_http, until_stopped
 from mainflux.core.settings import (
     client_tls_setting,
@@ -185,6 +191,11 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
                 "database": database_probe(engine),
                 "cache": ping_probe(cache),
                 "event stream": ping_probe(events),
+                "authn": None
+                if settings.single_user_email
+                else answering_probe(
+                    functools.partial(auth.identify, PROBE_KEY), down=ServiceUnavailable
+                ),
             }
         )
         with watched:
