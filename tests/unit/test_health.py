@@ -114,3 +114,21 @@ def test_a_bad_health_interval_stops_startup_naming_it(
     monkeypatch.setenv("MF_HEALTH_INTERVAL", value)
     with pytest.raises(ConfigError, match="MF_HEALTH_INTERVAL"):
         create_app("things", [])
+
+
+def test_the_sdk_reads_what_is_down_and_shrugs_at_a_malformed_checks_field() -> None:
+    from mainflux.sdk.models import Health
+
+    body = {
+        "status": "fail",
+        "service": "things",
+        "version": "0.11.0",
+        "checks": {
+            "nats": {"status": "fail", "error": "not connected"},
+            "database": {"status": "pass"},
+        },
+    }
+    health = Health.from_json(body)
+    assert (health.status, health.checks) == ("fail", {"nats": "not connected", "database": None})
+    assert Health.from_json({"status": "pass", "checks": ["nonsense"]}).checks == {}
+    assert Health.from_json({"status": "pass"}).checks == {}, "Mainflux's shape: no checks"

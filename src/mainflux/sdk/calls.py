@@ -588,8 +588,9 @@ class Api:
         return Call("GET", self._url(service, "/version"), (200,), _of(Version.from_json))
 
     def health(self, service: Service = "things") -> Call[Health]:
-        """A service's health (``GET /health``)."""
-        return Call("GET", self._url(service, "/health"), (200,), _of(Health.from_json))
+        """A service's health (``GET /health``); a 503 answer (a dependency is down)
+        is returned too, with ``status`` ``fail``."""
+        return Call("GET", self._url(service, "/health"), (200, 503), _of(Health.from_json))
 
     def platform_info(self) -> Call[PlatformInfo | None]:
         """Where an all-in-one platform's other protocols listen
