@@ -200,4 +200,3 @@ async def test_users_reports_an_unreachable_authn_service(launch: Any, postgres_
     )
     body = await until_health(url, 503, {"authn"}, "nothing answers on the authn port")
     assert body["checks"]["database"] == {"status": "pass"}
-
