@@ -28,6 +28,7 @@ from mainflux.adapters.coap import open_server as open_coap_server
 from mainflux.adapters.http.api import DEFAULT_MAX_BODY
 from mainflux.adapters.http.api import create_app as create_http_app
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter
+from mainflux.adapters.mqtt.events import STREAM as MQTT_STREAM
 from mainflux.adapters.mqtt.settings import MqttSettings
 from mainflux.adapters.ws import create_app as create_ws_app
 from mainflux.adapters.ws.live import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_THING
@@ -36,6 +37,7 @@ from mainflux.authn.api import create_app as create_authn_app
 from mainflux.bootstrap import crypto as bootstrap_crypto
 from mainflux.bootstrap import main as bootstrap_main
 from mainflux.bootstrap.api import create_app as create_bootstrap_app
+from mainflux.bootstrap.events import STREAM as BOOTSTRAP_STREAM
 from mainflux.bootstrap.things import HttpThingsClient
 from mainflux.console.allinone import console_config
 from mainflux.console.app import create_app as create_console_app
@@ -51,9 +53,11 @@ from mainflux.core.datadir import (
     make_private,
 )
 from mainflux.core.db import create_engine, sqlite_url
+from mainflux.core.health import database_probe, nats_probe, ping_probe, watching
 from mainflux.core.redact import redact_text
 from mainflux.core.settings import load
 from mainflux.events.redis import RedisEventStream
+from mainflux.events.retention import keep_trimmed
 from mainflux.events.sql import SqlEventStream
 from mainflux.events.stream import EventStream
 from mainflux.gateway import Gateway, GatewayApps
@@ -69,6 +73,7 @@ from mainflux.storage.migrate import migrate_messages
 from mainflux.things import main as things_main
 from mainflux.things.api import create_app as create_things_app
 from mainflux.things.cache import InMemoryAccessCache, RedisAccessCache
+from mainflux.things.events import STREAM as THINGS_STREAM
 from mainflux.users import main as users_main
 from mainflux.users.api import create_app as create_users_app
 from mainflux.users.email import OutboxEmailer
@@ -197,6 +202,9 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
         stack.push_async_callback(bus.close)
 
         mqtt = await _start_mqtt(settings, access, bus, events, stack)
+        streams = [THINGS_STREAM, BOOTSTRAP_STREAM, MQTT_STREAM]
+        trimming = keep_trimmed(events, streams, settings.events_retention)
+        await stack.enter_async_context(_task(trimming, "event-retention"))
         await _start_coap(settings, access, bus, stack)
 
         # The console and provision call the platform's APIs through the gateway itself,
@@ -241,6 +249,16 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
             )
         )
         to_gateway.app = gateway
+        nats = getattr(bus, "client", None)  # None: the in-process bus
+        stack.enter_context(
+            watching(
+                {
+                    "database": database_probe(engine),
+                    "nats": nats_probe(nats) if nats is not None else None,
+                    "event stream": ping_probe(events) if settings.redis_url else None,
+                }
+            )
+        )
         runner.tune_garbage_collector()
         _announce(settings)
         tls = settings.gateway_tls.ssl_context() if settings.gateway_tls else None

@@ -28,6 +28,7 @@ from mainflux.core.settings import (
     url_with_scheme,
 )
 from mainflux.core.tls import ServerTLS
+from mainflux.events.retention import RetentionSettings
 from mainflux.things.cache import DEFAULT_TTL
 from mainflux.users.links import check_reset_url, reset_url
 
@@ -119,6 +120,7 @@ class AllInOneSettings:
         secret=True,
     )
     log_level: str = log_level_setting("MF_LOG_LEVEL")
+    events_retention: RetentionSettings = nested(RetentionSettings)
 
     @property
     def sqlite_path(self) -> Path:

@@ -200,6 +200,7 @@ def test_version_health_and_where_the_platform_listens(
 ) -> None:
     assert (mf.version().service, mf.version().version) == ("things", __version__)
     assert mf.health().status == "pass"
+    assert mf.health().checks == {"database": None}, "the embedded platform's one dependency"
     info = mf.platform_info()
     assert info is not None
     assert info.mqtt_port == shared_platform.mqtt_port

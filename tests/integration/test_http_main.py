@@ -121,7 +121,7 @@ def test_workers_share_the_port_and_stop_together(nats_url: str, tmp_path: Path)
             time.sleep(0.05)
         for _ in range(4):
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-                assert client.get("/health").status_code == 200
+                assert client.get("/version").status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)

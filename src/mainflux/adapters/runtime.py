@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
@@ -42,6 +43,14 @@ from mainflux.core import runner
 from mainflux.core.auth import ThingAccess
 from mainflux.core.config import env, redis_url
 from mainflux.core.errors import ServiceUnavailable
+from mainflux.core.health import (
+    PROBE_KEY,
+    answering_probe,
+    nats_probe,
+    ping_probe,
+    watch,
+    watching,
+)
 from mainflux.core.limits import HttpLimits
 from mainflux.core.settings import (
     client_tls_setting,
@@ -245,7 +254,8 @@ async def serve_adapter(
                 )
                 runner.tune_garbage_collector()
                 runner.log.info("%s adapter listening on %s:%d", name, settings.host, settings.port)
-                await runner.until_stopped(stop, server)
+                with watching({"nats": nats_probe(bus.client)}):
+                    await runner.until_stopped(stop, server)
         finally:
             await bus.close()
     finally:
@@ -276,9 +286,20 @@ async def open_access(
     events = RedisEventStream(settings.es_url) if settings.es_url else None
     access = CachedThingAccess(inner, events, max_age=settings.max_age)
     tail = asyncio.create_task(access.run(), name="access-cache")
+    unwatch = watch(
+        {
+            "things": answering_probe(
+                functools.partial(owned.identify, PROBE_KEY), down=ServiceUnavailable
+            )
+            if owned is not None
+            else None,
+            "event stream": ping_probe(events) if events is not None else None,
+        }
+    )
     try:
         yield access
     finally:
+        unwatch()
         tail.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await tail

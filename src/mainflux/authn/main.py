@@ -22,6 +22,7 @@ from mainflux.authn.service import AuthnService
 from mainflux.authn.store import SqlKeyRepository
 from mainflux.core.config import MIN_SECRET_BYTES, env_secret
 from mainflux.core.db import create_engine, migrate
+from mainflux.core.health import database_probe, watching
 from mainflux.core.runner import (
     StartupError,
     bind_socket,
@@ -115,7 +116,8 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
             http = asyncio.create_task(
                 serve_http(create_app(service), http_sock, name="authn", ssl=ssl)
             )
-            await until_stopped(stop, http)
+            with watching({"database": database_probe(engine)}):
+                await until_stopped(stop, http)
         finally:
             await grpc_server.stop()
     finally:

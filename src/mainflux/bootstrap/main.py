@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mainflux.bootstrap import crypto
 from mainflux.bootstrap.api import create_app
-from mainflux.bootstrap.events import EventingBootstrapService
+from mainflux.bootstrap.events import STREAM, EventingBootstrapService
 from mainflux.bootstrap.ports import ThingsClient
 from mainflux.bootstrap.service import DEFAULT_MAX_CHANNELS, BootstrapService, Service
 from mainflux.bootstrap.settings import DEFAULT_ENCRYPT_KEY, LOG_LEVEL, PROG, SUMMARY, Settings
@@ -29,8 +29,17 @@ from mainflux.bootstrap.sync import DEFAULT_RETRIES, ThingsEventSync
 from mainflux.bootstrap.things import HttpThingsClient
 from mainflux.core.auth import UserAuth
 from mainflux.core.db import create_engine, migrate
+from mainflux.core.errors import ServiceUnavailable
+from mainflux.core.health import (
+    PROBE_KEY,
+    answering_probe,
+    database_probe,
+    ping_probe,
+    watching,
+)
 from mainflux.core.runner import StartupError, bind_socket, run, serve_http, until_stopped
 from mainflux.core.settings import from_command_line
+from mainflux.events.retention import keep_trimmed
 from mainflux.events.stream import ConsumerGroups, EventStream
 
 HOST: Final = "0.0.0.0"
@@ -138,11 +147,23 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
                 "MF_BOOTSTRAP_ENCRYPT_KEY is Mainflux's published default: secure bootstrap "
                 "answers can be read by anyone; set a random key (e.g. openssl rand -hex 16)"
             )
-        await until_stopped(
-            stop,
-            asyncio.create_task(serve_http(app, sock, name="bootstrap", ssl=ssl)),
-            asyncio.create_task(sync.run(stop)),
+        watched = watching(
+            {
+                "database": database_probe(engine),
+                "event stream": ping_probe(events),
+                "things event stream": ping_probe(things_events),
+                "authn": answering_probe(
+                    functools.partial(auth.identify, PROBE_KEY), down=ServiceUnavailable
+                ),
+            }
         )
+        with watched:
+            await until_stopped(
+                stop,
+                asyncio.create_task(serve_http(app, sock, name="bootstrap", ssl=ssl)),
+                asyncio.create_task(sync.run(stop)),
+                asyncio.create_task(keep_trimmed(events, [STREAM], settings.retention)),
+            )
     finally:
         for resource in (auth, things, events, things_events):
             await _close(resource)

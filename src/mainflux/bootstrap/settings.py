@@ -17,6 +17,7 @@ from mainflux.bootstrap.sync import DEFAULT_RETRIES
 from mainflux.core.settings import (
     client_tls_setting,
     log_level_setting,
+    nested,
     port_setting,
     postgres_setting,
     redis_setting,
@@ -25,6 +26,7 @@ from mainflux.core.settings import (
     url_with_scheme,
 )
 from mainflux.core.tls import ClientTLS, ServerTLS
+from mainflux.events.retention import RetentionSettings
 
 PROG: Final = "mainflux-bootstrap"
 SUMMARY: Final = (
@@ -72,7 +74,8 @@ class Settings:
     es_maxlen: int = setting(
         "MF_BOOTSTRAP_ES_MAXLEN",
         100_000,
-        "entries kept in mainflux.bootstrap (approximate; 0 keeps all)",
+        "hard ceiling of mainflux.bootstrap against floods of attempts, unread entries "
+        "included (approximate; 0: none); MF_EVENTS_* retention applies below it",
         minimum=0,
     )
     event_consumer: str = setting(
@@ -101,3 +104,4 @@ class Settings:
     authn_tls: ClientTLS | None = client_tls_setting("BOOTSTRAP", "AUTHN", peer="authn")
     tls: ServerTLS | None = server_tls_setting("BOOTSTRAP")
     log_level: str = log_level_setting(LOG_LEVEL)
+    retention: RetentionSettings = nested(RetentionSettings)

@@ -96,6 +96,8 @@ class Spec:
     security: tuple[str, ...] = ()
     errors: Mapping[int, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    #: The body of an error status that is not :class:`ErrorBody` (``/health``'s 503).
+    error_models: Mapping[int, Any] = field(default_factory=dict)
 
     def error_statuses(self) -> dict[int, str]:
         """Every error status the operation can answer, with its description."""
@@ -141,6 +143,7 @@ class Endpoint(Route):
         query: type[msgspec.Struct] | None = None,
         security: tuple[str, ...] = (),
         errors: Mapping[int, str] | None = None,
+        error_models: Mapping[int, Any] | None = None,
         tags: tuple[str, ...] = (),
         operation_id: str | None = None,
         description: str | None = None,
@@ -160,6 +163,7 @@ class Endpoint(Route):
             security=security,
             errors=dict(errors or {}),
             tags=tags,
+            error_models=dict(error_models or {}),
         )
         super().__init__(
             path,

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mainflux import __version__
 from mainflux.core import errors
 from mainflux.core.endpoints import Endpoint, Reply, Spec
+from mainflux.core.health import CHECKS, Timing
 from mainflux.core.limits import max_body_from_env
 from mainflux.core.metrics import LATENCY, REQUESTS, exposition
 from mainflux.core.openapi import Document, build_document, docs_routes, specs_of, undocumented
@@ -182,12 +183,22 @@ class Version(msgspec.Struct):
     version: str
 
 
+class Check(msgspec.Struct, omit_defaults=True):
+    """One dependency's state: ``pass``, or ``fail`` with the reason."""
+
+    status: str
+    error: str | None = None
+
+
 class Health(msgspec.Struct):
-    """The service is up (``status`` is ``pass``)."""
+    """The service's state: ``pass`` when it and every dependency it watches are up,
+    else ``fail``; ``checks`` has one entry per dependency (database, nats,
+    event stream, things, ...)."""
 
     status: str
     service: str
     version: str
+    checks: dict[str, Check] = {}
 
 
 def service_routes(service: str) -> list[BaseRoute]:
@@ -197,9 +208,21 @@ def service_routes(service: str) -> list[BaseRoute]:
         """The service's name and version."""
         return json_response(Version(service, __version__))
 
+    timing = Timing.from_env()
+
     async def health(request: Request) -> Response:
-        """Answers 200 while the process serves requests."""
-        return json_response(Health("pass", service, __version__))
+        """The state of the service and of each dependency it relies on (its database,
+        NATS, Redis event stream, the things service), probed at most every
+        ``MF_HEALTH_INTERVAL`` seconds: 200 when all are up, 503 naming what is down."""
+        results = await CHECKS.results(timing)
+        checks = {
+            name: Check("pass") if failure is None else Check("fail", failure)
+            for name, failure in sorted(results.items())
+        }
+        up = all(failure is None for failure in results.values())
+        return json_response(
+            Health("pass" if up else "fail", service, __version__, checks), 200 if up else 503
+        )
 
     async def metrics(request: Request) -> Response:
         """Request counts and latencies (and the service's own counters) in the
@@ -223,7 +246,9 @@ def service_routes(service: str) -> list[BaseRoute]:
             health,
             summary="Health check",
             tags=tags,
-            ok=Reply(200, "The service is up.", Health),
+            ok=Reply(200, "The service and every dependency it watches are up.", Health),
+            errors={503: "A dependency is down: its entry in checks says fail and why."},
+            error_models={503: Health},
         ),
         Endpoint(
             "GET",

@@ -154,6 +154,7 @@ def build_document(title: str, specs: Iterable[Spec], description: str = "") -> 
     models: list[Any] = [ErrorBody]
     for spec in specs:
         models.extend(m for m in (spec.body, spec.query, spec.ok.model) if m is not None)
+        models.extend(spec.error_models.values())
     unique = list(dict.fromkeys(models))
     refs, components = msgspec.json.schema_components(unique, ref_template=_REF)
     schema_of = dict(zip(unique, refs, strict=True))
@@ -216,7 +217,9 @@ def _operation(
     responses: dict[str, Any] = {str(spec.ok.status): _reply(spec, schema_of)}
     error = {JSON: {"schema": schema_of[ErrorBody]}}
     for status, text in spec.error_statuses().items():
-        responses[str(status)] = {"description": text, "content": error}
+        model = spec.error_models.get(status)
+        content = {JSON: {"schema": schema_of[model]}} if model is not None else error
+        responses[str(status)] = {"description": text, "content": content}
     operation["responses"] = responses
     if spec.security:
         operation["security"] = [{name: []} if name else {} for name in spec.security]

@@ -8,7 +8,8 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from mainflux.events.stream import Entry
+from mainflux.events.retention import age_bound
+from mainflux.events.stream import Entry, id_key
 
 
 class RedisEventStream:
@@ -63,6 +64,42 @@ class RedisEventStream:
 
     async def ack(self, stream: str, group: str, entry_id: str) -> None:
         await self._redis.xack(stream, group, entry_id)
+
+    async def trim(self, stream: str, *, max_entries: int, max_age: float) -> int:
+        """``XTRIM <stream> MINID`` at the oldest entry the bounds keep, or at the oldest
+        entry a consumer group still needs when that is older: its oldest pending
+        entry, else the first after its last delivered one."""
+        keep = await self._bounds_keep(stream, max_entries, max_age)
+        if keep is None:
+            return 0
+        try:
+            groups: Any = await self._redis.xinfo_groups(stream)
+        except ResponseError:  # no such stream
+            return 0
+        for group in groups:
+            ms, seq = id_key(str(group["last-delivered-id"]))
+            needed = (ms, seq + 1)
+            if group["pending"]:
+                summary: Any = await self._redis.xpending(stream, group["name"])
+                needed = min(needed, id_key(str(summary["min"])))
+            keep = min(keep, needed)
+        dropped = await self._redis.execute_command(
+            "XTRIM", stream, "MINID", f"{keep[0]}-{keep[1]}"
+        )
+        return int(dropped)
+
+    async def _bounds_keep(
+        self, stream: str, max_entries: int, max_age: float
+    ) -> tuple[int, int] | None:
+        """The oldest entry the bounds keep (``None``: they keep everything)."""
+        keeps: list[tuple[int, int]] = []
+        if max_entries:
+            newest: Any = await self._redis.xrevrange(stream, count=max_entries)
+            if len(newest) == max_entries:
+                keeps.append(id_key(newest[-1][0]))
+        if (aged := age_bound(max_age)) is not None:
+            keeps.append(aged)
+        return max(keeps) if keeps else None
 
     async def ping(self) -> None:
         """Raise when the server cannot be reached."""

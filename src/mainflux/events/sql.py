@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mainflux.core.db import migrate
+from mainflux.events.retention import age_bound
 from mainflux.events.stream import Entry, id_key
 
 #: The table's shape for queries; its schema is made by ``events/migrations``.
@@ -166,6 +167,40 @@ class SqlEventStream:
         )
         async with self._engine.begin() as conn:
             await conn.execute(query)
+
+    async def trim(self, stream: str, *, max_entries: int, max_age: float) -> int:
+        """Delete the entries beyond the newest ``max_entries`` or older than
+        ``max_age`` seconds, but none after the position of a consumer group of the
+        stream (the entries it has not acknowledged)."""
+        c, g = events_table.c, groups_table.c
+        async with self._engine.begin() as conn:
+            keeps: list[tuple[int, int]] = []
+            if max_entries:
+                query = (
+                    sa.select(c.ms, c.seq)
+                    .where(c.stream == stream)
+                    .order_by(c.ms.desc(), c.seq.desc())
+                    .offset(max_entries - 1)
+                    .limit(1)
+                )
+                row = (await conn.execute(query)).first()
+                if row is not None:
+                    keeps.append((row.ms, row.seq))
+            if (aged := age_bound(max_age)) is not None:
+                keeps.append(aged)
+            if not keeps:
+                return 0
+            keep = max(keeps)
+            groups = await conn.execute(sa.select(g.ms, g.seq).where(g.stream == stream))
+            for position in groups:
+                keep = min(keep, (position.ms, position.seq + 1))
+            ms, seq = keep
+            result = await conn.execute(
+                events_table.delete()
+                .where(c.stream == stream)
+                .where(sa.or_(c.ms < ms, sa.and_(c.ms == ms, c.seq < seq)))
+            )
+        return int(result.rowcount or 0)
 
     async def close(self) -> None:
         return None

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from mainflux.core.db import create_engine
+from mainflux.core.errors import ServiceUnavailable
+from mainflux.core.health import PROBE_KEY, answering_probe, database_probe, watching
 from mainflux.core.runner import bind_socket, run, serve_http, until_stopped
 from mainflux.core.settings import (
     client_tls_setting,
@@ -88,7 +90,18 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
             return
         app = create_app(SQLReader(engine), access, owner)
         ssl = settings.tls.ssl_context() if settings.tls is not None else None
-        await until_stopped(stop, asyncio.create_task(serve_http(app, sock, name=SERVICE, ssl=ssl)))
+        watched = watching(
+            {
+                "database": database_probe(engine),
+                "things": answering_probe(
+                    lambda: access.identify(PROBE_KEY), down=ServiceUnavailable
+                ),
+            }
+        )
+        with watched:
+            await until_stopped(
+                stop, asyncio.create_task(serve_http(app, sock, name=SERVICE, ssl=ssl))
+            )
     finally:
         for client in (access, owner):
             close = getattr(client, "close", None)

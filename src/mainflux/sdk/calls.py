@@ -534,8 +534,9 @@ class Api:
         return self._call("GET", service, "/version", _of(Version.from_json))
 
     def health(self, service: Service = "things") -> Call[Health]:
-        """A service's health (``GET /health``)."""
-        return self._call("GET", service, "/health", _of(Health.from_json))
+        """A service's health (``GET /health``); a 503 answer (a dependency is down)
+        is returned too, with ``status`` ``fail``."""
+        return Call("GET", self._url(service, "/health"), (200, 503), _of(Health.from_json))
 
     def platform_info(self) -> Call[PlatformInfo | None]:
         """Where an all-in-one platform's other protocols listen

@@ -188,18 +188,29 @@ class Version(_Json):
 
 @dataclass(frozen=True, slots=True)
 class Health(_Json):
-    """A service's ``GET /health`` answer (``status`` is ``pass`` when it is up)."""
+    """A service's ``GET /health`` answer: ``status`` is ``pass`` when it and every
+    dependency it watches are up, ``fail`` otherwise; ``checks`` maps each dependency
+    (``database``, ``nats``, ...) to ``None`` when up or the reason it is down."""
 
     status: str
     service: str | None = None
     version: str | None = None
+    checks: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Health:
+        raw = data.get("checks")
+        checks = {
+            str(name): None
+            if isinstance(check, dict) and check.get("status") == "pass"
+            else str(check.get("error", "down") if isinstance(check, dict) else "down")
+            for name, check in (raw.items() if isinstance(raw, dict) else ())
+        }
         return cls(
             status=str(data.get("status", "")),
             service=_str(data, "service"),
             version=_str(data, "version"),
+            checks=checks,
         )
 
 

@@ -27,11 +27,19 @@ from mainflux.core.auth import UserAuth
 from mainflux.core.config import ConfigError
 from mainflux.core.db import create_engine, migrate
 from mainflux.core.errors import ServiceUnavailable
+from mainflux.core.health import (
+    PROBE_KEY,
+    answering_probe,
+    database_probe,
+    ping_probe,
+    watching,
+)
 from mainflux.core.runner import StartupError, bind_socket, run, serve_http, until_stopped
 from mainflux.core.settings import (
     client_tls_setting,
     from_command_line,
     log_level_setting,
+    nested,
     port_setting,
     postgres_setting,
     redis_setting,
@@ -39,11 +47,12 @@ from mainflux.core.settings import (
     setting,
 )
 from mainflux.core.tls import ClientTLS, ServerTLS
+from mainflux.events.retention import RetentionSettings, keep_trimmed
 from mainflux.events.stream import EventStream
 from mainflux.things.api import DEFAULT_MAX_BULK, MAX_BULK_VAR, create_app
 from mainflux.things.authapi import create_auth_app
 from mainflux.things.cache import DEFAULT_TTL
-from mainflux.things.events import EventingThingsService
+from mainflux.things.events import STREAM, EventingThingsService
 from mainflux.things.grpc import start_grpc_server
 from mainflux.things.ports import AccessCache
 from mainflux.things.service import Service, ThingsService
@@ -89,6 +98,7 @@ class Settings:
     )
     tls: ServerTLS | None = server_tls_setting("THINGS", "all three faces over TLS")
     log_level: str = log_level_setting("MF_THINGS_LOG_LEVEL")
+    retention: RetentionSettings = nested(RetentionSettings)
 
     def __post_init__(self) -> None:
         if bool(self.single_user_email) != bool(self.single_user_token):
@@ -176,20 +186,34 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
             grpc_port,
             " (TLS)" if settings.tls else "",
         )
-        await until_stopped(
-            stop,
-            asyncio.create_task(
-                serve_http(
-                    create_app(service, max_bulk=settings.max_bulk),
-                    sockets[0],
-                    name="things",
-                    ssl=ssl,
-                )
-            ),
-            asyncio.create_task(
-                serve_http(create_auth_app(service), sockets[1], name="things-auth", ssl=ssl)
-            ),
+        watched = watching(
+            {
+                "database": database_probe(engine),
+                "cache": ping_probe(cache),
+                "event stream": ping_probe(events),
+                "authn": None
+                if settings.single_user_email
+                else answering_probe(
+                    functools.partial(auth.identify, PROBE_KEY), down=ServiceUnavailable
+                ),
+            }
         )
+        with watched:
+            await until_stopped(
+                stop,
+                asyncio.create_task(
+                    serve_http(
+                        create_app(service, max_bulk=settings.max_bulk),
+                        sockets[0],
+                        name="things",
+                        ssl=ssl,
+                    )
+                ),
+                asyncio.create_task(
+                    serve_http(create_auth_app(service), sockets[1], name="things-auth", ssl=ssl)
+                ),
+                asyncio.create_task(keep_trimmed(events, [STREAM], settings.retention)),
+            )
     finally:
         if grpc_server is not None:
             await grpc_server.stop(2)

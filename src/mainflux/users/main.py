@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from mainflux.authn.client import GrpcUserAuth
 from mainflux.core.config import env
 from mainflux.core.db import create_engine, migrate
+from mainflux.core.errors import ServiceUnavailable
+from mainflux.core.health import PROBE_KEY, answering_probe, database_probe, watching
 from mainflux.core.runner import (
     StartupError,
     bind_socket,
@@ -188,7 +190,16 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
             serve_http(create_app(service), http_sock, name="users", ssl=ssl)
         )
         try:
-            await until_stopped(stop, http)
+            watched = watching(
+                {
+                    "database": database_probe(engine),
+                    "authn": answering_probe(
+                        functools.partial(auth.identify, PROBE_KEY), down=ServiceUnavailable
+                    ),
+                }
+            )
+            with watched:
+                await until_stopped(stop, http)
         finally:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(service.drain(), DRAIN_SECONDS)

@@ -29,6 +29,7 @@ from nats.errors import Error as NatsError
 
 from mainflux.core.db import create_engine
 from mainflux.core.errors import ServiceUnavailable
+from mainflux.core.health import database_probe, nats_probe, watch
 from mainflux.core.http import create_app
 from mainflux.core.redact import redact_url
 from mainflux.core.retry import retry
@@ -164,6 +165,13 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
     http = asyncio.create_task(serve_http(create_app(SERVICE, []), sock, name=SERVICE, ssl=ssl))
     engine = create_engine(settings.db_url)
     bus: NatsBus | None = None
+
+    async def nats() -> None:
+        if bus is None:
+            raise ConnectionError("not connected yet")
+        await nats_probe(bus.client)()
+
+    unwatch = watch({"database": database_probe(engine), "nats": nats})
     try:
         if not await migrate_when_reachable(engine, stop):
             return
@@ -211,6 +219,7 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
         except TimeoutError:
             log.error("%s: the batch in hand did not finish; it will be redelivered", SERVICE)
     finally:
+        unwatch()
         http.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await http

@@ -15,6 +15,7 @@ from mainflux.adapters.coap import create_http_app, open_server
 from mainflux.adapters.coap.settings import LOG_LEVEL, PORT, PROG, SUMMARY, Settings
 from mainflux.adapters.runtime import connect_bus, open_access
 from mainflux.core import runner
+from mainflux.core.health import nats_probe, watching
 from mainflux.core.settings import from_command_line
 
 
@@ -40,7 +41,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 runner.log.info(
                     "coap adapter listening on udp and tcp %s:%d", settings.host, settings.port
                 )
-                await runner.until_stopped(stop, http)
+                with watching({"nats": nats_probe(bus.client)}):
+                    await runner.until_stopped(stop, http)
             finally:
                 await server.__aexit__(None, None, None)
     finally:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import sys
 
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter, build_standalone
+from mainflux.adapters.mqtt.events import STREAM
 from mainflux.adapters.mqtt.settings import CommandSettings, MqttSettings
 from mainflux.adapters.runtime import connect_bus, open_access
 from mainflux.core.runner import run, tune_garbage_collector
 from mainflux.core.settings import from_command_line
+from mainflux.events.retention import keep_trimmed
 
 LOG_LEVEL = "MF_MQTT_ADAPTER_LOG_LEVEL"
 
@@ -47,11 +50,15 @@ async def _service(command: CommandSettings, stop: asyncio.Event) -> None:
 
     settings, service = command.listeners, command.service
     bus = await connect_bus(service.nats_url, "mqtt-adapter")
-    events = RedisEventStream(service.es_url, maxlen=1000)
+    events = RedisEventStream(service.es_url)
+    trimming = asyncio.create_task(keep_trimmed(events, [STREAM], command.retention))
     try:
         async with open_access(service.access) as access:
             await _serve(build_adapter(access, bus, events, settings), stop)
     finally:
+        trimming.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await trimming
         await bus.close()
         await events.close()
 

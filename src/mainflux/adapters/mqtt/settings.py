@@ -27,6 +27,7 @@ from mainflux.core.settings import (
     url_with_scheme,
 )
 from mainflux.core.tls import ClientTLS
+from mainflux.events.retention import RetentionSettings
 
 _P = "MF_MQTT_ADAPTER_"
 
@@ -163,6 +164,7 @@ class CommandSettings:
     listeners: MqttSettings = nested(MqttSettings)
     service: ServiceSettings = nested(ServiceSettings)
     log_level: str = log_level_setting("MF_MQTT_ADAPTER_LOG_LEVEL")
+    retention: RetentionSettings = nested(RetentionSettings)
 
 
 def _seconds(raw: str) -> float:
