@@ -15,6 +15,7 @@ Each adapter (HTTP, WebSocket, MQTT, CoAP) declares its settings with
 
   and :func:`serve_adapter` runs it: bind, connect the bus, open the access, serve.
 - :class:`AccessSettings`: where thing keys are checked (``MF_THINGS_AUTH_GRPC_*``),
+  how long a check waits for a slow things service (``MF_THINGS_AUTH_DEADLINE``),
   the things event stream that invalidates cached answers (``MF_THINGS_ES_*``), and the
   adapter's own cache age and client TLS. Those two carry the adapter's prefix
   (``MF_HTTP_ADAPTER_CACHE_MAX_AGE``, ``MF_MQTT_ADAPTER_CLIENT_TLS``): an adapter not
@@ -82,6 +83,13 @@ class AccessSettings:
     )
     grpc_timeout: float = setting(
         "MF_THINGS_AUTH_GRPC_TIMEOUT", 1.0, "seconds per access call", minimum=0.001
+    )
+    deadline: float = setting(
+        "MF_THINGS_AUTH_DEADLINE",
+        10.0,
+        "seconds an access check keeps asking a slow or unreachable things service "
+        "before the client is told it is unavailable (0: ask once)",
+        minimum=0,
     )
     #: ``redis://`` URL of the things event stream; ``None``: answers only expire.
     es_url: str | None = derived(
@@ -267,14 +275,20 @@ async def open_access(
     """The cached thing access, tailing the things events while the block runs.
 
     ``inner`` answers the questions the cache cannot (default: the things service's
-    gRPC client at ``settings.grpc_url``, closed on exit)."""
+    gRPC client at ``settings.grpc_url``, closed on exit). Either waits up to
+    ``settings.deadline`` seconds for a things service that is slow or unreachable."""
     owned = None
     if inner is None:
         from mainflux.things.client import GrpcThingAccess  # the things service's client
 
-        inner = owned = GrpcThingAccess(settings.grpc_url, settings.grpc_timeout, tls=settings.tls)
+        # the client waits for a busy things service itself (longer calls, not more)
+        inner = owned = GrpcThingAccess(
+            settings.grpc_url, settings.grpc_timeout, tls=settings.tls, patience=settings.deadline
+        )
     events = RedisEventStream(settings.es_url) if settings.es_url else None
-    access = CachedThingAccess(inner, events, max_age=settings.max_age)
+    access = CachedThingAccess(
+        inner, events, max_age=settings.max_age, patience=0.0 if owned else settings.deadline
+    )
     tail = asyncio.create_task(access.run(), name="access-cache")
     try:
         yield access
