@@ -84,13 +84,6 @@ class AccessSettings:
     grpc_timeout: float = setting(
         "MF_THINGS_AUTH_GRPC_TIMEOUT", 1.0, "seconds per access call", minimum=0.001
     )
-    deadline: float = setting(
-        "MF_THINGS_AUTH_DEADLINE",
-        10.0,
-        "seconds an access check keeps asking a slow or unreachable things service "
-        "before the client is told it is unavailable (0: ask once)",
-        minimum=0,
-    )
     #: ``redis://`` URL of the things event stream; ``None``: answers only expire.
     es_url: str | None = derived(
         _things_events_url,
@@ -108,6 +101,13 @@ class AccessSettings:
     max_age: float = 1.0
     #: TLS to the things gRPC service; ``None``: plain (see :func:`things_client_tls`).
     tls: ClientTLS | None = None
+    deadline: float = setting(
+        "MF_THINGS_AUTH_DEADLINE",
+        10.0,
+        "seconds an access check keeps asking a slow or unreachable things service "
+        "before the client is told it is unavailable (0: ask once)",
+        minimum=0,
+    )
 
 
 def cache_max_age(prefix: str) -> Any:
