@@ -555,6 +555,7 @@ def main() -> None:
             "MF_BENCH_POSTGRES", "postgresql://mainflux:mainflux@127.0.0.1:5432/postgres"
         ),
     )
+    parser.add_argument("--logs", help="keep the processes' logs (and data) in this directory")
     parser.add_argument("--mqtt", help="HOST:PORT of a running platform's MQTT adapter")
     parser.add_argument("--things", help="its things API (or gateway) URL")
     parser.add_argument("--token", help="a user token there")
@@ -574,7 +575,8 @@ def main() -> None:
         asyncio.run(measure(target, args, f"platform at {args.mqtt}"))
         return
     with tempfile.TemporaryDirectory(prefix="mqtt-storm-") as tmp:
-        workdir = Path(tmp)
+        workdir = Path(args.logs or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         if args.deployment in ("both", "allinone"):
             with allinone(workdir, extra) as target:
                 asyncio.run(measure(target, args, "all-in-one (mainflux run)"))

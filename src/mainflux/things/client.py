@@ -11,7 +11,7 @@ import asyncio
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Final, TypeVar
 from urllib.parse import quote
 
 import grpc
@@ -24,6 +24,9 @@ from mainflux.core.tls import ClientTLS, grpc_channel
 from mainflux.proto import authn_pb2, authn_pb2_grpc
 
 T = TypeVar("T")
+
+#: Calls to the things service one client has in flight at most (others queue).
+DEFAULT_MAX_CALLS: Final = 128
 
 _REFUSED = frozenset(
     {
@@ -40,13 +43,17 @@ class GrpcThingAccess:
     first use, over TLS when ``tls`` is given (a failed handshake is
     ``ServiceUnavailable``).
 
-    A check's first call is bounded by ``timeout`` seconds. A busy things service is
-    not a refusal: while ``patience`` seconds (counted from the check's start) are not
-    used up, a call that timed out is made again with twice the time (up to what is
-    left), and one the service could not take (``UNAVAILABLE``: not listening yet, or
-    restarting) is made again after a short, growing pause. Only a definite refusal
-    (``PERMISSION_DENIED``, ``INVALID_ARGUMENT``, ``UNAUTHENTICATED``, ``NOT_FOUND``) is
-    ``Unauthorized``; a check that never got an answer is ``ServiceUnavailable``."""
+    At most ``max_calls`` calls are in flight; other checks queue here, so a burst of
+    devices does not pile thousands of calls onto the service, and a call's timeout
+    measures the service rather than the queue. A check's first call is bounded by
+    ``timeout`` seconds. A busy things service is not a refusal: while ``patience``
+    seconds (counted from the check's start, queueing included) are not used up, a
+    call that timed out is made again with all the time that is left (the service is
+    slow, not gone), and one the service could not take (``UNAVAILABLE``: not
+    listening yet, or restarting) is made again after a short, growing pause. Only a
+    definite refusal (``PERMISSION_DENIED``, ``INVALID_ARGUMENT``, ``UNAUTHENTICATED``,
+    ``NOT_FOUND``) is ``Unauthorized``; a check that got no answer in time is
+    ``ServiceUnavailable``."""
 
     def __init__(
         self,
@@ -55,8 +62,10 @@ class GrpcThingAccess:
         *,
         tls: ClientTLS | None = None,
         patience: float = 0.0,
+        max_calls: int = DEFAULT_MAX_CALLS,
     ) -> None:
         self._url = url
+        self._slots = asyncio.Semaphore(max_calls)
         self._timeout = timeout
         self._patience = patience
         self._tls = tls
@@ -72,23 +81,31 @@ class GrpcThingAccess:
 
     async def _ask(self, call: Callable[[float], Awaitable[T]]) -> T:
         """``call(timeout)`` within this client's patience (see the class doc)."""
-        deadline = time.monotonic() + self._patience
-        timeout = self._timeout
-        pause = Backoff(first=0.05, most=1.0)
-        while True:
-            try:
-                return await call(timeout)
-            except grpc.aio.AioRpcError as exc:
-                error = _error(exc)
-                left = deadline - time.monotonic()
-                if isinstance(error, Unauthorized) or left <= 0:
-                    raise error from None
-                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                    timeout = min(timeout * 2, left)
-                else:
-                    await asyncio.sleep(min(pause.next_delay(), left))
-                    timeout = min(timeout, max(deadline - time.monotonic(), 0.001))
-                self.retries += 1
+        start = time.monotonic()
+        deadline = start + self._patience
+        try:
+            await asyncio.wait_for(self._slots.acquire(), max(self._patience, self._timeout))
+        except TimeoutError:
+            raise ServiceUnavailable("things service unavailable") from None
+        try:
+            timeout = self._timeout
+            pause = Backoff(first=0.05, most=1.0)
+            while True:
+                try:
+                    return await call(timeout)
+                except grpc.aio.AioRpcError as exc:
+                    error = _error(exc)
+                    left = deadline - time.monotonic()
+                    if isinstance(error, Unauthorized) or left <= 0:
+                        raise error from None
+                    if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                        timeout = left
+                    else:
+                        await asyncio.sleep(min(pause.next_delay(), left))
+                        timeout = min(self._timeout, max(deadline - time.monotonic(), 0.001))
+                    self.retries += 1
+        finally:
+            self._slots.release()
 
     async def can_access_by_key(self, channel_id: str, key: str) -> str:
         """The thing id of ``key`` when connected to the channel."""
