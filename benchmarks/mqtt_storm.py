@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -409,22 +409,34 @@ async def storm(
     target: Target,
     channel: str,
     things: list[tuple[str, str]],
-    messages: int,
-    hold: float,
-    timeout: float,
+    args: argparse.Namespace,
+    counted: Callable[[], Awaitable[int]],
 ) -> Storm:
+    """Every device connects and publishes at once; they stay connected until every
+    message published was counted (or the count stood still ``--settle`` seconds), and
+    ``--hold`` seconds more."""
     result = Storm(len(things), remaining=len(things))
     release = asyncio.Event()
     topic = f"channels/{channel}/messages"
     result.started = time.monotonic()
     tasks = [
-        asyncio.ensure_future(device(result, target, i, thing, topic, messages, release))
+        asyncio.ensure_future(device(result, target, i, thing, topic, args.messages, release))
         for i, thing in enumerate(things)
     ]
     all_ended = asyncio.ensure_future(asyncio.gather(*tasks))
     done = asyncio.ensure_future(result.done.wait())
-    await asyncio.wait({all_ended, done}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    await asyncio.sleep(hold)
+    await asyncio.wait({all_ended, done}, timeout=args.timeout, return_when=asyncio.FIRST_COMPLETED)
+    last, since = -1, time.monotonic()
+    while True:
+        count = await counted()
+        if count >= result.published:
+            break
+        if count != last:
+            last, since = count, time.monotonic()
+        elif time.monotonic() - since > args.settle:
+            break
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(args.hold)
     release.set()
     await asyncio.wait_for(all_ended, timeout=60)
     done.cancel()
@@ -452,25 +464,16 @@ async def nats_counter(url: str, channel: str) -> AsyncIterator[list[int]]:
         await client.drain()
 
 
-async def stored(url: str, channel: str, key: str, expected: int, settle: float) -> int:
-    """Stored records on the channel, once the count stops growing (or reaches ``expected``)."""
+async def stored(url: str, channel: str, key: str) -> int:
+    """Records stored on the channel (read through the reader API)."""
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        last, since = -1, time.monotonic()
-        while True:
-            reply = await client.get(
-                f"/channels/{channel}/messages",
-                params={"limit": 1},
-                headers={"Authorization": key},
-            )
-            reply.raise_for_status()
-            total = int(reply.json()["total"])
-            if total >= expected:
-                return total
-            if total != last:
-                last, since = total, time.monotonic()
-            elif time.monotonic() - since > settle:
-                return total
-            await asyncio.sleep(0.5)
+        reply = await client.get(
+            f"/channels/{channel}/messages",
+            params={"limit": 1},
+            headers={"Authorization": key},
+        )
+        reply.raise_for_status()
+        return int(reply.json()["total"])
 
 
 async def measure(target: Target, args: argparse.Namespace, name: str) -> None:
@@ -479,18 +482,22 @@ async def measure(target: Target, args: argparse.Namespace, name: str) -> None:
     own = time.process_time()
     expected = args.devices * args.messages
     if target.nats_url:
-        async with nats_counter(target.nats_url, channel) as count:
-            result = await storm(target, channel, things, args.messages, args.hold, args.timeout)
-            settle = time.monotonic() + args.settle
-            while count[0] < result.published and time.monotonic() < settle:
-                await asyncio.sleep(0.2)
-            counted = count[0]
+        async with nats_counter(target.nats_url, channel) as seen:
+
+            async def on_nats() -> int:
+                return seen[0]
+
+            result = await storm(target, channel, things, args, on_nats)
+            counted = seen[0]
     else:
-        assert target.reader_url is not None
-        result = await storm(target, channel, things, args.messages, args.hold, args.timeout)
-        counted = await stored(
-            target.reader_url, channel, things[0][1], result.published, args.settle
-        )
+        reader_url = target.reader_url
+        assert reader_url is not None
+
+        async def on_disk() -> int:
+            return await stored(reader_url, channel, things[0][1])
+
+        result = await storm(target, channel, things, args, on_disk)
+        counted = await on_disk()
     cpu = {p: cpu_seconds(pid) - before[p] for p, pid in target.processes.items()}
     load = time.process_time() - own
     kept = "on NATS" if target.nats_url else "stored"
@@ -523,7 +530,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5, help="QoS 0 messages per device")
     parser.add_argument("--deployment", choices=["both", "allinone", "micro"], default="both")
     parser.add_argument(
-        "--hold", type=float, default=5.0, help="seconds devices stay connected after all published"
+        "--hold",
+        type=float,
+        default=5.0,
+        help="seconds devices stay connected after every message was counted",
     )
     parser.add_argument(
         "--timeout",

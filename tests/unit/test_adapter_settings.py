@@ -26,12 +26,12 @@ def access(cls: type, environ: dict[str, str]) -> AccessSettings:
 
 
 def test_built_directly_access_settings_have_the_defaults_and_no_event_stream() -> None:
-    assert AccessSettings() == AccessSettings("localhost:8183", 1.0, None, 1.0, None, 10.0)
+    assert AccessSettings() == AccessSettings("localhost:8183", 1.0, None, 1.0, None, 30.0)
 
 
 @pytest.mark.parametrize("cls", [HttpSettings, WsSettings, MqttAccess], ids=str)
 def test_every_adapter_reads_the_access_deadline(cls: type) -> None:
-    assert access(cls, {}).deadline == 10.0
+    assert access(cls, {}).deadline == 30.0
     assert access(cls, {"MF_THINGS_AUTH_DEADLINE": "2.5"}).deadline == 2.5
     assert access(cls, {"MF_THINGS_AUTH_DEADLINE": "0"}).deadline == 0.0
 

@@ -333,6 +333,12 @@ class CachedThingAccess:
         self._links.clear()
         self._denied.clear()
 
+    def abandon(self) -> None:
+        """Cancel every question in flight (before ``inner`` is closed)."""
+        for task in list(self._inflight.values()):
+            task.cancel()
+        self._inflight.clear()
+
     def _bump(self) -> None:
         self._generation += 1
         self._inflight.clear()  # a question asked from now on must not join a stale call

@@ -103,7 +103,7 @@ class AccessSettings:
     tls: ClientTLS | None = None
     deadline: float = setting(
         "MF_THINGS_AUTH_DEADLINE",
-        10.0,
+        30.0,
         "seconds an access check keeps asking a slow or unreachable things service "
         "before the client is told it is unavailable (0: ask once)",
         minimum=0,
@@ -296,6 +296,7 @@ async def open_access(
         tail.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await tail
+        access.abandon()
         if events is not None:
             await events.close()
         if owned is not None:

@@ -93,6 +93,8 @@ class GrpcThingAccess:
             while True:
                 try:
                     return await call(timeout)
+                except grpc.aio.UsageError:  # closed meanwhile: the process is stopping
+                    raise ServiceUnavailable("things service client closed") from None
                 except grpc.aio.AioRpcError as exc:
                     error = _error(exc)
                     left = deadline - time.monotonic()
