@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -244,3 +245,22 @@ async def test_owners_follow_the_users_migration_without_handing_things_over(
             await repo.retrieve_thing("bob@example.com", bob)
     finally:
         await engine.dispose()
+
+
+async def test_concurrent_access_lookups_are_answered_each_correctly(
+    repo: SqlThingsRepository,
+) -> None:
+    things = [_thing() for _ in range(40)]
+    channel, other = _channel(), _channel()
+    await repo.save_things(things)
+    await repo.save_channels([channel, other])
+    await repo.connect(ALICE, [channel.id], [t.id for t in things[::2]])
+    keys = [t.key for t in things] + ["no-such-key"]
+    found = await asyncio.gather(
+        *(repo.thing_id_by_key(key) for key in keys), return_exceptions=True
+    )
+    assert found[:-1] == [t.id for t in things]
+    assert isinstance(found[-1], NotFound)
+    pairs = [(channel.id, t.id) for t in things] + [(other.id, things[0].id)]
+    connected = await asyncio.gather(*(repo.has_connection(c, t) for c, t in pairs))
+    assert connected == [i % 2 == 0 for i in range(40)] + [False]

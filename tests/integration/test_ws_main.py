@@ -94,6 +94,7 @@ def test_help_lists_every_variable_with_its_default_and_starts_nothing() -> None
         "MF_NATS_URL": "nats://localhost:4222",
         "MF_THINGS_AUTH_GRPC_URL": "localhost:8183",
         "MF_THINGS_AUTH_GRPC_TIMEOUT": "1",
+        "MF_THINGS_AUTH_DEADLINE": "30",
         "MF_THINGS_ES_URL": "(unset)",
         "MF_THINGS_ES_PASS": "(unset)",
         "MF_THINGS_ES_DB": "0",

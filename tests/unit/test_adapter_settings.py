@@ -26,7 +26,14 @@ def access(cls: type, environ: dict[str, str]) -> AccessSettings:
 
 
 def test_built_directly_access_settings_have_the_defaults_and_no_event_stream() -> None:
-    assert AccessSettings() == AccessSettings("localhost:8183", 1.0, None, 1.0, None)
+    assert AccessSettings() == AccessSettings("localhost:8183", 1.0, None, 1.0, None, 30.0)
+
+
+@pytest.mark.parametrize("cls", [HttpSettings, WsSettings, MqttAccess], ids=str)
+def test_every_adapter_reads_the_access_deadline(cls: type) -> None:
+    assert access(cls, {}).deadline == 30.0
+    assert access(cls, {"MF_THINGS_AUTH_DEADLINE": "2.5"}).deadline == 2.5
+    assert access(cls, {"MF_THINGS_AUTH_DEADLINE": "0"}).deadline == 0.0
 
 
 def test_built_directly_adapter_settings_have_their_port_and_prefix() -> None:
@@ -121,6 +128,9 @@ def test_the_mqtt_adapter_reads_the_timeout_as_go_does(
         (MqttAccess, "MF_MQTT_ADAPTER_CACHE_MAX_AGE", "-1"),
         (MqttAccess, "MF_THINGS_AUTH_GRPC_TIMEOUT", "soon"),
         (MqttAccess, "MF_MQTT_ADAPTER_CLIENT_TLS", "maybe"),
+        (MqttAccess, "MF_THINGS_AUTH_DEADLINE", "-1"),
+        (HttpSettings, "MF_THINGS_AUTH_DEADLINE", "a while"),
+        (WsSettings, "MF_THINGS_AUTH_DEADLINE", "9" * 400),
     ],
     ids=[
         "negative age",
@@ -131,6 +141,9 @@ def test_the_mqtt_adapter_reads_the_timeout_as_go_does(
         "mqtt negative age",
         "mqtt timeout not a number",
         "mqtt tls not a boolean",
+        "negative deadline",
+        "deadline not a number",
+        "deadline too long to be a number",
     ],
 )
 def test_a_bad_access_value_names_its_variable(cls: type, variable: str, value: str) -> None:

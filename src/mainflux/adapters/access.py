@@ -20,6 +20,13 @@ call per second per process. Concurrent misses for the same question share one c
 and an answer that was in flight while an invalidation arrived is not cached.
 ``ServiceUnavailable`` is never cached.
 
+A slow or briefly unreachable things service is not a refusal: a miss that ends in
+``ServiceUnavailable`` (a call that timed out under a burst, a refused connection) is
+asked again, backing off, until ``patience`` seconds have passed since the question
+was first asked (``MF_THINGS_AUTH_DEADLINE``); only then is ``ServiceUnavailable``
+raised. Waiters of one shared question wait for the same retries. ``Unauthorized``, a
+definite "no", is never retried.
+
 Live connections follow the same events: :meth:`CachedThingAccess.watch` registers a
 listener that is told, as a :class:`Revocation`, of every event that may take a right
 away (a thing removed, its key changed, a thing disconnected, a channel removed), after
@@ -41,7 +48,7 @@ from enum import Enum
 from typing import Final, TypeVar
 
 from mainflux.core.auth import ThingAccess
-from mainflux.core.errors import Unauthorized
+from mainflux.core.errors import ServiceUnavailable, Unauthorized
 from mainflux.core.retry import Backoff
 from mainflux.events.stream import EventStream
 
@@ -109,10 +116,15 @@ class CachedThingAccess:
         max_age: float = 1.0,
         negative_max_age: float = 1.0,
         max_entries: int = _MAX_ENTRIES,
+        patience: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Cache ``inner``'s answers; ``events`` (when given) is tailed by :meth:`run`."""
+        """Cache ``inner``'s answers; ``events`` (when given) is tailed by :meth:`run`.
+
+        ``patience``: seconds a question is asked again while ``inner`` is unavailable
+        (0: asked once)."""
         self._inner = inner
+        self._patience = patience
         self._events = events
         self._stream = stream
         self._max_age = max_age
@@ -129,6 +141,7 @@ class CachedThingAccess:
         self.calls = 0  # calls that reached ``inner``: for tests and benchmarks
         self.events_seen = 0  # stream entries handled by :meth:`run`
         self.read_failures = 0  # reads of the stream that failed (for tests and metrics)
+        self.retries = 0  # questions asked again because ``inner`` was unavailable
 
     # -- ThingAccess ---------------------------------------------------------------
 
@@ -175,7 +188,7 @@ class CachedThingAccess:
     ) -> str:
         task = self._inflight.get(question)
         if task is None:
-            task = asyncio.ensure_future(fetch(question[1], question[2]))
+            task = asyncio.ensure_future(self._patiently(fetch, question[1], question[2]))
             self._inflight[question] = task
 
             def done(finished: asyncio.Future[str]) -> None:
@@ -186,6 +199,23 @@ class CachedThingAccess:
 
             task.add_done_callback(done)
         return await asyncio.shield(task)
+
+    async def _patiently(
+        self, fetch: Callable[[str, str], Awaitable[str]], first: str, second: str
+    ) -> str:
+        """``fetch(first, second)``, asked again while it raises ``ServiceUnavailable``
+        until ``patience`` seconds have passed."""
+        deadline = self._clock() + self._patience
+        backoff = Backoff(first=0.05, most=1.0)
+        while True:
+            try:
+                return await fetch(first, second)
+            except ServiceUnavailable:
+                left = deadline - self._clock()
+                if left <= 0:
+                    raise
+            self.retries += 1
+            await asyncio.sleep(min(backoff.next_delay(), left))
 
     async def _fetch_by_key(self, channel_id: str, key: str) -> str:
         generation = self._generation
@@ -302,6 +332,12 @@ class CachedThingAccess:
         self._thing_keys.clear()
         self._links.clear()
         self._denied.clear()
+
+    def abandon(self) -> None:
+        """Cancel every question in flight (before ``inner`` is closed)."""
+        for task in list(self._inflight.values()):
+            task.cancel()
+        self._inflight.clear()
 
     def _bump(self) -> None:
         self._generation += 1

@@ -15,6 +15,7 @@ Each adapter (HTTP, WebSocket, MQTT, CoAP) declares its settings with
 
   and :func:`serve_adapter` runs it: bind, connect the bus, open the access, serve.
 - :class:`AccessSettings`: where thing keys are checked (``MF_THINGS_AUTH_GRPC_*``),
+  how long a check waits for a slow things service (``MF_THINGS_AUTH_DEADLINE``),
   the things event stream that invalidates cached answers (``MF_THINGS_ES_*``), and the
   adapter's own cache age and client TLS. Those two carry the adapter's prefix
   (``MF_HTTP_ADAPTER_CACHE_MAX_AGE``, ``MF_MQTT_ADAPTER_CLIENT_TLS``): an adapter not
@@ -109,6 +110,13 @@ class AccessSettings:
     max_age: float = 1.0
     #: TLS to the things gRPC service; ``None``: plain (see :func:`things_client_tls`).
     tls: ClientTLS | None = None
+    deadline: float = setting(
+        "MF_THINGS_AUTH_DEADLINE",
+        30.0,
+        "seconds an access check keeps asking a slow or unreachable things service "
+        "before the client is told it is unavailable (0: ask once)",
+        minimum=0,
+    )
 
 
 def cache_max_age(prefix: str) -> Any:
@@ -277,14 +285,20 @@ async def open_access(
     """The cached thing access, tailing the things events while the block runs.
 
     ``inner`` answers the questions the cache cannot (default: the things service's
-    gRPC client at ``settings.grpc_url``, closed on exit)."""
+    gRPC client at ``settings.grpc_url``, closed on exit). Either waits up to
+    ``settings.deadline`` seconds for a things service that is slow or unreachable."""
     owned = None
     if inner is None:
         from mainflux.things.client import GrpcThingAccess  # the things service's client
 
-        inner = owned = GrpcThingAccess(settings.grpc_url, settings.grpc_timeout, tls=settings.tls)
+        # the client waits for a busy things service itself (longer calls, not more)
+        inner = owned = GrpcThingAccess(
+            settings.grpc_url, settings.grpc_timeout, tls=settings.tls, patience=settings.deadline
+        )
     events = RedisEventStream(settings.es_url) if settings.es_url else None
-    access = CachedThingAccess(inner, events, max_age=settings.max_age)
+    access = CachedThingAccess(
+        inner, events, max_age=settings.max_age, patience=0.0 if owned else settings.deadline
+    )
     tail = asyncio.create_task(access.run(), name="access-cache")
     unwatch = watch(
         {
@@ -303,6 +317,7 @@ async def open_access(
         tail.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await tail
+        access.abandon()
         if events is not None:
             await events.close()
         if owned is not None:

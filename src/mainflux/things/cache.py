@@ -31,6 +31,10 @@ __all__ = ["DEFAULT_TTL", "AccessCache", "InMemoryAccessCache", "RedisAccessCach
 
 #: Seconds a Redis entry lives after it was filled (``MF_THINGS_CACHE_TTL``).
 DEFAULT_TTL: Final = 300
+#: Connections to Redis an access cache opens at most.
+DEFAULT_CONNECTIONS: Final = 32
+_POOL_WAIT: Final = 30.0  # seconds a check waits for a free connection
+
 #: The Redis key of the generation counter that every invalidation moves on.
 GENERATION_KEY: Final = "thing_cache_generation"
 
@@ -118,13 +122,19 @@ def _unavailable() -> Iterator[None]:
 class RedisAccessCache:
     """An :class:`AccessCache` on Redis, shared by every things instance.
 
-    Entries expire ``ttl`` seconds after they were filled. Connects lazily; a Redis
-    failure is ``ServiceUnavailable``."""
+    Entries expire ``ttl`` seconds after they were filled. Connects lazily, at most
+    ``connections`` connections (a burst of access checks queues for them instead of
+    opening one connection per check); a Redis failure is ``ServiceUnavailable``."""
 
-    def __init__(self, url: str, *, ttl: int = DEFAULT_TTL) -> None:
+    def __init__(
+        self, url: str, *, ttl: int = DEFAULT_TTL, connections: int = DEFAULT_CONNECTIONS
+    ) -> None:
         if ttl < 1:
             raise ValueError("ttl must be at least one second")
-        self._redis = aioredis.from_url(url, decode_responses=True)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, max_connections=connections, timeout=_POOL_WAIT
+        )
+        self._redis = aioredis.Redis.from_pool(pool)  # closed with it
         self._ttl = ttl
         self._save_thing = self._redis.register_script(_SAVE_THING)
         self._connect = self._redis.register_script(_CONNECT)

@@ -5,6 +5,11 @@ keys with the owner, cascading foreign keys); migrations create them. Database e
 become domain errors here: a taken key is ``Conflict``, a foreign key violation or an
 unmatched row is ``NotFound``, an unreachable database is ``ServiceUnavailable``.
 
+The access lookups (:meth:`SqlThingsRepository.thing_id_by_key`,
+:meth:`SqlThingsRepository.has_connection`) asked concurrently are answered by one query
+per batch (:class:`~mainflux.core.batch.Batched`): a burst of devices connecting at once
+costs a few queries, not one each.
+
 The metadata filter is JSON containment: PostgreSQL's JSONB ``@>``; on SQLite the
 same answer is computed in Python by :func:`json_contains`."""
 
@@ -18,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mainflux.core.batch import Batched
 from mainflux.core.db import is_sqlite
 from mainflux.core.errors import (
     Conflict,
@@ -145,6 +151,8 @@ class SqlThingsRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sqlite = is_sqlite(engine)
+        self._ids_by_key: Batched[str, str] = Batched(self._ids_of_keys)
+        self._connected: Batched[tuple[str, str], bool] = Batched(self._connected_pairs)
 
     # things
 
@@ -189,13 +197,17 @@ class SqlThingsRepository:
         return _thing(row)
 
     async def thing_id_by_key(self, key: str) -> str:
-        query = sa.select(things_table.c.id).where(things_table.c.key == key)
-        with _translated():
-            async with self._engine.connect() as conn:
-                thing_id = (await conn.execute(query)).scalar()
+        thing_id = await self._ids_by_key.get(key)
         if thing_id is None:
             raise NotFound()
-        return str(thing_id)
+        return thing_id
+
+    async def _ids_of_keys(self, keys: list[str]) -> dict[str, str]:
+        t = things_table.c
+        query = sa.select(t.key, t.id).where(t.key.in_(keys))
+        with _translated():
+            async with self._engine.connect() as conn:
+                return {key: str(thing_id) for key, thing_id in await conn.execute(query)}
 
     async def list_things(
         self, owner: str, offset: int, limit: int, name: str, metadata: Metadata | None
@@ -312,13 +324,18 @@ class SqlThingsRepository:
             raise NotFound()
 
     async def has_connection(self, channel_id: str, thing_id: str) -> bool:
+        return bool(await self._connected.get((channel_id, thing_id)))
+
+    async def _connected_pairs(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], bool]:
         c = connections_table.c
         query = (
-            sa.select(sa.literal(1)).where(c.channel_id == channel_id, c.thing_id == thing_id)
-        ).limit(1)
+            sa.select(c.channel_id, c.thing_id)
+            .where(sa.tuple_(c.channel_id, c.thing_id).in_(pairs))
+            .distinct()
+        )
         with _translated():
             async with self._engine.connect() as conn:
-                return (await conn.execute(query)).first() is not None
+                return {(str(ch), str(th)): True for ch, th in await conn.execute(query)}
 
     # helpers
 

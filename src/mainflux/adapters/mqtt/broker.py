@@ -229,7 +229,13 @@ class Broker:
             if self._expiring:
                 self._expire_sessions()
             for conn in list(self.handshakes):
-                if not conn.closed and tick - conn.opened > limits.connect_timeout:
+                # One whose CONNECT arrived is being authenticated: that ends by itself
+                # (MF_THINGS_AUTH_DEADLINE bounds a wait for a slow things service).
+                if (
+                    not conn.closed
+                    and not conn.connecting
+                    and tick - conn.opened > limits.connect_timeout
+                ):
                     self.stats.connect_timeouts += 1
                     self.notices.refused("no CONNECT in time (MF_MQTT_ADAPTER_CONNECT_TIMEOUT)")
                     conn.abort()

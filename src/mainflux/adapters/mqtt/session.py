@@ -47,6 +47,7 @@ class Client(Protocol):
     session: Session | None
     will: Will | None
     connected: bool  # its CONNECT was accepted and it has not gone yet
+    connecting: bool  # its CONNECT arrived (it may still be being authenticated)
     closed: bool
     blocked: bool  # its output is full: QoS 0 is dropped, QoS 1/2 waits
     blocked_since: int  # the broker's tick when it became blocked (0: not blocked)
