@@ -27,11 +27,11 @@ from mainflux.adapters.access import CachedThingAccess
 from mainflux.adapters.coap import open_server as open_coap_server
 from mainflux.adapters.http.api import DEFAULT_MAX_BODY
 from mainflux.adapters.http.api import create_app as create_http_app
+from mainflux.adapters.live import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_THING
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter
 from mainflux.adapters.mqtt.events import STREAM as MQTT_STREAM
 from mainflux.adapters.mqtt.settings import MqttSettings
 from mainflux.adapters.ws import create_app as create_ws_app
-from mainflux.adapters.ws.live import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_THING
 from mainflux.authn import main as authn_main
 from mainflux.authn.api import create_app as create_authn_app
 from mainflux.bootstrap import crypto as bootstrap_crypto

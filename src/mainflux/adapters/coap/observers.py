@@ -5,7 +5,7 @@ An :class:`Observer` is one observation (``GET`` with ``Observe=0``) of a channe
 subtopic by a thing. :class:`Observers` holds them all:
 
 - it caps them (``max_observers`` in all, ``max_per_thing`` per thing) and follows
-  revocations with :class:`~mainflux.adapters.ws.live.LiveSockets`, the same index
+  revocations with :class:`~mainflux.adapters.live.LiveSockets`, the same index
   the WebSocket adapter uses: a thing removed, disconnected or whose key changed, or a
   channel removed, marks the observers that lost their right (their ``revoked``
   future is done);
@@ -23,7 +23,7 @@ from typing import Final
 
 from prometheus_client import Counter, Gauge
 
-from mainflux.adapters.ws.live import LiveSocket, LiveSockets
+from mainflux.adapters.live import LiveSocket, LiveSockets
 from mainflux.core.auth import ThingAccess
 from mainflux.core.errors import ServiceUnavailable
 from mainflux.messaging.bus import Subscriber, Subscription
@@ -107,7 +107,12 @@ class Observers:
         """Cap at ``max_observers`` in all and ``max_per_thing`` per thing; ``bus``
         carries the messages; ``access`` answers key re-checks and tells of revocations."""
         self._bus = bus
-        self.live = LiveSockets(access, max_connections=max_observers, max_per_thing=max_per_thing)
+        self.live = LiveSockets(
+            access,
+            max_connections=max_observers,
+            max_per_thing=max_per_thing,
+            kind="CoAP observers",
+        )
         self._subjects: dict[str, _Fanout] = {}
 
     @property

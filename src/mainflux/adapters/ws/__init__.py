@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp
 
+from mainflux.adapters.live import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_THING
 from mainflux.adapters.ws.api import HANDSHAKE_SPECS, WsApp
-from mainflux.adapters.ws.live import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_THING
 from mainflux.adapters.ws.page import client_page
 from mainflux.core.auth import ThingAccess
 from mainflux.core.endpoints import Endpoint, Reply

@@ -19,7 +19,7 @@ connected), 429 (the thing already holds ``max_connections_per_thing`` sockets) 
 unreachable); each is logged at INFO once per cause, then at DEBUG (see
 :mod:`mainflux.adapters.refusals`). An open socket whose right is revoked (thing
 removed or disconnected, key changed, channel removed; see
-:mod:`mainflux.adapters.ws.live`) is closed with 1008. A client that reads too slowly
+:mod:`mainflux.adapters.live`) is closed with 1008. A client that reads too slowly
 loses messages (its outbox holds ``max_outbox`` frames) instead of slowing the bus.
 A publish failure because the bus is down closes the socket with 1011."""
 
@@ -36,14 +36,14 @@ from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mainflux.adapters.asgi import client_address, header, query_param, request_path, respond
-from mainflux.adapters.refusals import RefusalLog
-from mainflux.adapters.ws import serverlog
-from mainflux.adapters.ws.live import (
+from mainflux.adapters.live import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTIONS_PER_THING,
     LiveSocket,
     LiveSockets,
 )
+from mainflux.adapters.refusals import RefusalLog
+from mainflux.adapters.ws import serverlog
 from mainflux.core.auth import ThingAccess
 from mainflux.core.endpoints import THING, Reply, Spec
 from mainflux.core.errors import (

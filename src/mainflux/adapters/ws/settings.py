@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from mainflux.adapters.live import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_THING
 from mainflux.adapters.runtime import AdapterSettings, adapter_settings
-from mainflux.adapters.ws.live import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_THING
 from mainflux.core.settings import setting
 
 PROG: Final = "mainflux-ws"

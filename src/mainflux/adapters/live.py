@@ -1,6 +1,7 @@
-"""The WebSocket adapter's live sockets: the caps, and closing what a revocation hits.
+"""Live subscriptions of an adapter (WebSockets, CoAP observations): the caps, and
+ending what a revocation hits.
 
-:class:`LiveSockets` counts every WebSocket the adapter holds (handshakes included) and
+:class:`LiveSockets` counts every subscription the adapter holds (handshakes included) and
 indexes the open ones by thing and by channel. While it holds any, it listens to the
 access cache's revocations (:meth:`~mainflux.adapters.access.CachedThingAccess.watch`)
 and marks the sockets that lost their right:
@@ -19,9 +20,9 @@ and marks the sockets that lost their right:
   refused or whose key now names another thing are marked. Unreachable things keep
   them open, as above.
 
-A marked socket's :attr:`LiveSocket.revoked` future is done; the connection handler
-waits on it next to the client's frames and closes the socket. Nothing here runs per
-message."""
+A marked socket's :attr:`LiveSocket.revoked` future is done; the adapter waits on it
+next to the client's frames (or notifications) and ends the subscription. Nothing here
+runs per message."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from mainflux.adapters.access import Revocation, RevocationListener, Revoked
 from mainflux.core.auth import ThingAccess
 from mainflux.core.errors import NotFound, ServiceUnavailable, Unauthorized
 
-log = logging.getLogger("mainflux.ws")
+log = logging.getLogger("mainflux.adapters")
 
 DEFAULT_MAX_CONNECTIONS: Final = 10_000
 DEFAULT_MAX_CONNECTIONS_PER_THING: Final = 100
@@ -58,7 +59,7 @@ def _new_future() -> asyncio.Future[None]:
 
 @dataclass(eq=False, slots=True)
 class LiveSocket:
-    """One accepted WebSocket: who holds it, on which channel, with which key."""
+    """One accepted subscription: who holds it, on which channel, with which key."""
 
     thing: str
     channel: str
@@ -72,7 +73,8 @@ class LiveSocket:
 
 
 class LiveSockets:
-    """The adapter's sockets: caps on their number and revocation (see the module doc)."""
+    """An adapter's subscriptions: caps on their number and revocation (see the module
+    doc); ``kind`` names them in log lines (``WebSockets``, ``CoAP observers``)."""
 
     def __init__(
         self,
@@ -80,6 +82,7 @@ class LiveSockets:
         *,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_per_thing: int = DEFAULT_MAX_CONNECTIONS_PER_THING,
+        kind: str = "WebSockets",
     ) -> None:
         """Cap at ``max_connections`` sockets (handshakes included) and
         ``max_per_thing`` open sockets per thing; ``access`` answers key re-checks and,
@@ -88,6 +91,7 @@ class LiveSockets:
             raise ValueError("the connection caps must be at least 1")
         self.max_connections = max_connections
         self.max_per_thing = max_per_thing
+        self.kind = kind
         self._access = access
         self._source = access if isinstance(access, RevocationSource) else None
         self._unwatch: Callable[[], None] | None = None
@@ -205,9 +209,10 @@ class LiveSockets:
 
         await asyncio.gather(*(check(c, k, sockets) for (c, k), sockets in held.items()))
         log.info(
-            "things events may have been missed: %d WebSockets checked again, %d closed, "
+            "things events may have been missed: %d %s checked again, %d closed, "
             "%d kept unchecked (things service unavailable)",
             sum(len(sockets) for sockets in held.values()),
+            self.kind,
             closed,
             kept,
         )
