@@ -154,6 +154,22 @@ def test_a_short_secret_file_stops_start_up_naming_it(
     assert "32 bytes" in line
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [("", "expected 16, 24 or 32 bytes"), ("not a key\n", "expected hexadecimal digits")],
+    ids=["empty", "not-hex"],
+)
+def test_a_bad_bootstrap_key_file_stops_start_up_naming_it(
+    tmp_path: Path, content: str, reason: str
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "bootstrap.key").write_text(content)
+    (data / "bootstrap.key").chmod(0o600)
+    line = _one_line(_run_briefly({"MF_DATA_DIR": str(data)}))
+    assert f"{data / 'bootstrap.key'}: not a bootstrap key: {reason}" in line, line
+
+
 def test_a_short_authn_secret_variable_stops_start_up_naming_it(tmp_path: Path) -> None:
     result = _run_briefly({"MF_DATA_DIR": str(tmp_path), "MF_AUTHN_SECRET": "authn"})
     line = _one_line(result)

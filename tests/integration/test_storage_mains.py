@@ -116,6 +116,8 @@ BAD = [
     ("writer stream", WRITER, "MF_POSTGRES_WRITER_STREAM", "a.b"),
     ("writer batch timeout", WRITER, "MF_POSTGRES_WRITER_BATCH_TIMEOUT", "soon"),
     ("writer queue", WRITER, "MF_POSTGRES_WRITER_QUEUE_SIZE", "0"),
+    ("writer max deliver", WRITER, "MF_POSTGRES_WRITER_MAX_DELIVER", "0"),
+    ("writer stream bytes", WRITER, "MF_POSTGRES_WRITER_STREAM_MAX_BYTES", "-1"),
     ("writer nats url", WRITER, "MF_NATS_URL", "http://nats:4222"),
     ("reader things url", READER, "MF_THINGS_URL", "ftp://things"),
     ("reader grpc timeout", READER, "MF_THINGS_AUTH_GRPC_TIMEOUT", "0"),
