@@ -10,6 +10,12 @@ import pytest
 from tests import servers
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Cases marked ``slow`` run first: with several workers they overlap the rest of the
+    run instead of ending it alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A private Redis server for the whole run."""
