@@ -186,6 +186,39 @@ async def test_the_http_adapter_reports_nats_and_the_things_service(launch: Any)
         await until_health(url, 503, {"things"}, "NATS is back")
 
 
+async def test_the_mqtt_adapter_reports_on_its_websocket_port(launch: Any, redis_url: str) -> None:
+    port = free_port()
+    with nats_server(jetstream=False) as nats:
+        url = launch(
+            "mainflux.adapters.mqtt.main",
+            {
+                "MF_NATS_URL": nats.url,
+                "MF_MQTT_ADAPTER_MQTT_PORT": str(free_port()),
+                "MF_MQTT_ADAPTER_WS_PORT": str(port),
+                "MF_THINGS_AUTH_GRPC_URL": f"127.0.0.1:{free_port()}",
+                "MF_THINGS_ES_URL": redis_url,
+                "MF_MQTT_ADAPTER_ES_URL": redis_url,
+                "MF_MQTT_ADAPTER_LOG_LEVEL": "error",
+            },
+            port,
+        )
+        body = await until_health(url, 503, {"things"}, "nothing answers on the things port")
+        assert body["service"] == "mqtt-adapter"
+        assert body["checks"]["nats"] == body["checks"]["event stream"] == {"status": "pass"}
+        nats.stop()
+        await until_health(url, 503, {"things", "nats"}, "both outages show")
+        nats.start()
+        await until_health(url, 503, {"things"}, "NATS is back")
+        async with httpx.AsyncClient(timeout=5) as client:
+            base = url.removesuffix("/health")
+            metrics = await client.get(f"{base}/metrics")
+            document = (await client.get(f"{base}/openapi.json")).json()
+            upgrade_only = await client.get(f"{base}/mqtt")
+        assert metrics.status_code == 200 and "mainflux_mqtt" in metrics.text
+        assert {"/mqtt", "/health", "/metrics", "/version"} <= set(document["paths"])
+        assert upgrade_only.status_code == 426
+
+
 async def test_users_reports_an_unreachable_authn_service(launch: Any, postgres_url: str) -> None:
     port = free_port()
     url = launch(

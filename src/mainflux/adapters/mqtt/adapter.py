@@ -10,6 +10,7 @@ import contextlib
 from typing import Any
 
 from mainflux.adapters.access import CachedThingAccess
+from mainflux.adapters.mqtt import metrics
 from mainflux.adapters.mqtt.bridge import Bridge
 from mainflux.adapters.mqtt.broker import AllowAll, Broker
 from mainflux.adapters.mqtt.codec import Publish
@@ -92,6 +93,7 @@ class MqttAdapter:
         s = self.settings
         self.broker.limits = fit_to_descriptors(self.broker.limits)
         await self.broker.start()
+        metrics.track(self.broker)
         if self.revoker is not None:
             self.revoker.start()
         if self.events is not None:
@@ -116,6 +118,7 @@ class MqttAdapter:
 
     async def stop(self) -> None:
         """Stop listening, close every client (wills of clients are not sent), flush."""
+        metrics.untrack(self.broker)
         await self.listeners.close()
         if self.revoker is not None:
             self.revoker.stop()

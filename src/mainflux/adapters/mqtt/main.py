@@ -12,6 +12,7 @@ from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter, build_sta
 from mainflux.adapters.mqtt.events import STREAM
 from mainflux.adapters.mqtt.settings import CommandSettings, MqttSettings
 from mainflux.adapters.runtime import connect_bus, open_access
+from mainflux.core.health import nats_probe, watching
 from mainflux.core.runner import run, tune_garbage_collector
 from mainflux.core.settings import from_command_line
 from mainflux.events.retention import keep_trimmed
@@ -54,7 +55,8 @@ async def _service(command: CommandSettings, stop: asyncio.Event) -> None:
     trimming = asyncio.create_task(keep_trimmed(events, [STREAM], command.retention))
     try:
         async with open_access(service.access) as access:
-            await _serve(build_adapter(access, bus, events, settings), stop)
+            with watching({"nats": nats_probe(bus.client)}):
+                await _serve(build_adapter(access, bus, events, settings), stop)
     finally:
         trimming.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -72,7 +72,7 @@ class Listeners:
         sock = bind_socket(host, port, setting)
         bound = int(sock.getsockname()[1])
         config = http_config(
-            create_ws_app(self.broker),
+            create_ws_app(self.broker, service_routes=True),
             self.http,
             lifespan="off",
             ws_max_size=self.broker.limits.max_packet_size + 16,

@@ -21,6 +21,8 @@ from mainflux.adapters.mqtt.handshake import connection_factory
 PATHS = ("/mqtt", "/mqtt/")
 _UPGRADE_ONLY: Final = b'{"error":"MQTT over WebSocket only: an upgrade request is expected"}\n'
 SUBPROTOCOLS = ("mqtt", "mqttv3.1")
+SERVICE: Final = "mqtt-adapter"
+_TITLE: Final = "Mainflux MQTT over WebSocket"
 
 
 class WebSocketTransport:
@@ -98,9 +100,14 @@ class WebSocketTransport:
         return self._peer if name == "peername" else default
 
 
-def create_ws_app(broker: Broker) -> Any:
-    """An ASGI app serving MQTT over WebSocket at ``/mqtt`` for ``broker``."""
+def create_ws_app(broker: Broker, *, service_routes: bool = False) -> Any:
+    """An ASGI app serving MQTT over WebSocket at ``/mqtt`` for ``broker``.
+
+    ``service_routes``: other HTTP requests go to the service's ``/health``,
+    ``/metrics``, ``/version`` and OpenAPI routes (the adapter's own listener; a gateway
+    mounting the app at ``/mqtt`` has its own)."""
     connection = connection_factory(broker)
+    fallback = _service_app() if service_routes else None
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -115,6 +122,9 @@ def create_ws_app(broker: Broker) -> Any:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] == "http":
+            if fallback is not None and scope["path"] not in PATHS:
+                await fallback(scope, receive, send)
+                return
             await send(
                 {
                     "type": "http.response.start",
@@ -131,7 +141,8 @@ def create_ws_app(broker: Broker) -> Any:
             return
         await _serve(connection, scope, receive, send)
 
-    app.state = SimpleNamespace(openapi=_document)  # type: ignore[attr-defined]
+    openapi = fallback.state.openapi if fallback is not None else _document
+    app.state = SimpleNamespace(openapi=openapi)  # type: ignore[attr-defined]
 
     return app
 
@@ -190,12 +201,24 @@ async def _send_loop(transport: WebSocketTransport, send: Send) -> None:
         return
 
 
+def _service_app() -> Any:
+    """``/health``, ``/metrics``, ``/version`` and the OpenAPI document of the adapter."""
+    from mainflux.core.http import create_app
+
+    return create_app(SERVICE, [], title=_TITLE, documented=[_upgrade_spec()])
+
+
 def _document() -> dict[str, Any]:
     """The OpenAPI document of ``GET /mqtt`` (the WebSocket upgrade)."""
-    from mainflux.core.endpoints import Reply, Spec
     from mainflux.core.openapi import build_document
 
-    spec = Spec(
+    return build_document(_TITLE, [_upgrade_spec()])
+
+
+def _upgrade_spec() -> Any:
+    from mainflux.core.endpoints import Reply, Spec
+
+    return Spec(
         method="GET",
         path="/mqtt",
         summary="MQTT over WebSocket",
@@ -207,4 +230,3 @@ def _document() -> dict[str, Any]:
         ok=Reply(101, "Switching Protocols: the MQTT session may start."),
         errors={426: "Not a WebSocket upgrade request."},
     )
-    return build_document("Mainflux MQTT over WebSocket", [spec])
