@@ -3,7 +3,9 @@
 Embedded defaults need nothing installed: SQLite in the data directory, the event log
 in the same database, the in-process bus and in-process calls between services. Each
 is replaced by the real engine when its URL is set (``MF_DB_URL``, ``MF_REDIS_URL``,
-``MF_NATS_URL``). This module only wires; the services live in their packages."""
+``MF_NATS_URL``; on NATS the message writer is ``mainflux-postgres-writer``'s durable
+JetStream consumer, storing into the all-in-one's database). This module only wires;
+the services live in their packages."""
 
 from __future__ import annotations
 
@@ -63,6 +65,7 @@ from mainflux.events.stream import EventStream
 from mainflux.gateway import Gateway, GatewayApps
 from mainflux.messaging.bus import Bus
 from mainflux.messaging.inproc import InProcessBus
+from mainflux.messaging.nats import NatsBus
 from mainflux.provision import main as provision_main
 from mainflux.provision.api import create_app as create_provision_app
 from mainflux.provision.client import HttpPlatform
@@ -77,8 +80,11 @@ from mainflux.things.events import STREAM as THINGS_STREAM
 from mainflux.users import main as users_main
 from mainflux.users.api import create_app as create_users_app
 from mainflux.users.email import OutboxEmailer
+from mainflux.writers.jetstream import JetStreamWriter
 from mainflux.writers.settings import WriterSettings
-from mainflux.writers.writer import build_writer
+from mainflux.writers.sink import MessageSink
+from mainflux.writers.store import open_store
+from mainflux.writers.writer import BufferedWriter, DurableWriter, build_writer
 
 log = logging.getLogger("mainflux")
 
@@ -129,18 +135,49 @@ async def _event_stream(
     return sql
 
 
-async def _bus(settings: config.AllInOneSettings, stack: AsyncExitStack) -> Bus:
+async def _bus(settings: config.AllInOneSettings) -> Bus:
     if not settings.nats_url:
         bus: Bus = InProcessBus()
     else:
-        from mainflux.messaging.nats import NatsBus
-
         try:
             bus = await NatsBus.connect(settings.nats_url, name="mainflux-allinone")
         except Exception as exc:
             reason = redact_text(runner.first_line(exc))
             raise runner.StartupError(f"MF_NATS_URL: cannot reach NATS: {reason}") from None
     return bus
+
+
+async def _start_writer(
+    settings: config.AllInOneSettings, engine: AsyncEngine, bus: Bus, stack: AsyncExitStack
+) -> DurableWriter | BufferedWriter | JetStreamWriter:
+    """The message writer, storing into the all-in-one's database; closes ``bus`` too.
+
+    On the in-process bus, a durable subscriber (publishers wait for the commit). On
+    NATS, the durable JetStream consumer of ``mainflux-postgres-writer`` under its own
+    name (``MF_POSTGRES_WRITER_DURABLE``, default ``mainflux-allinone``), so what is
+    published while the process is down is stored once it is back."""
+    writer_settings = load(WriterSettings)
+    if isinstance(bus, NatsBus):
+        stack.push_async_callback(bus.close)  # after the writer: it pulls through the bus
+        sink = MessageSink(open_store(engine), writer_settings.content_type)
+        jetstream = JetStreamWriter(
+            bus.client,
+            sink,
+            writer_settings,
+            settings.writer_jetstream,
+            settings.writer_durable,
+            nats_url=settings.nats_url,
+            name="the all-in-one's writer",
+        )
+        await jetstream.start()
+        stack.push_async_callback(jetstream.close)
+        return jetstream
+    writer = build_writer(engine, bus, writer_settings)
+    await writer.start()
+    stack.push_async_callback(writer.close)
+    # Runs before the writer closes: the bus hands over what it still holds first.
+    stack.push_async_callback(bus.close)
+    return writer
 
 
 @contextlib.asynccontextmanager
@@ -190,16 +227,12 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
         )
         stack.push_async_callback(cache.close)
         things = await things_main.build_service(engine, authn, events, cache)
-        bus = await _bus(settings, stack)
+        bus = await _bus(settings)
         access = CachedThingAccess(things, events)
         await stack.enter_async_context(_task(access.run(), "access-cache"))
 
         await migrate_messages(engine)
-        writer = build_writer(engine, bus, load(WriterSettings))
-        await writer.start()
-        stack.push_async_callback(writer.close)
-        # Runs before the writer closes: the bus hands over what it still holds first.
-        stack.push_async_callback(bus.close)
+        writer = await _start_writer(settings, engine, bus, stack)
 
         mqtt = await _start_mqtt(settings, access, bus, events, stack)
         streams = [THINGS_STREAM, BOOTSTRAP_STREAM, MQTT_STREAM]

@@ -2,7 +2,10 @@
 
 Each comes from an ``MF_*`` variable or the matching flag of ``mainflux run``
 (``mainflux run --help`` lists them with their defaults); every default needs nothing
-installed: SQLite in the data directory, the embedded event log, the in-process bus."""
+installed: SQLite in the data directory, the embedded event log, the in-process bus.
+With ``MF_NATS_URL`` the message writer reads a durable JetStream consumer, configured by
+the ``MF_POSTGRES_WRITER_*`` variables of ``mainflux-postgres-writer`` (its own consumer
+name by default: :data:`WRITER_DURABLE`)."""
 
 from __future__ import annotations
 
@@ -31,12 +34,16 @@ from mainflux.core.tls import ServerTLS
 from mainflux.events.retention import RetentionSettings
 from mainflux.things.cache import DEFAULT_TTL
 from mainflux.users.links import check_reset_url, reset_url
+from mainflux.writers.settings import JetStreamSettings, durable_setting
 
 #: The file in the data directory that keeps the generated signing secret.
 SECRET_FILE: Final = "authn.secret"
 BOOTSTRAP_KEY_FILE: Final = "bootstrap.key"
 #: Random bytes in a generated secret (it is stored base64url-encoded: 43 characters).
 SECRET_RANDOM_BYTES: Final = 32
+#: The all-in-one writer's durable JetStream consumer (with ``MF_NATS_URL``): not the
+#: ``postgres-writer`` of a separate ``mainflux-postgres-writer`` on the same NATS.
+WRITER_DURABLE: Final = "mainflux-allinone"
 
 
 def _encrypt_key_or_empty(value: str) -> None:
@@ -90,10 +97,16 @@ class AllInOneSettings:
     nats_url: str = setting(
         "MF_NATS_URL",
         "",
-        "NATS URL instead of the in-process bus",
+        "NATS URL (with JetStream: nats-server -js) instead of the in-process bus",
         check=url_with_scheme("nats", "tls"),
         secret=True,
     )
+    writer_durable: str = durable_setting(
+        WRITER_DURABLE,
+        "with MF_NATS_URL: the writer's durable JetStream consumer (instances sharing "
+        "it share the messages)",
+    )
+    writer_jetstream: JetStreamSettings = nested(JetStreamSettings)
     authn_secret: str = setting(
         "MF_AUTHN_SECRET",
         "",

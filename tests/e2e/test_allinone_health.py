@@ -41,7 +41,7 @@ def test_the_embedded_platform_reports_its_database(tmp_path: Path) -> None:
 
 
 def test_nats_and_redis_outages_show_in_health(tmp_path: Path) -> None:
-    with nats_server(jetstream=False) as nats, restartable_redis() as redis:
+    with nats_server() as nats, restartable_redis() as redis:
         env = {**FAST, "MF_NATS_URL": nats.url, "MF_REDIS_URL": redis.url}
         platform = Platform(tmp_path / "data", extra_env=env)
         platform.start()

@@ -25,16 +25,12 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
-from nats.errors import Error as NatsError
-
 from mainflux.core.db import create_engine
 from mainflux.core.errors import ServiceUnavailable
 from mainflux.core.health import database_probe, nats_probe, watch
 from mainflux.core.http import create_app
-from mainflux.core.redact import redact_url
 from mainflux.core.retry import retry
 from mainflux.core.runner import (
-    StartupError,
     bind_socket,
     run,
     serve_http,
@@ -51,21 +47,11 @@ from mainflux.core.settings import (
     url_with_scheme,
 )
 from mainflux.core.tls import ServerTLS
-from mainflux.messaging.envelope import ALL_CHANNELS
-from mainflux.messaging.jetstream import (
-    DEAD_LETTER_PREFIX,
-    DEFAULT_MAX_AGE,
-    DEFAULT_MAX_BYTES,
-    DEFAULT_STREAM,
-    ConsumerSettings,
-    DurableConsumer,
-    JetStreamUnavailable,
-    ensure_stream,
-)
 from mainflux.messaging.nats import NatsBus
 from mainflux.storage.migrate import migrate_when_reachable
+from mainflux.writers.jetstream import JetStreamWriter
 from mainflux.writers.postgres import PostgresStore
-from mainflux.writers.settings import PREFIX, WriterSettings
+from mainflux.writers.settings import PREFIX, JetStreamSettings, WriterSettings, durable_setting
 from mainflux.writers.sink import MessageSink
 
 log = logging.getLogger("mainflux.writer")
@@ -82,16 +68,6 @@ PORT: Final = f"{PREFIX}_PORT"
 LOG_LEVEL: Final = f"{PREFIX}_LOG_LEVEL"
 
 
-def _consumer_name(name: str) -> None:
-    if any(c in name for c in " .*>"):
-        raise ValueError(f"not a valid consumer name: {name!r}")
-
-
-def _stream_name(name: str) -> None:
-    if any(c in name for c in " .*>"):
-        raise ValueError(f"not a valid stream name: {name!r}")
-
-
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything ``mainflux-postgres-writer`` reads, once, from the environment."""
@@ -104,58 +80,11 @@ class Settings:
         "NATS server with JetStream (nats-server -js)",
         check=url_with_scheme("nats", "tls"),
     )
-    stream: str = setting(
-        f"{PREFIX}_STREAM",
-        DEFAULT_STREAM,
-        f"JetStream stream, created when none captures {ALL_CHANNELS}",
-        check=_stream_name,
-    )
-    stream_max_age: float = setting(
-        f"{PREFIX}_STREAM_MAX_AGE",
-        DEFAULT_MAX_AGE,
-        "seconds a created stream keeps a message (0: no age limit)",
-        minimum=0,
-    )
-    stream_max_bytes: int = setting(
-        f"{PREFIX}_STREAM_MAX_BYTES",
-        DEFAULT_MAX_BYTES,
-        "bytes a created stream keeps at most, the oldest dropped first (0: no limit)",
-        minimum=0,
-    )
-    max_deliver: int = setting(
-        f"{PREFIX}_MAX_DELIVER",
-        5,
-        f"deliveries of a message that fails to store before it is parked on "
-        f"{DEAD_LETTER_PREFIX}.<durable>.<subject>",
-        minimum=1,
-    )
-    durable: str = setting(
-        f"{PREFIX}_DURABLE",
-        SERVICE,
-        "durable consumer name, shared by every instance",
-        check=_consumer_name,
-    )
-    ack_wait: float = setting(
-        f"{PREFIX}_ACK_WAIT",
-        30.0,
-        "seconds before an unacknowledged message is delivered again",
-        minimum=1,
-    )
+    durable: str = durable_setting(SERVICE)
+    jetstream: JetStreamSettings = nested(JetStreamSettings)
     writer: WriterSettings = nested(WriterSettings)
     tls: ServerTLS | None = server_tls_setting("POSTGRES_WRITER")
     log_level: str = log_level_setting(LOG_LEVEL)
-
-    @property
-    def consumer(self) -> ConsumerSettings:
-        """The durable JetStream consumer these settings describe."""
-        return ConsumerSettings(
-            durable=self.durable,
-            subjects=self.writer.subjects,
-            batch_size=self.writer.batch_size,
-            batch_timeout=self.writer.batch_timeout,
-            ack_wait=self.ack_wait,
-            max_deliver=self.max_deliver,
-        )
 
 
 async def serve(stop: asyncio.Event, settings: Settings) -> None:
@@ -178,46 +107,22 @@ async def serve(stop: asyncio.Event, settings: Settings) -> None:
         bus = await _connect(settings.nats_url, stop)
         if bus is None:
             return
-        try:
-            stream = await ensure_stream(
-                bus.client.jetstream(),
-                settings.stream,
-                max_age=settings.stream_max_age,
-                max_bytes=settings.stream_max_bytes,
-            )
-        except JetStreamUnavailable as exc:
-            raise StartupError(
-                f"MF_NATS_URL: {redact_url(settings.nats_url)}: {exc} ({SERVICE} keeps "
-                "messages in a JetStream stream until they are stored)"
-            ) from None
         sink = MessageSink(PostgresStore(engine), settings.writer.content_type, name=SERVICE)
-        consumer = DurableConsumer(
+        writer = JetStreamWriter(
             bus.client,
-            stream,
-            settings.consumer,
-            on_invalid=lambda subject: sink.refuse("envelope", subject, "not a message envelope"),
-        )
-        try:
-            await consumer.ensure()
-        except NatsError as exc:
-            raise StartupError(f"{PREFIX}_DURABLE: {exc}") from None
-        log.info(
-            "%s: consuming %s from stream %s as %s",
-            SERVICE,
-            ", ".join(settings.writer.subjects),
-            stream,
+            sink,
+            settings.writer,
+            settings.jetstream,
             settings.durable,
+            nats_url=settings.nats_url,
+            name=SERVICE,
         )
+        await writer.start()
         tune_garbage_collector()
-        consuming = asyncio.create_task(consumer.run(sink.write, stop))
         stopped = asyncio.create_task(stop.wait())
-        await asyncio.wait({consuming, http, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        stop.set()
+        await asyncio.wait({writer.running, http, stopped}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
-        try:
-            await asyncio.wait_for(consuming, 30)
-        except TimeoutError:
-            log.error("%s: the batch in hand did not finish; it will be redelivered", SERVICE)
+        await writer.close()
     finally:
         unwatch()
         http.cancel()

@@ -3,8 +3,8 @@
 The sink transforms each message by the writer's content type, counts and logs
 refused payloads (once per cause and channel), and stores the batch in one
 transaction, retrying with backoff while the database is unreachable: for as long as it
-takes (a JetStream or core NATS writer, the default), or for ``max_retries`` retries and
-then raising ``ServiceUnavailable`` (the all-in-one writer, whose publishers are
+takes (the JetStream writer, the default), or for ``max_retries`` retries and then
+raising ``ServiceUnavailable`` (the embedded all-in-one's writer, whose publishers are
 waiting for the answer). Rows the database itself refuses are isolated message by
 message so one bad payload never blocks the others."""
 

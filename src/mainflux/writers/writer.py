@@ -1,4 +1,4 @@
-"""The writers of push buses: the in-process bus (durable) and core NATS (buffered).
+"""The writers of push buses: the in-process bus (durable) and others (buffered).
 
 On the in-process bus (the embedded all-in-one) the writer is a **durable subscriber**
 (:class:`DurableWriter`): a publish returns only once the batch holding its message is
@@ -11,12 +11,13 @@ already wait, new publishers wait for room up to the bus's ``put_timeout`` and t
 ``ServiceUnavailable`` too. Nothing is dropped silently: a message is stored, or its
 publisher is told.
 
-On core NATS (the all-in-one with ``MF_NATS_URL``) nothing waits for the writer
-(:class:`BufferedWriter`): messages wait in a bounded queue (a full one slows the NATS
-client down instead of growing) and a flusher stores them in batches of up to
+On a push bus without durable subscriptions nothing waits for the writer
+(:class:`BufferedWriter`): messages wait in a bounded queue (a full one slows the
+subscription down instead of growing) and a flusher stores them in batches of up to
 ``batch_size``, or whatever arrived within ``batch_timeout`` of a batch's first
-message. What is queued is lost if the process is killed; closing drains it. (The
-``mainflux-postgres-writer`` service reads JetStream instead: see :mod:`mainflux.writers.main`.)"""
+message. What is queued is lost if the process is killed; closing drains it. (On NATS,
+``mainflux-postgres-writer`` and the all-in-one read a durable JetStream consumer
+instead: see :mod:`mainflux.writers.jetstream`.)"""
 
 from __future__ import annotations
 
