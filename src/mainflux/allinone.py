@@ -84,7 +84,7 @@ from mainflux.writers.jetstream import JetStreamWriter
 from mainflux.writers.settings import WriterSettings
 from mainflux.writers.sink import MessageSink
 from mainflux.writers.store import open_store
-from mainflux.writers.writer import BufferedWriter, DurableWriter, build_writer
+from mainflux.writers.writer import DurableWriter, build_writer
 
 log = logging.getLogger("mainflux")
 
@@ -149,7 +149,7 @@ async def _bus(settings: config.AllInOneSettings) -> Bus:
 
 async def _start_writer(
     settings: config.AllInOneSettings, engine: AsyncEngine, bus: Bus, stack: AsyncExitStack
-) -> DurableWriter | BufferedWriter | JetStreamWriter:
+) -> DurableWriter | JetStreamWriter:
     """The message writer, storing into the all-in-one's database; closes ``bus`` too.
 
     On the in-process bus, a durable subscriber (publishers wait for the commit). On
@@ -172,6 +172,7 @@ async def _start_writer(
         await jetstream.start()
         stack.push_async_callback(jetstream.close)
         return jetstream
+    assert isinstance(bus, InProcessBus)  # _bus() makes one or the other
     writer = build_writer(engine, bus, writer_settings)
     await writer.start()
     stack.push_async_callback(writer.close)

@@ -25,8 +25,7 @@ from mainflux.writers.rows import JSONRow, SenMLRow
 from mainflux.writers.settings import WriterSettings, load_subjects, parse_duration
 from mainflux.writers.sink import MessageSink
 from mainflux.writers.sqlite import SQLiteStore
-from mainflux.writers.store import open_store
-from mainflux.writers.writer import BufferedWriter, DurableWriter, build_writer
+from mainflux.writers.writer import DurableWriter, build_writer
 from tests.servers import until
 
 CHANNEL = "c0ffee00-0000-4000-8000-0000000000aa"
@@ -178,26 +177,6 @@ async def test_a_clean_shutdown_stores_what_publishers_wait_for(sqlite_url: str)
     await writer.close()
     await asyncio.gather(*publishing)
     assert await count(engine) == 1000
-    await engine.dispose()
-
-
-async def test_the_buffered_writer_drains_its_queue_on_shutdown_and_says_how_many(
-    sqlite_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The writer used on core NATS (nothing waits for it), here on the in-process bus."""
-    engine = create_engine(sqlite_url)
-    await migrate_messages(engine)
-    bus = InProcessBus()
-    settings = WriterSettings(batch_size=100, batch_timeout=5.0)
-    writer = BufferedWriter(bus, MessageSink(open_store(engine)), settings)
-    await writer.start()
-    for i in range(1000):
-        await bus.publish(senml_msg(i))
-    caplog.set_level(logging.INFO, logger="mainflux.writer")
-    await bus.close()
-    await writer.close()
-    assert await count(engine) == 1000
-    assert any("pending" in r.getMessage() for r in caplog.records)
     await engine.dispose()
 
 
