@@ -213,10 +213,9 @@ run ui "$repo/ui:latest" "${host[@]}" -e MF_UI_PORT="${port[ui]}" \
   -e MF_UI_AUTHN_URL="http://127.0.0.1:${port[authn]}" \
   -e MF_UI_READER_URL="http://127.0.0.1:${port[reader]}" \
   -e MF_UI_BOOTSTRAP_URL="http://127.0.0.1:${port[bootstrap]}"
-for p in authn users things http ws coap writer reader bootstrap provision; do
+for p in authn users things http ws mqtt_ws coap writer reader bootstrap provision ui; do
   probe wait "http://127.0.0.1:${port[$p]}/health"
 done
-probe wait "http://127.0.0.1:${port[ui]}/login"  # the console has no /health
 timing "microservices: ${#SERVICES[@]} containers started and healthy"
 read -r token thing key channel < <(probe provision "http://127.0.0.1:${port[users]}" "http://127.0.0.1:${port[things]}")
 probe publish "http://127.0.0.1:${port[http]}" "$channel" "$key" 30.5

@@ -252,6 +252,8 @@ def test_mainflux_ui_serves_the_console_against_the_services_urls(platform: Plat
     try:
         wait_for_port(port, timeout=30)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=True) as ui:
+            health = ui.get("/health")
+            assert health.status_code == 200 and health.json()["service"] == "ui"
             page = ui.get("/")
             assert page.url.path == "/login"
             csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]

@@ -43,7 +43,7 @@ from mainflux.console.session import (
     start_session,
 )
 from mainflux.core import errors
-from mainflux.core.http import BodyLimitMiddleware
+from mainflux.core.http import BodyLimitMiddleware, service_routes
 
 HERE: Final = Path(__file__).parent
 PAGE_SIZE: Final = 10
@@ -680,6 +680,9 @@ def create_app(config: ConsoleConfig, *, own_lifespan: bool = True) -> Starlette
             Route(f"/{kind}/{{id}}/connect", link, methods=["POST"]),
             Route(f"/{kind}/{{id}}/disconnect", link, methods=["POST"]),
         ]
+
+    if own_lifespan:  # its own process: /version, /health and /metrics like every service
+        routes.extend(service_routes("ui"))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
