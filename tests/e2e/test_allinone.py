@@ -203,7 +203,7 @@ def test_a_restart_keeps_everything(platform: Platform) -> None:
             headers={"Authorization": ids["key"]},
         )
         assert sent.status_code == 202
-    assert platform.stop() == 0
+    assert platform.stop() == 0, platform.output[-4000:]
     assert "Traceback" not in platform.output
 
     platform.start()

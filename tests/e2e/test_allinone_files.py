@@ -103,7 +103,7 @@ def test_modes_left_open_by_an_older_run_are_repaired_with_a_notice(tmp_path: Pa
         for path in _everything_under(data):
             assert _mode(path) & 0o077 == 0, f"{path}: {oct(_mode(path))}"
     finally:
-        assert platform.stop() == 0
+        assert platform.stop() == 0, platform.output[-4000:]
     notices = [line for line in platform.output.splitlines() if "0700" in line]
     assert len(notices) == 1, platform.output
     assert "MF_DATA_DIR" in notices[0] and "4 path(s)" in notices[0]
@@ -180,7 +180,7 @@ def test_a_short_authn_secret_variable_stops_start_up_naming_it(tmp_path: Path) 
 def test_a_long_enough_authn_secret_variable_is_used(tmp_path: Path) -> None:
     platform = Platform(tmp_path / "data", extra_env={"MF_AUTHN_SECRET": "k" * 32})
     platform.start()
-    assert platform.stop() == 0
+    assert platform.stop() == 0, platform.output[-4000:]
     assert not (platform.data_dir / "authn.secret").exists()
 
 

@@ -109,7 +109,7 @@ def test_the_sync_goes_on_after_a_restart(platform: Platform) -> None:
             ids.append(added.headers["location"].rsplit("/", 1)[1])
         assert client.delete(f"/things/{ids[0]}", headers=h).status_code == 204
         wait_until(lambda: _config_gone(client, ids[0], h), "the first config followed")
-    assert platform.stop() == 0
+    assert platform.stop() == 0, platform.output[-4000:]
     platform.start()
     with httpx.Client(base_url=platform.url, timeout=10) as client:
         login = {"email": "dev@example.com", "password": "12345678"}

@@ -125,6 +125,6 @@ async def test_coap_observers_hear_http_and_mqtt_and_coap_reaches_mqtt_and_stora
     assert ended.code == numbers.FORBIDDEN
     await context.shutdown()
 
-    assert platform.stop() == 0
+    assert platform.stop() == 0, platform.output[-4000:]
     assert f"coap://127.0.0.1:{platform.coap_port}/channels/<id>/messages" in platform.output
     assert "Traceback" not in platform.output
