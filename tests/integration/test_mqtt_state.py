@@ -9,9 +9,11 @@ from __future__ import annotations
 import socket
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import redis
 
@@ -19,14 +21,16 @@ from mainflux.adapters.mqtt import codec, codec5, restore
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter, build_standalone
 from mainflux.adapters.mqtt.broker import Broker
 from mainflux.adapters.mqtt.limits import BrokerLimits
+from mainflux.adapters.mqtt.persistence import Enqueue
 from mainflux.adapters.mqtt.state import open_state
 from mainflux.messaging.inproc import InProcessBus
-from tests.fakes import FakeThings
+from tests.fakes import FakeStateStore, FakeThings
 from tests.integration.test_mqtt5_support import Raw5
 from tests.integration.test_mqtt_support import (
     WAIT,
     Client,
     LoopThread,
+    RunningAdapter,
     close_clients,
     eventually,
     local_settings,
@@ -254,28 +258,46 @@ def test_a_restored_subscription_is_checked_against_current_rights(redis_url: st
         broker.close()
 
 
+@pytest.mark.parametrize("still_connected", [True, False], ids=["allowed", "disconnected"])
 def test_a_subscription_the_things_service_cannot_check_is_held_until_it_can(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, still_connected: bool
 ) -> None:
     monkeypatch.setattr(restore, "RECHECK_INTERVAL", 0.05)
     things = FakeThings()
     channel = str(uuid.uuid4())
+    topic = f"channels/{channel}/messages"
     device = things.thing(channel)
+    publisher = things.thing(channel)
     broker = Restartable(redis_url, things=things)
     try:
         client = Client(broker.port, "dev", clean=False, username=device[0], password=device[1])
-        client.subscribe(f"channels/{channel}/messages", 1)
+        client.subscribe(topic, 1)
         client.close()
+        Client(broker.port, username=publisher[0], password=publisher[1]).publish(topic, b"m", 1)
         close_clients()
         broker.thread.run(broker.adapter.stop())
+        if not still_connected:
+            things.links.discard((channel, device[0]))
         things.down = True
         broker.adapter = broker._start(None)
         session = broker.broker.session(device[0], "dev")
         assert session is not None and session.subscriptions == {}  # delivers nothing
-        assert broker.broker.held == {session: {f"channels/{channel}/messages": (1, 0)}}
+        assert not session.pending  # what was queued waits for the verdict too
+        assert broker.broker.held == {session: {topic: (1, 0)}}
         things.down = False
         assert eventually(lambda: not broker.broker.held)
-        assert session.subscriptions == {f"channels/{channel}/messages": 1}
+        if still_connected:
+            assert session.subscriptions == {topic: 1}
+            assert eventually(lambda: [m.payload for m, *_ in session.pending or ()] == [b"m"])
+        else:
+            assert session.subscriptions == {}
+            things.down = True
+            broker.restart()  # the refused subscription and its message are gone for good
+            again = broker.broker.session(device[0], "dev")
+            assert again is not None and broker.broker.held == {}
+            name = orjson.dumps([device[0], "dev"]).decode()
+            with redis.Redis.from_url(redis_url) as store:
+                assert store.hlen(f"mainflux.mqtt.state.{broker.instance}:queue:{name}") == 0
     finally:
         broker.close()
 
@@ -319,3 +341,62 @@ def test_an_unacknowledged_message_is_sent_again_to_a_connected_311_client_not_t
         new.close()
     finally:
         broker.close()
+
+
+class WithFakeStore:
+    """A standalone broker keeping its state in a :class:`FakeStateStore`."""
+
+    def __init__(self) -> None:
+        self.store = FakeStateStore()
+
+        async def build() -> MqttAdapter:
+            return build_standalone(local_settings(ws_port=None), self.store)
+
+        self.running = RunningAdapter(build)
+        journal = self.running.adapter.journal
+        assert journal is not None
+        self.journal = journal
+
+
+@pytest.fixture
+def faked() -> Iterator[WithFakeStore]:
+    broker = WithFakeStore()
+    yield broker
+    broker.running.stop()
+
+
+def test_the_puback_waits_while_the_store_is_down(faked: WithFakeStore) -> None:
+    port = faked.running.port
+    device = Client(port, "device-6", clean=False)
+    device.subscribe("d/#", 1)
+    device.close()
+    faked.store.down = True
+    publisher = Client(port)
+    sent = publisher.paho.publish("d/x", b"held", 1)
+    assert eventually(lambda: faked.store.failed >= 1)
+    assert not sent.is_published()  # not stored: not acknowledged
+    faked.store.down = False
+    sent.wait_for_publish(WAIT)
+    assert sent.is_published()
+    assert any(isinstance(op, Enqueue) for op in faked.store.ops)
+
+
+def test_qos0_and_clean_subscribers_never_reach_the_store(faked: WithFakeStore) -> None:
+    port = faked.running.port
+    clean = Client(port, "clean-sub")
+    clean.subscribe("e/#", 1)
+    persistent = Client(port, "persistent-sub", clean=False)
+    persistent.subscribe("e/#", 1)
+    faked.running.run(faked.journal.flush())
+    before = faked.journal.changes
+    publisher = Client(port)
+    publisher.publish("e/zero", b"0", 0)
+    assert clean.receive().payload == b"0"
+    assert persistent.receive().payload == b"0"
+    assert faked.journal.changes == before  # QoS 0: nothing recorded
+    persistent.close()
+    publisher.publish("e/one", b"1", 1)
+    assert clean.receive().payload == b"1"
+    faked.running.run(faked.journal.flush())
+    enqueued = [op for op in faked.store.ops if isinstance(op, Enqueue)]
+    assert [op.client_id for op in enqueued] == ["persistent-sub"]  # not the clean one

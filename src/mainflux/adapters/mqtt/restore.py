@@ -13,7 +13,8 @@ broker before its listeners open:
 - every restored subscription is put to the policy again, as the thing's rights may have
   changed while the broker was down: one refused is deleted (with the queued messages
   no other subscription of the session matches); one the policy cannot answer yet (the
-  things service is unreachable) is *held* — it delivers nothing — and asked again
+  things service is unreachable) is *held* — it delivers nothing, and the session's
+  queued messages are set aside, even if its client comes back — and asked again
   every few seconds until the policy answers.
 
 Only then does the broker record changes in the journal."""
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from mainflux.adapters.mqtt.broker import Broker
+from mainflux.adapters.mqtt.codec import Publish
 from mainflux.adapters.mqtt.journal import Journal
 from mainflux.adapters.mqtt.persistence import (
     BadRecord,
@@ -42,6 +44,8 @@ from mainflux.adapters.mqtt.session import Session
 from mainflux.adapters.mqtt.topics import matches, valid_filter
 
 log = logging.getLogger("mainflux.mqtt")
+
+Queued = tuple[Publish, int, bool, int]  # message, QoS, retain, its number in the store
 
 RECHECK_INTERVAL: Final = 5.0  # seconds between askings about held subscriptions
 _CONCURRENT_CHECKS: Final = 64
@@ -130,10 +134,15 @@ async def restore(broker: Broker, store: StateStore, journal: Journal) -> Restor
         else:
             done.refused += 1
             journal.record(Unsubscribe(str(session.owner), session.client_id, topic_filter))
+    aside: dict[Session, list[Queued]] = {}
     for owned in broker.sessions.values():
         for session in owned.values():
             session.journal = journal
             _forget_unmatched(broker, session)
+            if session in broker.held and session.pending:
+                aside[session] = list(session.pending)  # not delivered before the verdict
+                session.pending = None
+                session.queued_bytes = 0
     for topic, record in state.retained:
         try:
             message, _, _ = decode_message(record)
@@ -149,7 +158,7 @@ async def restore(broker: Broker, store: StateStore, journal: Journal) -> Restor
             journal.record(Retain(topic, None))
     broker.keep_state(journal)
     if broker.held:
-        broker.spawn(_recheck_held(broker))
+        broker.spawn(_recheck_held(broker, aside))
     return done
 
 
@@ -192,8 +201,10 @@ async def _awaited(answer: Awaitable[bool]) -> bool:
     return await answer
 
 
-async def _recheck_held(broker: Broker) -> None:
-    """Ask the policy about held subscriptions until none is left."""
+async def _recheck_held(broker: Broker, aside: dict[Session, list[Queued]]) -> None:
+    """Ask the policy about held subscriptions until none is left; once a session has
+    none left, its queued messages still matched by a subscription go back in front of
+    its queue (those of refused subscriptions are deleted)."""
     while broker.held:
         await asyncio.sleep(RECHECK_INTERVAL)
         for session, held in list(broker.held.items()):
@@ -207,7 +218,23 @@ async def _recheck_held(broker: Broker) -> None:
                     broker.subscribe(session, topic_filter, qos, options | 0x20)
                 elif session.journal is not None:
                     session.journal.unsubscribe(session.owner, session.client_id, topic_filter)
-                    _forget_unmatched(broker, session)
             if not held and broker.held.get(session) is held:
                 del broker.held[session]
+        for session in [s for s in aside if s not in broker.held]:
+            _give_back(broker, session, aside.pop(session))
     log.info("mqtt: every restored subscription has been checked again")
+
+
+def _give_back(broker: Broker, session: Session, queued: list[Queued]) -> None:
+    """Queue again, ahead of what came since, the messages set aside for ``session``."""
+    if broker.session(session.owner, session.client_id) is not session:
+        return  # discarded meanwhile, with its stored messages
+    later = list(session.pending or ())
+    session.pending = None
+    session.queued_bytes = 0
+    filters = list(session.subscriptions)
+    for message, qos, retain, ref in queued + later:
+        wanted = any(matches(f, message.topic) for f in filters)
+        if not (wanted and session.restore(message, qos, retain, ref)):
+            session.done(ref)
+    session.drain()

@@ -221,7 +221,7 @@ class Session:
         self.inflight[packet_id] = Outgoing(message, qos, retain, ref, time.monotonic())
         conn.send_publish(message, qos, packet_id, retain, False)
 
-    def _done(self, ref: int) -> None:
+    def done(self, ref: int) -> None:
         """A stored message left the session."""
         if ref and self.journal is not None:
             self.journal.dequeue(self.owner, self.client_id, ref)
@@ -249,7 +249,7 @@ class Session:
         if (kind == PUBACK and out.qos == 1) or (kind == PUBCOMP and out.qos == 2):
             del self.inflight[packet_id]
             if out.ref:
-                self._done(out.ref)
+                self.done(out.ref)
             if self.pending:
                 self.drain()
 
@@ -307,7 +307,7 @@ class Session:
             if message.__class__ is Publish5:
                 now = now or time.monotonic()
                 if message.expired(now):
-                    self._done(ref)
+                    self.done(ref)
                     continue
             self._send_new(conn, message, qos, retain, ref)
         if not pending:
@@ -322,7 +322,7 @@ class Session:
         kept: deque[tuple[Publish, int, bool, int]] = deque()
         for item in pending:
             if stale(item[0].topic):
-                self._done(item[3])
+                self.done(item[3])
             else:
                 kept.append(item)
         dropped = len(pending) - len(kept)
