@@ -23,6 +23,9 @@ from mainflux.adapters.mqtt.broker import Broker
 from mainflux.adapters.mqtt.limits import BrokerLimits
 from mainflux.adapters.mqtt.persistence import Enqueue
 from mainflux.adapters.mqtt.state import open_state
+from mainflux.adapters.mqtt.state_redis import RedisStateStore
+from mainflux.adapters.mqtt.state_sql import SqlStateStore
+from mainflux.core.db import create_engine
 from mainflux.messaging.inproc import InProcessBus
 from tests.fakes import FakeStateStore, FakeThings
 from tests.integration.test_mqtt5_support import Raw5
@@ -400,3 +403,17 @@ def test_qos0_and_clean_subscribers_never_reach_the_store(faked: WithFakeStore) 
     faked.running.run(faked.journal.flush())
     enqueued = [op for op in faked.store.ops if isinstance(op, Enqueue)]
     assert [op.client_id for op in enqueued] == ["persistent-sub"]  # not the clean one
+
+
+async def test_the_default_store_is_the_deployment_s_own(redis_url: str, sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    try:
+        in_database = await open_state("", "i", engine=engine, redis_url=redis_url)
+        assert isinstance(in_database, SqlStateStore)  # the all-in-one: its database
+        in_redis = await open_state("", "i", redis_url=redis_url)
+        assert isinstance(in_redis, RedisStateStore)  # mainflux-mqtt: its Redis
+        await in_redis.close()
+        assert await open_state("none", "i", engine=engine, redis_url=redis_url) is None
+        assert await open_state("", "i") is None  # the standalone broker: nothing kept
+    finally:
+        await engine.dispose()
