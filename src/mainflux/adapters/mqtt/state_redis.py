@@ -15,7 +15,7 @@ crash of the broker loses nothing Redis acknowledged."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -103,32 +103,54 @@ class RedisStateStore:
         return state
 
     async def apply(self, ops: Sequence[Op]) -> None:
-        """Apply ``ops`` in order, in one transaction."""
+        """Apply ``ops`` in order, in one transaction; consecutive changes of one hash
+        go as one command (``HSET`` or ``HDEL`` with several fields)."""
         pipe = self._redis.pipeline(transaction=True)
+        verb, target, args = "", "", []  # the command being gathered
+        for command in self._commands(ops):
+            if command[0] == verb and command[1] == target and verb != "DEL":
+                args += command[2]
+                continue
+            if verb:
+                pipe.execute_command(verb, target, *args)
+            verb, target, args = command[0], command[1], list(command[2])
+        if verb:
+            pipe.execute_command(verb, target, *args)
+        await pipe.execute()
+
+    def _commands(self, ops: Sequence[Op]) -> Iterator[tuple[str, str, list[Any]]]:
+        """Each change as ``(verb, key, arguments)``."""
         key = self._key
+        names: dict[tuple[str, str], str] = {}
+
+        def name(owner: str, client_id: str) -> str:
+            found = names.get((owner, client_id))
+            if found is None:
+                found = names[(owner, client_id)] = _session(owner, client_id)
+            return found
+
         for op in ops:
             match op:
                 case Enqueue(owner, client_id, seq, record):
-                    pipe.hset(key("queue:" + _session(owner, client_id)), str(seq), record)
+                    yield "HSET", key("queue:" + name(owner, client_id)), [seq, record]
                 case Dequeue(owner, client_id, seq):
-                    pipe.hdel(key("queue:" + _session(owner, client_id)), str(seq))
+                    yield "HDEL", key("queue:" + name(owner, client_id)), [seq]
                 case SaveSession(owner, client_id, expiry, expires_at):
-                    name = _session(owner, client_id)
-                    pipe.hset(key("sessions"), name, _pack((expiry, expires_at)))
+                    pair = [name(owner, client_id), _pack((expiry, expires_at))]
+                    yield "HSET", key("sessions"), pair
                 case DropSession(owner, client_id):
-                    name = _session(owner, client_id)
-                    pipe.hdel(key("sessions"), name)
-                    pipe.delete(key("subs:" + name), key("queue:" + name))
+                    session = name(owner, client_id)
+                    yield "HDEL", key("sessions"), [session]
+                    yield "DEL", key("subs:" + session), [key("queue:" + session)]
                 case Subscribe(owner, client_id, topic_filter, qos, options):
-                    name = _session(owner, client_id)
-                    pipe.hset(key("subs:" + name), topic_filter, _pack((qos, options)))
+                    pair = [topic_filter, _pack((qos, options))]
+                    yield "HSET", key("subs:" + name(owner, client_id)), pair
                 case Unsubscribe(owner, client_id, topic_filter):
-                    pipe.hdel(key("subs:" + _session(owner, client_id)), topic_filter)
+                    yield "HDEL", key("subs:" + name(owner, client_id)), [topic_filter]
                 case Retain(topic, None):
-                    pipe.hdel(key("retained"), topic)
+                    yield "HDEL", key("retained"), [topic]
                 case Retain(topic, record):
-                    pipe.hset(key("retained"), topic, record)
-        await pipe.execute()
+                    yield "HSET", key("retained"), [topic, record]
 
     async def close(self) -> None:
         """Close the connection pool."""
