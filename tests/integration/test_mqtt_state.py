@@ -6,6 +6,7 @@ way back in; what cannot be read is dropped, not fatal. And QoS 1 messages a con
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sqlite3
 import uuid
@@ -417,3 +418,46 @@ async def test_the_default_store_is_the_deployment_s_own(redis_url: str, sqlite_
         assert await open_state("", "i") is None  # the standalone broker: nothing kept
     finally:
         await engine.dispose()
+
+
+def test_a_revocation_while_restored_subscriptions_are_asked_about_is_not_missed(
+    redis_url: str,
+) -> None:
+    things = FakeThings()
+    channel = str(uuid.uuid4())
+    device = things.thing(channel)
+    broker = Restartable(redis_url, things=things)
+    try:
+        client = Client(broker.port, "dev", clean=False, username=device[0], password=device[1])
+        client.subscribe(f"channels/{channel}/messages", 1)
+        client.close()
+        close_clients()
+        broker.thread.run(broker.adapter.stop())
+        gate = broker.thread.run(_hold(things))
+        built: list[MqttAdapter] = []
+
+        async def start() -> None:
+            state = await open_state(redis_url, broker.instance)
+            settings = local_settings(None, ws_port=None)
+            built.append(build_adapter(things, InProcessBus(), None, settings, state=state))
+            await built[0].start()
+
+        starting = asyncio.run_coroutine_threadsafe(start(), broker.thread.loop)
+        assert eventually(lambda: "can_access_by_id" in things.held)  # "yes" is on its way
+        things.links.discard((channel, device[0]))
+        event = {"operation": "thing.disconnect", "chan_id": channel, "thing_id": device[0]}
+        access = built[0].access
+        assert access is not None
+        broker.thread.loop.call_soon_threadsafe(access.invalidate, event)
+        broker.thread.loop.call_soon_threadsafe(gate.set)
+        starting.result(WAIT)
+        broker.adapter = built[0]
+        session = broker.broker.session(device[0], "dev")
+        assert session is not None and session.subscriptions == {} and not broker.broker.held
+    finally:
+        broker.close()
+
+
+async def _hold(things: FakeThings) -> asyncio.Event:
+    """Hold the next access question (made on the broker's loop)."""
+    return things.hold("can_access_by_id")

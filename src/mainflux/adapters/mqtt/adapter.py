@@ -109,13 +109,13 @@ class MqttAdapter:
             self.revoker.start()
         if self.events is not None:
             await self.events.start()
-        if self.bridge is not None:
-            await self.bridge.start()
         if self.access is not None:
             self._invalidation = asyncio.create_task(self.access.run())
         try:
-            if self.state is not None:
+            if self.state is not None:  # before messages can arrive from the bus
                 await self._restore(self.state)
+            if self.bridge is not None:
+                await self.bridge.start()
             if s.mqtt_port is not None:
                 await self.listeners.tcp(s.host, s.mqtt_port, "MF_MQTT_ADAPTER_MQTT_PORT")
             if s.tls_enabled and s.tls_port is not None:

@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from mainflux.adapters.mqtt.broker import Broker
 from mainflux.adapters.mqtt.codec import Publish
+from mainflux.adapters.mqtt.connection import TRIES
 from mainflux.adapters.mqtt.journal import Journal
 from mainflux.adapters.mqtt.persistence import (
     BadRecord,
@@ -123,7 +124,14 @@ async def restore(broker: Broker, store: StateStore, journal: Journal) -> Restor
                 room -= 1
                 to_check.append((session, topic_filter, qos, options))
     journal.start_after(highest)
-    verdicts = await _ask_all(broker, [(s.owner, f) for s, f, _, _ in to_check])
+    questions = [(s.owner, f) for s, f, _, _ in to_check]
+    for _ in range(TRIES):
+        epoch = broker.epoch
+        verdicts = await _ask_all(broker, questions)
+        if broker.epoch == epoch:
+            break  # no revocation came while asking: the answers hold
+    else:  # revocations kept coming: a "yes" cannot be trusted yet
+        verdicts = [None if v is True else v for v in verdicts]
     for (session, topic_filter, qos, options), verdict in zip(to_check, verdicts, strict=True):
         if verdict is True:
             broker.subscribe(session, topic_filter, qos, options | 0x20)  # no retained again
@@ -209,9 +217,10 @@ async def _recheck_held(broker: Broker, aside: dict[Session, list[Queued]]) -> N
         await asyncio.sleep(RECHECK_INTERVAL)
         for session, held in list(broker.held.items()):
             for topic_filter, (qos, options) in list(held.items()):
+                epoch = broker.epoch
                 answer = await verdict(broker, session.owner, topic_filter)
-                if answer is None or broker.held.get(session) is not held:
-                    continue
+                if answer is None or broker.epoch != epoch or broker.held.get(session) is not held:
+                    continue  # no answer, or one a revocation may have made stale
                 if held.pop(topic_filter, None) is None:
                     continue  # unsubscribed meanwhile
                 if answer:
