@@ -110,3 +110,33 @@ def test_a_deadline_passed_while_stored_means_expired() -> None:
 def test_an_unreadable_record_is_a_bad_record(record: bytes) -> None:
     with pytest.raises(BadRecord):
         decode_message(record)
+
+
+async def test_a_store_that_stays_down_costs_memory_for_live_changes_only() -> None:
+    store = FakeStateStore()
+    store.down = True
+    journal = Journal(store, close_timeout=0.05)
+    journal.save_session("thing", "c", None, 0.0)
+    while not store.failed:  # the first batch is being retried
+        await asyncio.sleep(0)
+    for i in range(10_000):  # delivered and acknowledged while the store is down
+        seq = journal.enqueue("thing", "c", Publish("a", b"x", 1), 1, False)
+        journal.dequeue("thing", "c", seq)
+        journal.retain("r", Publish("r", str(i).encode(), 0, True))
+        journal.subscribe("thing", "c", "f", 1, 0)
+    assert journal.backlog < 3_000
+    store.down = False
+    await journal.flush()
+    assert [type(op) for op in store.ops] == [SaveSession, Retain, Subscribe]
+    await journal.close()
+
+
+async def test_a_batch_that_turns_out_moot_still_answers_its_waiters() -> None:
+    store = FakeStateStore()
+    journal = Journal(store)
+    for _ in range(3_000):
+        seq = journal.enqueue("thing", "c", Publish("a", b"x", 1), 1, False)
+        journal.dequeue("thing", "c", seq)
+    await asyncio.wait_for(journal.durable(), 10)
+    assert store.ops == []
+    await journal.close()

@@ -49,8 +49,10 @@ class Journal:
         self.batches = 0
         self.failures = 0
         self._ops: list[Op | None] = []
-        self._enqueued: dict[int, int] = {}  # seq -> index in _ops
-        self._retained: dict[str, int] = {}  # topic -> index in _ops
+        # the index in _ops of the latest change of each thing changed in this batch, by
+        # what it changes: a later change of the same thing makes an earlier one moot
+        self._latest: dict[tuple[Any, ...], int] = {}
+        self._holes = 0  # moot changes left as None in _ops
         self._seq = 0
         self._done: asyncio.Future[None] | None = None  # of the batch being gathered
         self._writing: asyncio.Future[None] | None = None  # of the batch being written
@@ -70,49 +72,77 @@ class Journal:
         if len(ops) == 1 and (self._writer is None or self._writer.done()):
             self._writer = asyncio.get_running_loop().create_task(self._write())
 
+    def _replace(self, key: tuple[Any, ...], op: Op) -> None:
+        """Record ``op``, which makes the batch's previous change under ``key`` moot."""
+        index = self._latest.get(key)
+        if index is not None:
+            self._moot(index)
+        self._latest[key] = len(self._ops)
+        self.record(op)
+
+    def _moot(self, index: int) -> None:
+        """Forget the change at ``index``; compact the batch when half of it is moot
+        (so a store that stays down costs memory for live changes only)."""
+        self._ops[index] = None
+        self._holes += 1
+        if self._holes > 1024 and self._holes * 2 > len(self._ops):
+            kept: list[Op | None] = []
+            moved: dict[int, int] = {}
+            for old, op in enumerate(self._ops):
+                if op is not None:
+                    moved[old] = len(kept)
+                    kept.append(op)
+            self._latest = {k: moved[i] for k, i in self._latest.items() if i in moved}
+            self._ops = kept
+            self._holes = 0
+
     def save_session(self, owner: Any, client_id: str, expiry: int | None, away: float) -> None:
         """A persistent session is live (``away`` 0) or away until wall-clock ``away``."""
-        self.record(SaveSession(str(owner), client_id, expiry, away or None))
+        owner = str(owner)
+        self._replace(
+            ("save", owner, client_id), SaveSession(owner, client_id, expiry, away or None)
+        )
 
     def drop_session(self, owner: Any, client_id: str) -> None:
         """A persistent session is gone with everything it held."""
-        self.record(DropSession(str(owner), client_id))
+        owner = str(owner)
+        self._replace(("drop", owner, client_id), DropSession(owner, client_id))
 
     def subscribe(
         self, owner: Any, client_id: str, topic_filter: str, qos: int, options: int
     ) -> None:
         """A session subscribed (or changed a subscription)."""
-        self.record(Subscribe(str(owner), client_id, topic_filter, qos, options))
+        owner = str(owner)
+        op = Subscribe(owner, client_id, topic_filter, qos, options)
+        self._replace(("filter", owner, client_id, topic_filter), op)
 
     def unsubscribe(self, owner: Any, client_id: str, topic_filter: str) -> None:
         """A subscription went."""
-        self.record(Unsubscribe(str(owner), client_id, topic_filter))
+        owner = str(owner)
+        op = Unsubscribe(owner, client_id, topic_filter)
+        self._replace(("filter", owner, client_id, topic_filter), op)
 
     def enqueue(self, owner: Any, client_id: str, message: Publish, qos: int, retain: bool) -> int:
         """A QoS 1/2 message for a session; returns its number for :meth:`dequeue`."""
         self._seq += 1
         seq = self._seq
-        self._enqueued[seq] = len(self._ops)
+        self._latest[("message", seq)] = len(self._ops)
         self.record(Enqueue(str(owner), client_id, seq, encode_message(message, qos, retain)))
         return seq
 
     def dequeue(self, owner: Any, client_id: str, seq: int) -> None:
         """Message ``seq`` was acknowledged (or dropped): forget it."""
-        index = self._enqueued.pop(seq, None)
+        index = self._latest.pop(("message", seq), None)
         if index is not None:  # not written yet: never write it
-            self._ops[index] = None
+            self._moot(index)
             self.changes += 1
             return
         self.record(Dequeue(str(owner), client_id, seq))
 
     def retain(self, topic: str, message: Publish | None) -> None:
         """The retained message of ``topic`` changed (``None``: cleared)."""
-        index = self._retained.get(topic)
-        if index is not None:
-            self._ops[index] = None
-        self._retained[topic] = len(self._ops)
         record = encode_message(message, message.qos, True) if message is not None else None
-        self.record(Retain(topic, record))
+        self._replace(("retained", topic), Retain(topic, record))
 
     # --- waiting -------------------------------------------------------------------------
 
@@ -158,7 +188,7 @@ class Journal:
         while self._ops:
             ops = [op for op in self._ops if op is not None]
             done = self._done or asyncio.get_running_loop().create_future()
-            self._ops, self._enqueued, self._retained, self._done = [], {}, {}, None
+            self._ops, self._latest, self._holes, self._done = [], {}, 0, None
             self._writing = done
             delay = _FIRST_RETRY
             while True:
@@ -178,3 +208,8 @@ class Journal:
             self.batches += 1
             if not done.done():
                 done.set_result(None)
+        waiting = self._done  # a batch that turned out to be all moot: nothing to write
+        if waiting is not None and not self._ops:
+            self._done = None
+            if not waiting.done():
+                waiting.set_result(None)
