@@ -137,7 +137,8 @@ class MqttAdapter:
         except Exception as exc:
             await journal.close()
             raise StartupError(
-                f"{STATE_URL}: cannot read the broker's state: {first_line(exc)}"
+                f"{STATE_URL}{'' if self.settings.state_url else ' (unset: the default store)'}"
+                f": cannot read the broker's state: {first_line(exc)}"
             ) from None
         self.journal = journal
         log.info(
