@@ -461,3 +461,26 @@ def test_a_revocation_while_restored_subscriptions_are_asked_about_is_not_missed
 async def _hold(things: FakeThings) -> asyncio.Event:
     """Hold the next access question (made on the broker's loop)."""
     return things.hold("can_access_by_id")
+
+
+def test_a_pubrel_left_without_pubcomp_is_sent_again_to_a_connected_311_client() -> None:
+    broker = Restartable("none", BrokerLimits(retry_interval=1.0))
+    try:
+        sock = socket.create_connection(("127.0.0.1", broker.port), timeout=WAIT)
+        sock.sendall(codec.encode_connect(codec.Connect("q2", clean_session=True)))
+        decoder = codec.Decoder()
+        assert _read(sock, decoder, 1)[0].kind == codec.CONNACK
+        sock.sendall(codec.encode_subscribe(1, [("two/#", 2)]))
+        assert _read(sock, decoder, 1)[0].kind == codec.SUBACK
+        Client(broker.port).publish("two/x", b"exactly once", 2)
+        publish = _read(sock, decoder, 1)[0]
+        assert (publish.qos, publish.payload) == (2, b"exactly once")
+        sock.sendall(codec.encode_ack(codec.PUBREC, publish.packet_id))
+        first, again = _read(sock, decoder, 2)  # PUBREL, and again without PUBCOMP
+        assert (first.kind, first.packet_id) == (codec.PUBREL, publish.packet_id)
+        assert (again.kind, again.packet_id) == (codec.PUBREL, publish.packet_id)
+        sock.sendall(codec.encode_ack(codec.PUBCOMP, publish.packet_id))
+        assert eventually(lambda: not broker.broker.session("q2", "q2").inflight)  # type: ignore[union-attr]
+        sock.close()
+    finally:
+        broker.close()
