@@ -420,8 +420,9 @@ async def test_the_default_store_is_the_deployment_s_own(redis_url: str, sqlite_
         await engine.dispose()
 
 
+@pytest.mark.parametrize("operation", ["thing.disconnect", "thing.remove"])
 def test_a_revocation_while_restored_subscriptions_are_asked_about_is_not_missed(
-    redis_url: str,
+    redis_url: str, operation: str
 ) -> None:
     things = FakeThings()
     channel = str(uuid.uuid4())
@@ -445,7 +446,7 @@ def test_a_revocation_while_restored_subscriptions_are_asked_about_is_not_missed
         starting = asyncio.run_coroutine_threadsafe(start(), broker.thread.loop)
         assert eventually(lambda: "can_access_by_id" in things.held)  # "yes" is on its way
         things.links.discard((channel, device[0]))
-        event = {"operation": "thing.disconnect", "chan_id": channel, "thing_id": device[0]}
+        event = {"operation": operation, "chan_id": channel, "thing_id": device[0], "id": device[0]}
         access = built[0].access
         assert access is not None
         broker.thread.loop.call_soon_threadsafe(access.invalidate, event)
@@ -453,7 +454,16 @@ def test_a_revocation_while_restored_subscriptions_are_asked_about_is_not_missed
         starting.result(WAIT)
         broker.adapter = built[0]
         session = broker.broker.session(device[0], "dev")
-        assert session is not None and session.subscriptions == {} and not broker.broker.held
+        assert not broker.broker.held
+        if operation == "thing.disconnect":
+            assert session is not None and session.subscriptions == {}
+        else:  # the session is gone, from the store too
+            assert session is None
+            broker.thread.run(broker.adapter.stop())
+            with redis.Redis.from_url(redis_url) as store:
+                prefix = f"mainflux.mqtt.state.{broker.instance}:"
+                assert store.hlen(prefix + "sessions") == 0
+            broker.adapter = broker._start(None)
     finally:
         broker.close()
 

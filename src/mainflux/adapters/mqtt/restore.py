@@ -74,6 +74,7 @@ async def restore(broker: Broker, store: StateStore, journal: Journal) -> Restor
     now = time.time()
     limits = broker.limits
     to_check: list[tuple[Session, str, int, int]] = []
+    adopted: list[Session] = []
     highest = 0
     for stored in state.sessions:
         owner, client_id = stored.owner, stored.client_id
@@ -92,6 +93,7 @@ async def restore(broker: Broker, store: StateStore, journal: Journal) -> Restor
             journal.record(DropSession(owner, client_id))
             continue
         done.sessions += 1
+        adopted.append(session)
         for seq, record in stored.queued:
             try:
                 message, qos, retain = decode_message(record)
@@ -132,7 +134,11 @@ async def restore(broker: Broker, store: StateStore, journal: Journal) -> Restor
             break  # no revocation came while asking: the answers hold
     else:  # revocations kept coming: a "yes" cannot be trusted yet
         verdicts = [None if v is True else v for v in verdicts]
+    # a session whose thing was removed while the policy was asked is gone
+    gone = {s for s in adopted if broker.session(s.owner, s.client_id) is not s}
     for (session, topic_filter, qos, options), verdict in zip(to_check, verdicts, strict=True):
+        if session in gone:
+            continue
         if verdict is True:
             broker.subscribe(session, topic_filter, qos, options | 0x20)  # no retained again
             done.subscriptions += 1
@@ -142,6 +148,8 @@ async def restore(broker: Broker, store: StateStore, journal: Journal) -> Restor
         else:
             done.refused += 1
             journal.record(Unsubscribe(str(session.owner), session.client_id, topic_filter))
+    for session in gone:
+        journal.record(DropSession(str(session.owner), session.client_id))
     aside: dict[Session, list[Queued]] = {}
     for owned in broker.sessions.values():
         for session in owned.values():
