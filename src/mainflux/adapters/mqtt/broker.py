@@ -15,6 +15,10 @@ Clients of MQTT 3.1.1 and of MQTT 5 share it: a version 5 session may outlive it
 connection for a while (session expiry interval) rather than for ever, its will may be
 delayed, and its subscriptions carry options (see :mod:`~mainflux.adapters.mqtt.session`).
 
+With a journal (:meth:`Broker.keep_state`), persistent sessions and retained messages
+are recorded as they change, and a QoS 1/2 PUBLISH that changed them is acknowledged
+once they are stored (see :mod:`~mainflux.adapters.mqtt.persistence`).
+
 The broker sees each connection as a :class:`~mainflux.adapters.mqtt.session.Client`;
 the connections themselves (:mod:`~mainflux.adapters.mqtt.connection`) are built on top
 of it and are made by the listeners."""

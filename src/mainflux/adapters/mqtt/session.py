@@ -5,7 +5,10 @@ and a client id: the same client id under two owners is two unrelated sessions.
 It outlives its connection when the client asked for a persistent one
 (clean session 0): its subscriptions keep matching, and QoS 1/2 messages wait in a
 queue bounded in messages and bytes until the client comes back. Messages in flight (sent, not yet
-acknowledged) are sent again, flagged DUP, on reconnect.
+acknowledged) are sent again, flagged DUP, on reconnect, and (MQTT 3.1.1 only) when they
+stay unacknowledged past the broker's retry interval. A persistent session records its
+messages in the broker's :class:`~mainflux.adapters.mqtt.journal.Journal` (``journal``),
+so they survive a restart until the client acknowledges them.
 
 While a version 5 client holds a session, its deliveries honour the subscription options
 (no local, retain as published, subscription identifiers) and its receive maximum bounds
