@@ -7,15 +7,21 @@ connections and the channels each user token owns; it counts the questions it is
 can be switched ``down`` (every question raises ``ServiceUnavailable``), and can hold
 every question at a ``gate``, or the next question of one method (:meth:`FakeThings.hold`),
 until the test opens it. As on a wire, a held question's answer is made when it is asked:
-a change made while it is held is not in it."""
+a change made while it is held is not in it.
+
+:class:`FakeStateStore` keeps the MQTT broker's state
+(:class:`~mainflux.adapters.mqtt.persistence.StateStore`) in memory; it records every
+batch it is given and can be switched ``down`` (every batch fails)."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from mainflux.adapters.mqtt.persistence import Op, StoredState
 from mainflux.core.errors import NotFound, ServiceUnavailable, Unauthorized
 
 
@@ -103,8 +109,41 @@ class FakeThings:
             raise NotFound()
 
 
-if TYPE_CHECKING:  # the fake implements both ports
+class FakeStateStore:
+    """The broker's state in memory: the batches it was given, in order."""
+
+    def __init__(self, state: StoredState | None = None) -> None:
+        self.state = state or StoredState()
+        self.batches: list[list[Op]] = []
+        self.down = False  # every batch fails while set
+        self.failed = 0  # batches refused
+        self.closed = False
+
+    async def load(self) -> StoredState:
+        """What it was created with."""
+        return self.state
+
+    async def apply(self, ops: Sequence[Op]) -> None:
+        """Record the batch (or fail while ``down``)."""
+        await asyncio.sleep(0)
+        if self.down:
+            self.failed += 1
+            raise ConnectionError("the store is down")
+        self.batches.append(list(ops))
+
+    async def close(self) -> None:
+        self.closed = True
+
+    @property
+    def ops(self) -> list[Op]:
+        """Every change stored, in order."""
+        return [op for batch in self.batches for op in batch]
+
+
+if TYPE_CHECKING:  # the fakes implement their ports
+    from mainflux.adapters.mqtt.persistence import StateStore
     from mainflux.core.auth import ChannelOwner, ThingAccess
 
     _access: ThingAccess = FakeThings()
     _owner: ChannelOwner = FakeThings()
+    _state: StateStore = FakeStateStore()

@@ -33,6 +33,7 @@ from mainflux.adapters.live import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTI
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter
 from mainflux.adapters.mqtt.events import STREAM as MQTT_STREAM
 from mainflux.adapters.mqtt.settings import MqttSettings
+from mainflux.adapters.mqtt.state import open_state
 from mainflux.adapters.ws import create_app as create_ws_app
 from mainflux.authn import main as authn_main
 from mainflux.authn.api import create_app as create_authn_app
@@ -235,7 +236,7 @@ async def serve(stop: asyncio.Event, settings: config.AllInOneSettings) -> None:
         await migrate_messages(engine)
         writer = await _start_writer(settings, engine, bus, stack)
 
-        mqtt = await _start_mqtt(settings, access, bus, events, stack)
+        mqtt = await _start_mqtt(settings, access, bus, events, engine, stack)
         streams = [THINGS_STREAM, BOOTSTRAP_STREAM, MQTT_STREAM]
         trimming = keep_trimmed(events, streams, settings.events_retention)
         await stack.enter_async_context(_task(trimming, "event-retention"))
@@ -354,9 +355,12 @@ async def _start_mqtt(
     access: CachedThingAccess,
     bus: Bus,
     events: EventStream,
+    engine: AsyncEngine,
     stack: AsyncExitStack,
 ) -> MqttAdapter:
-    """The MQTT broker on its own port; MQTT over WebSocket rides the gateway's ``/mqtt``."""
+    """The MQTT broker on its own port; MQTT over WebSocket rides the gateway's ``/mqtt``.
+    Its sessions and retained messages live in the platform's database unless
+    ``MF_MQTT_ADAPTER_STATE_URL`` says otherwise."""
     mqtt_settings = dataclasses.replace(
         MqttSettings.from_env(),
         host=settings.host,
@@ -364,7 +368,8 @@ async def _start_mqtt(
         ws_port=None,
         instance=env("MF_MQTT_ADAPTER_INSTANCE", "mainflux-allinone"),
     )
-    adapter = build_adapter(access, bus, events, mqtt_settings)
+    state = await open_state(mqtt_settings.state_url, mqtt_settings.instance, engine=engine)
+    adapter = build_adapter(access, bus, events, mqtt_settings, state=state)
     await adapter.start()
     stack.push_async_callback(adapter.stop)
     return adapter

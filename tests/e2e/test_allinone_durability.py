@@ -1,5 +1,5 @@
 """``kill -9`` of ``mainflux run`` (embedded defaults) loses no message it acknowledged:
-neither an HTTP 202 nor an MQTT PUBACK."""
+neither an HTTP 202 nor an MQTT PUBACK, nor one queued for an absent MQTT session."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import paho.mqtt.client as mqtt
 
 from tests.e2e.conftest import Platform
 from tests.e2e.test_allinone import _provision
+from tests.integration.test_mqtt_support import Client, close_clients
 
 
 def _mqtt_publish_qos1(platform: Platform, ids: dict[str, str], payload: bytes) -> None:
@@ -49,3 +50,32 @@ def test_kill_9_right_after_the_acknowledgements_loses_nothing(platform: Platfor
         ).json()
     stored = sorted((m["name"], m["value"]) for m in page["messages"])
     assert stored == sorted([("mqtt", -1.0)] + [("http", float(i)) for i in range(20)])
+
+
+def test_kill_9_keeps_persistent_mqtt_sessions_and_retained_messages(platform: Platform) -> None:
+    with httpx.Client(base_url=platform.url, timeout=10) as client:
+        ids = _provision(client)
+    topic = f"channels/{ids['channel']}/messages"
+    device = Client(
+        platform.mqtt_port, "device", clean=False, username=ids["thing"], password=ids["key"]
+    )
+    assert device.subscribe(f"{topic}/#", 1) == [1]
+    device.close()
+    publisher = Client(platform.mqtt_port, username=ids["thing"], password=ids["key"])
+    for i in range(10):
+        publisher.publish(f"{topic}/queued", str(i).encode(), 1)
+    publisher.publish(f"{topic}/state", b"on", 1, retain=True)  # PUBACK: it is stored
+    platform.kill()
+    close_clients()
+
+    platform.start()
+    device = Client(platform.mqtt_port, "device", clean=False, connect=False)
+    device.paho.username_pw_set(ids["thing"], ids["key"])
+    assert device.connect() == (0, True)
+    got = [device.receive() for _ in range(11)]
+    assert [m.payload for m in got] == [str(i).encode() for i in range(10)] + [b"on"]
+    late = Client(platform.mqtt_port, username=ids["thing"], password=ids["key"])
+    late.subscribe(f"{topic}/state", 1)
+    message = late.receive()
+    assert (message.payload, message.retain) == (b"on", True)
+    close_clients()

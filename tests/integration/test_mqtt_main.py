@@ -35,6 +35,8 @@ def test_help_lists_every_variable_and_starts_nothing(args: list[str]) -> None:
         ("MF_THINGS_AUTH_GRPC_TIMEOUT", "1"),
         ("MF_HTTP_MAX_HEADERS", "100"),
         ("MF_MQTT_ADAPTER_LOG_LEVEL", "info"),
+        ("MF_MQTT_ADAPTER_STATE_URL", "(unset)"),
+        ("MF_MQTT_ADAPTER_RETRY_INTERVAL", "20"),
     ]:
         assert rows.get(name) == default, (name, rows.get(name))
 
@@ -49,8 +51,22 @@ def test_help_lists_every_variable_and_starts_nothing(args: list[str]) -> None:
         ([], {"MF_NATS_URL": "http://x"}, "MF_NATS_URL"),
         ([], {"MF_THINGS_AUTH_GRPC_TIMEOUT": "-1"}, "MF_THINGS_AUTH_GRPC_TIMEOUT"),
         (["--standalone"], {"MF_MQTT_ADAPTER_MAX_INFLIGHT": "0"}, "MAX_INFLIGHT: must be at least"),
+        ([], {"MF_MQTT_ADAPTER_RETRY_INTERVAL": "-1"}, "RETRY_INTERVAL: must be at least 0"),
+        ([], {"MF_MQTT_ADAPTER_RETRY_INTERVAL": "soon"}, "MF_MQTT_ADAPTER_RETRY_INTERVAL"),
+        ([], {"MF_MQTT_ADAPTER_STATE_URL": "mysql://db/x"}, "STATE_URL: expected none, a redis"),
     ],
-    ids=["argument", "port", "unicode digit", "cert alone", "nats url", "timeout", "standalone"],
+    ids=[
+        "argument",
+        "port",
+        "unicode digit",
+        "cert alone",
+        "nats url",
+        "timeout",
+        "standalone",
+        "negative retry",
+        "retry not a number",
+        "state url scheme",
+    ],
 )
 def test_a_mistake_is_one_line_and_exit_2(
     args: list[str], settings: dict[str, str], said: str
@@ -71,3 +87,23 @@ def test_an_unreachable_bus_stops_start_up_naming_mf_nats_url() -> None:
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("mainflux: MF_NATS_URL: "), done.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://127.0.0.1:1/0", "postgresql://nobody@127.0.0.1:1/none"],
+    ids=["redis", "postgres"],
+)
+def test_an_unreachable_state_store_stops_start_up_naming_its_variable(url: str) -> None:
+    done = _run(
+        "--standalone",
+        MF_MQTT_ADAPTER_STATE_URL=url,
+        MF_MQTT_ADAPTER_MQTT_PORT="0",
+        MF_MQTT_ADAPTER_WS_PORT="0",
+        MF_MQTT_ADAPTER_LOG_LEVEL="error",
+    )
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("mainflux: MF_MQTT_ADAPTER_STATE_URL: cannot "), done.stderr
+    assert "nobody@" not in lines[0]

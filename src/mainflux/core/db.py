@@ -79,7 +79,7 @@ def _alembic_config(service: str, connection: Connection) -> Config:
 #: Migrations kept in a package of another name. The name is what databases record
 #: (``alembic_version_<name>``, the advisory lock), so it outlives a move: the message
 #: store's migrations are still ``consumers``, the package that once held them.
-_PACKAGES: Final = {"consumers": "storage"}
+_PACKAGES: Final = {"consumers": "storage", "mqtt": "adapters.mqtt"}
 
 
 def _package(service: str) -> str:
@@ -88,7 +88,7 @@ def _package(service: str) -> str:
 
 
 def _migrations_dir(service: str) -> Path:
-    return Path(mainflux.__file__).parent / _package(service) / "migrations"
+    return Path(mainflux.__file__).parent.joinpath(*_package(service).split(".")) / "migrations"
 
 
 class SchemaError(StartupError):

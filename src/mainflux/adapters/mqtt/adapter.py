@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 from mainflux.adapters.access import CachedThingAccess
@@ -15,15 +16,22 @@ from mainflux.adapters.mqtt.bridge import Bridge
 from mainflux.adapters.mqtt.broker import AllowAll, Broker
 from mainflux.adapters.mqtt.codec import Publish
 from mainflux.adapters.mqtt.events import CONNECT, DISCONNECT, ConnectionEvents
+from mainflux.adapters.mqtt.journal import Journal
 from mainflux.adapters.mqtt.limits import fit_to_descriptors
+from mainflux.adapters.mqtt.persistence import StateStore
 from mainflux.adapters.mqtt.policy import MainfluxPolicy
+from mainflux.adapters.mqtt.restore import restore
 from mainflux.adapters.mqtt.revocation import Revoker
 from mainflux.adapters.mqtt.server import Listeners, tls_context
 from mainflux.adapters.mqtt.settings import MqttSettings
+from mainflux.adapters.mqtt.state import STATE_URL
 from mainflux.adapters.mqtt.ws import create_ws_app
 from mainflux.core.auth import ThingAccess
+from mainflux.core.runner import StartupError, first_line
 from mainflux.events.stream import EventStream
 from mainflux.messaging.bus import Bus
+
+log = logging.getLogger("mainflux.mqtt")
 
 
 class AdapterHooks:
@@ -65,9 +73,12 @@ class MqttAdapter:
         events: ConnectionEvents | None = None,
         access: CachedThingAccess | None = None,
         revoker: Revoker | None = None,
+        state: StateStore | None = None,
     ) -> None:
         """``access`` is an access cache this adapter owns (it tails the things events
-        while the adapter runs); ``revoker`` applies revocations to the broker."""
+        while the adapter runs); ``revoker`` applies revocations to the broker;
+        ``state`` keeps sessions and retained messages across restarts (the adapter
+        closes it)."""
         self.broker = broker
         self.settings = settings
         self.bridge = bridge
@@ -75,6 +86,8 @@ class MqttAdapter:
         self.access = access
         self.revoker = revoker
         self.listeners = Listeners(broker, settings.http)
+        self.state = state
+        self.journal: Journal | None = None
         self._invalidation: asyncio.Task[None] | None = None
 
     @property
@@ -98,11 +111,13 @@ class MqttAdapter:
             self.revoker.start()
         if self.events is not None:
             await self.events.start()
-        if self.bridge is not None:
-            await self.bridge.start()
         if self.access is not None:
             self._invalidation = asyncio.create_task(self.access.run())
         try:
+            if self.state is not None:  # before messages can arrive from the bus
+                await self._restore(self.state)
+            if self.bridge is not None:
+                await self.bridge.start()
             if s.mqtt_port is not None:
                 await self.listeners.tcp(s.host, s.mqtt_port, "MF_MQTT_ADAPTER_MQTT_PORT")
             if s.tls_enabled and s.tls_port is not None:
@@ -116,13 +131,46 @@ class MqttAdapter:
             await self.stop()
             raise
 
+    async def _restore(self, state: StateStore) -> None:
+        """Read the state back into the broker (before any client can connect)."""
+        journal = Journal(state)
+        try:
+            done = await restore(self.broker, state, journal)
+        except Exception as exc:
+            await journal.close()
+            raise StartupError(
+                f"{STATE_URL}{'' if self.settings.state_url else ' (unset: the default store)'}"
+                f": cannot read the broker's state: {first_line(exc)}"
+            ) from None
+        self.journal = journal
+        log.info(
+            "mqtt: restored %d sessions (%d subscriptions, %d queued messages) and %d "
+            "retained messages; %d subscriptions held until the things service answers, "
+            "%d refused, %d entries beyond a bound, %d unreadable",
+            done.sessions,
+            done.subscriptions,
+            done.queued,
+            done.retained,
+            done.held,
+            done.refused,
+            done.over_bounds,
+            done.unreadable,
+        )
+
     async def stop(self) -> None:
-        """Stop listening, close every client (wills of clients are not sent), flush."""
+        """Stop listening, close every client (wills of clients are not sent), flush
+        the state still to be stored."""
         metrics.untrack(self.broker)
         await self.listeners.close()
         if self.revoker is not None:
             self.revoker.stop()
         await self.broker.stop()
+        if self.journal is not None:
+            await self.journal.close()
+            self.journal = None
+        if self.state is not None:
+            await self.state.close()
+            self.state = None
         if self.bridge is not None:
             await self.bridge.stop()
         if self.events is not None:
@@ -141,6 +189,7 @@ def build_adapter(
     settings: MqttSettings,
     *,
     things_events: EventStream | None = None,
+    state: StateStore | None = None,
 ) -> MqttAdapter:
     """The Mainflux MQTT adapter.
 
@@ -167,11 +216,13 @@ def build_adapter(
         events=connection_events,
         access=owned,
         revoker=Revoker(broker, access),
+        state=state,
     )
 
 
-def build_standalone(settings: MqttSettings) -> MqttAdapter:
+def build_standalone(settings: MqttSettings, state: StateStore | None = None) -> MqttAdapter:
     """A plain broker: anyone may connect, publish and subscribe, except to the
-    filters of ``settings.standalone_refused_filters``."""
+    filters of ``settings.standalone_refused_filters``; ``state`` keeps its sessions
+    and retained messages across restarts."""
     policy = AllowAll(settings.standalone_refused_filters)
-    return MqttAdapter(Broker(policy, settings.limits), settings)
+    return MqttAdapter(Broker(policy, settings.limits), settings, state=state)

@@ -15,6 +15,10 @@ Clients of MQTT 3.1.1 and of MQTT 5 share it: a version 5 session may outlive it
 connection for a while (session expiry interval) rather than for ever, its will may be
 delayed, and its subscriptions carry options (see :mod:`~mainflux.adapters.mqtt.session`).
 
+With a journal (:meth:`Broker.keep_state`), persistent sessions and retained messages
+are recorded as they change, and a QoS 1/2 PUBLISH that changed them is acknowledged
+once they are stored (see :mod:`~mainflux.adapters.mqtt.persistence`).
+
 The broker sees each connection as a :class:`~mainflux.adapters.mqtt.session.Client`;
 the connections themselves (:mod:`~mainflux.adapters.mqtt.connection`) are built on top
 of it and are made by the listeners."""
@@ -32,6 +36,7 @@ from typing import Any, Protocol
 
 from mainflux.adapters.mqtt import codec5
 from mainflux.adapters.mqtt.codec import Publish, Will
+from mainflux.adapters.mqtt.journal import Journal
 from mainflux.adapters.mqtt.limits import BrokerLimits
 from mainflux.adapters.mqtt.notices import Notices
 from mainflux.adapters.mqtt.retained import RetainedStore
@@ -129,6 +134,7 @@ class BrokerStats:
         "messages_in",
         "protocol_errors",
         "refused_publishes",
+        "resent",
         "revoked_connections",
         "revoked_subscriptions",
         "slow_disconnects",
@@ -144,6 +150,7 @@ class BrokerStats:
         self.messages_in = 0
         self.protocol_errors = 0
         self.refused_publishes = 0
+        self.resent = 0
         self.revoked_connections = 0
         self.revoked_subscriptions = 0
         self.slow_disconnects = 0
@@ -188,6 +195,15 @@ class Broker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self.journal: Journal | None = None  # where persistent state goes (see keep_state)
+        # restored subscriptions waiting for the policy's verdict: kept out of the tree
+        self.held: dict[Session, dict[str, tuple[int, int]]] = {}
+
+    def keep_state(self, journal: Journal) -> None:
+        """Record every change of persistent sessions and retained messages in
+        ``journal`` from now on (see :mod:`~mainflux.adapters.mqtt.persistence`)."""
+        self.journal = journal
+        self.retained.changed = journal.retain
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -228,6 +244,8 @@ class Broker:
             tick = self.tick
             if self._expiring:
                 self._expire_sessions()
+            retry = limits.retry_interval
+            before = time.monotonic() - retry
             for conn in list(self.handshakes):
                 # One whose CONNECT arrived is being authenticated: that ends by itself
                 # (MF_THINGS_AUTH_DEADLINE bounds a wait for a slow things service).
@@ -256,6 +274,10 @@ class Broker:
                     conn.abort()
                 elif conn.blocked and not conn.blocked_since:
                     conn.blocked_since = tick
+                elif retry and conn.resend_inflight:
+                    session = conn.session
+                    if session is not None and session.inflight and session.conn is conn:
+                        self.stats.resent += session.resend_due(before)
 
     # --- connections and sessions -------------------------------------------------------
 
@@ -355,7 +377,45 @@ class Broker:
         session.conn = conn
         conn.session = session
         self.sessions.setdefault(principal, {})[client_id] = session
+        journal = self.journal
+        if journal is not None:
+            if not session.clean:
+                session.journal = journal
+                journal.save_session(principal, client_id, expiry, 0.0)
+            elif session.journal is not None:
+                session.journal = None
+                journal.drop_session(principal, client_id)
         return present
+
+    def adopt(
+        self, owner: Any, client_id: str, expiry: int | None, remaining: float | None
+    ) -> Session | None:
+        """An absent persistent session read back from storage, ending ``remaining``
+        seconds from now (``None``: never); ``None`` when it does not fit the bounds
+        (``max_sessions``, ``max_sessions_per_thing``) or exists already."""
+        limits = self.limits
+        owned = self.sessions.get(owner)
+        if owned is not None and (
+            client_id in owned or len(owned) >= limits.max_sessions_per_thing
+        ):
+            return None
+        if len(self._offline) >= limits.max_sessions:
+            return None
+        session = Session(
+            owner,
+            client_id,
+            False,
+            limits.max_inflight,
+            limits.max_offline_queue,
+            limits.max_offline_queue_bytes,
+        )
+        session.expiry = expiry
+        self.sessions.setdefault(owner, {})[client_id] = session
+        self._offline[session] = None
+        if remaining is not None:
+            session.expires_at = time.monotonic() + remaining
+            heapq.heappush(self._expiring, (session.expires_at, next(self._order), session))
+        return session
 
     def set_expiry(self, session: Session, expiry: int | None) -> None:
         """Change how long ``session`` outlives its connection (version 5 DISCONNECT)."""
@@ -404,6 +464,9 @@ class Broker:
         if session.expiry is not None:
             session.expires_at = time.monotonic() + session.expiry
             heapq.heappush(self._expiring, (session.expires_at, next(self._order), session))
+            if session.journal is not None:
+                away = time.time() + session.expiry
+                session.journal.save_session(session.owner, session.client_id, session.expiry, away)
         if len(self._offline) > self.limits.max_sessions:
             self._discard(next(iter(self._offline)))
 
@@ -451,6 +514,10 @@ class Broker:
         for topic_filter in session.subscriptions:
             self.tree.unsubscribe(topic_filter, session)
         session.subscriptions.clear()
+        self.held.pop(session, None)
+        if session.journal is not None:
+            session.journal.drop_session(session.owner, session.client_id)
+            session.journal = None
         owned = self.sessions.get(session.owner)
         if owned is not None and owned.get(session.client_id) is session:
             del owned[session.client_id]
@@ -490,7 +557,12 @@ class Broker:
     def subscribers_under(self, prefix: str) -> set[Session]:
         """Sessions (live or absent) with a subscription whose filter starts with the
         topic levels of ``prefix`` (no wildcards in ``prefix``)."""
-        return self.tree.keys_under(prefix)
+        found = self.tree.keys_under(prefix)
+        levels = prefix + "/"
+        for session, held in self.held.items():
+            if any(f == prefix or f.startswith(levels) for f in held):
+                found.add(session)
+        return found
 
     def drop_subscriptions(self, sessions: Iterable[Session], stale: Callable[[str], bool]) -> int:
         """Remove the subscriptions of ``sessions`` whose filter is ``stale``, and their
@@ -498,7 +570,8 @@ class Broker:
         self.epoch += 1
         dropped = 0
         for session in sessions:
-            for topic_filter in [f for f in session.subscriptions if stale(f)]:
+            filters = [*session.subscriptions, *self.held.get(session, ())]
+            for topic_filter in [f for f in filters if stale(f)]:
                 self.unsubscribe(session, topic_filter)
                 dropped += 1
             session.forget(stale)
@@ -510,8 +583,19 @@ class Broker:
     def accept(self, conn: Client, message: Publish) -> Awaitable[Any] | None:
         """Route a client's authorized PUBLISH and hand it to the hooks."""
         self.stats.messages_in += 1
+        journal = self.journal
+        if journal is None or not message.qos:
+            self.route(message)
+            return self.hooks.published(conn.principal, message)
+        changes = journal.changes
         self.route(message)
-        return self.hooks.published(conn.principal, message)
+        gate = self.hooks.published(conn.principal, message)
+        if journal.changes == changes:
+            return gate
+        # Stored state changed (queued for a persistent session, retained): the
+        # publisher is acknowledged once that is stored.
+        durable = asyncio.shield(journal.durable())
+        return durable if gate is None else _both(gate, durable)
 
     def route(self, message: Publish) -> None:
         """Deliver to every matching local subscriber; keep it if it is retained."""
@@ -533,6 +617,11 @@ class Broker:
         session.subscriptions[topic_filter] = qos
         self.tree.subscribe(topic_filter, session, qos)
         flags = options & ~0x33
+        if session.journal is not None:
+            session.journal.subscribe(session.owner, session.client_id, topic_filter, qos, flags)
+        held = self.held.get(session)
+        if held is not None:
+            held.pop(topic_filter, None)
         if flags:
             if session.options is None:
                 session.options = {}
@@ -550,11 +639,18 @@ class Broker:
 
     def unsubscribe(self, session: Session, topic_filter: str) -> bool:
         """Remove a subscription; return whether it existed."""
+        held = self.held.get(session)
+        if held is not None and held.pop(topic_filter, None) is not None:
+            if session.journal is not None:
+                session.journal.unsubscribe(session.owner, session.client_id, topic_filter)
+            return True
         if session.subscriptions.pop(topic_filter, None) is None:
             return False
         self.tree.unsubscribe(topic_filter, session)
         if session.options:
             session.options.pop(topic_filter, None)
+        if session.journal is not None:
+            session.journal.unsubscribe(session.owner, session.client_id, topic_filter)
         return True
 
     # --- output -----------------------------------------------------------------------
@@ -583,3 +679,8 @@ def _will_message(will: Will, session: Session | None) -> Publish:
 
 async def _wait(gate: Awaitable[Any]) -> None:
     await gate
+
+
+async def _both(gate: Awaitable[Any], durable: Awaitable[Any]) -> None:
+    await gate
+    await durable

@@ -124,6 +124,7 @@ class Connection(asyncio.Protocol):
         "last_seen",
         "opened",
         "principal",
+        "resend_inflight",
         "session",
         "transport",
         "version",
@@ -154,6 +155,7 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self.blocked = False
         self.blocked_since = 0
+        self.resend_inflight = False  # unacknowledged messages go again after a timeout
         self._paused = False
         self._allowed: str | None = None  # a topic already authorized in this read
         self._out: list[bytes] = []

@@ -72,6 +72,14 @@ class BrokerLimits:
     connect_timeout: float = _seconds(
         "CONNECT_TIMEOUT", 10.0, "seconds a connection may take to send CONNECT"
     )
+    retry_interval: float = setting(
+        _PREFIX + "RETRY_INTERVAL",
+        20.0,
+        "seconds before an unacknowledged QoS 1/2 message is sent again to a connected "
+        "MQTT 3.1.1 client (0: only on reconnect, as MQTT 5 requires)",
+        minimum=0,
+        maximum=86_400,
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BrokerLimits:

@@ -11,6 +11,7 @@ import sys
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter, build_standalone
 from mainflux.adapters.mqtt.events import STREAM
 from mainflux.adapters.mqtt.settings import CommandSettings, MqttSettings
+from mainflux.adapters.mqtt.state import open_state
 from mainflux.adapters.runtime import connect_bus, open_access
 from mainflux.core.health import nats_probe, watching
 from mainflux.core.runner import run, tune_garbage_collector
@@ -42,7 +43,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 async def _standalone(settings: MqttSettings, stop: asyncio.Event) -> None:
-    adapter = build_standalone(settings)
+    state = await open_state(settings.state_url, settings.instance)
+    adapter = build_standalone(settings, state)
     await _serve(adapter, stop)
 
 
@@ -54,9 +56,10 @@ async def _service(command: CommandSettings, stop: asyncio.Event) -> None:
     events = RedisEventStream(service.es_url)
     trimming = asyncio.create_task(keep_trimmed(events, [STREAM], command.retention))
     try:
+        state = await open_state(settings.state_url, settings.instance, redis_url=service.es_url)
         async with open_access(service.access) as access:
             with watching({"nats": nats_probe(bus.client)}):
-                await _serve(build_adapter(access, bus, events, settings), stop)
+                await _serve(build_adapter(access, bus, events, settings, state=state), stop)
     finally:
         trimming.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -70,6 +70,20 @@ class MainfluxPolicy:
         """Whether the thing may publish on ``topic``."""
         return self._authorize(principal, topic)
 
+    async def recheck(self, thing_id: str, topic_filter: str) -> bool | None:
+        """Whether the thing may still subscribe to ``topic_filter`` (a subscription
+        read back after a restart); ``None`` when the things service cannot tell now."""
+        channel = channel_of(topic_filter)
+        if channel is None:
+            return False
+        try:
+            await self._access.can_access_by_id(channel, thing_id)
+        except Unauthorized:
+            return False
+        except ServiceUnavailable:
+            return None
+        return True
+
     def _authorize(self, thing_id: str, topic: str) -> Answer:
         channels = self._channels
         channel = channels.get(topic, PENDING)

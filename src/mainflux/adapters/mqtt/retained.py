@@ -15,7 +15,8 @@ class RetainedStore:
 
     A new topic beyond ``max_count`` messages or ``max_bytes`` of payload is refused
     (and counted in :attr:`refused`); replacing or clearing a topic always works. A
-    version 5 message keeps its properties, and is dropped once its expiry passed."""
+    version 5 message keeps its properties, and is dropped once its expiry passed.
+    ``changed`` (when set) is told of every topic stored, cleared or dropped."""
 
     def __init__(self, max_count: int, max_bytes: int) -> None:
         self.max_count = max_count
@@ -23,6 +24,7 @@ class RetainedStore:
         self.size = 0
         self.refused = 0
         self._messages: dict[str, Publish] = {}
+        self.changed: Callable[[str, Publish | None], None] | None = None
 
     def __len__(self) -> int:
         return len(self._messages)
@@ -36,6 +38,8 @@ class RetainedStore:
             if old is not None:
                 del self._messages[topic]
                 self.size -= freed
+                if self.changed is not None:
+                    self.changed(topic, None)
             return True
         added = len(message.payload)
         count = len(self._messages) + (0 if old is not None else 1)
@@ -48,6 +52,8 @@ class RetainedStore:
             stored = Publish(topic, bytes(message.payload), message.qos, True)
         self._messages[topic] = stored
         self.size += added - freed
+        if self.changed is not None:
+            self.changed(topic, stored)
         return True
 
     def drop(self, stale: Callable[[str], bool]) -> int:
@@ -55,6 +61,8 @@ class RetainedStore:
         topics = [topic for topic in self._messages if stale(topic)]
         for topic in topics:
             self.size -= len(self._messages.pop(topic).payload)
+            if self.changed is not None:
+                self.changed(topic, None)
         return len(topics)
 
     def matching(self, topic_filter: str) -> Iterator[Publish]:
@@ -76,4 +84,6 @@ class RetainedStore:
         if self._messages.get(message.topic) is message:
             del self._messages[message.topic]
             self.size -= len(message.payload)
+            if self.changed is not None:
+                self.changed(message.topic, None)
         return True

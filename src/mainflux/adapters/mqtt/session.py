@@ -5,7 +5,10 @@ and a client id: the same client id under two owners is two unrelated sessions.
 It outlives its connection when the client asked for a persistent one
 (clean session 0): its subscriptions keep matching, and QoS 1/2 messages wait in a
 queue bounded in messages and bytes until the client comes back. Messages in flight (sent, not yet
-acknowledged) are sent again, flagged DUP, on reconnect.
+acknowledged) are sent again, flagged DUP, on reconnect, and (MQTT 3.1.1 only) when they
+stay unacknowledged past the broker's retry interval. A persistent session records its
+messages in the broker's :class:`~mainflux.adapters.mqtt.journal.Journal` (``journal``),
+so they survive a restart until the client acknowledges them.
 
 While a version 5 client holds a session, its deliveries honour the subscription options
 (no local, retain as published, subscription identifiers) and its receive maximum bounds
@@ -32,6 +35,7 @@ from mainflux.adapters.mqtt.codec import (
     encode_ack,
 )
 from mainflux.adapters.mqtt.codec5 import Publish5, with_subscription_ids
+from mainflux.adapters.mqtt.journal import Journal
 from mainflux.adapters.mqtt.topics import matches
 
 NO_LOCAL = 0x04
@@ -54,6 +58,7 @@ class Client(Protocol):
     keepalive: int
     last_seen: int  # the broker's tick of its last read
     opened: int  # the broker's tick when it was admitted
+    resend_inflight: bool  # unacknowledged messages go again while connected (3.1.1)
 
     def write(self, data: bytes) -> None:
         """Queue bytes for this turn's single write."""
@@ -79,13 +84,15 @@ class Client(Protocol):
 class Outgoing:
     """A QoS 1/2 message sent to the client and not yet fully acknowledged."""
 
-    __slots__ = ("message", "qos", "released", "retain")
+    __slots__ = ("message", "qos", "ref", "released", "retain", "sent")
 
-    def __init__(self, message: Publish, qos: int, retain: bool) -> None:
+    def __init__(self, message: Publish, qos: int, retain: bool, ref: int, sent: float) -> None:
         self.message = message
         self.qos = qos
         self.retain = retain
         self.released = False
+        self.ref = ref  # its number in the journal (0: not stored)
+        self.sent = sent  # time.monotonic() of its last sending
 
 
 class Session:
@@ -101,6 +108,7 @@ class Session:
         "expires_at",
         "expiry",
         "inflight",
+        "journal",
         "max_inflight",
         "max_queue",
         "max_queue_bytes",
@@ -127,7 +135,7 @@ class Session:
         self.conn: Client | None = None
         self.subscriptions: dict[str, int] = {}
         self.inflight: dict[int, Outgoing] = {}
-        self.pending: deque[tuple[Publish, int, bool]] | None = None
+        self.pending: deque[tuple[Publish, int, bool, int]] | None = None  # (..., ref)
         self.awaiting_release: set[int] | None = None
         self.max_inflight = max_inflight
         self.max_queue = max_queue
@@ -139,6 +147,7 @@ class Session:
         self.expires_at = 0.0  # time.monotonic() when an absent session ends; 0: never
         self.options: dict[str, int] | None = None  # version 5 options by filter
         self.options_apply = False  # a version 5 client holds it: ``options`` count
+        self.journal: Journal | None = None  # where a persistent session's state is kept
 
     def deliver(self, message: Publish, qos: int, retain: bool = False) -> None:
         """Send ``message`` at ``qos`` now, or queue it (QoS 1/2) when it cannot go yet.
@@ -172,13 +181,17 @@ class Session:
             if conn is not None:
                 conn.send_qos0(message, retain)
             return
+        journal = self.journal
         if (
             conn is not None
             and not self.pending
             and len(self.inflight) < self.max_inflight
             and not conn.blocked
         ):
-            self._send_new(conn, message, qos, retain)
+            ref = (
+                journal.enqueue(self.owner, self.client_id, message, qos, retain) if journal else 0
+            )
+            self._send_new(conn, message, qos, retain, ref)
             return
         if conn is None and self.clean:
             return
@@ -189,13 +202,32 @@ class Session:
         if len(pending) >= self.max_queue or self.queued_bytes + size > self.max_queue_bytes:
             self.dropped += 1  # the newest is refused: what was queued first goes first
             return
-        pending.append((message, qos, retain))
+        ref = journal.enqueue(self.owner, self.client_id, message, qos, retain) if journal else 0
+        pending.append((message, qos, retain, ref))
         self.queued_bytes += size
 
-    def _send_new(self, conn: Client, message: Publish, qos: int, retain: bool) -> None:
+    def restore(self, message: Publish, qos: int, retain: bool, ref: int) -> bool:
+        """Queue a message read back from storage, within the queue's bounds; returns
+        whether it fitted."""
+        size = len(message.payload) + len(message.topic)
+        pending = self.pending
+        if pending is None:
+            pending = self.pending = deque()
+        if len(pending) >= self.max_queue or self.queued_bytes + size > self.max_queue_bytes:
+            return False
+        pending.append((message, qos, retain, ref))
+        self.queued_bytes += size
+        return True
+
+    def _send_new(self, conn: Client, message: Publish, qos: int, retain: bool, ref: int) -> None:
         packet_id = self._allocate()
-        self.inflight[packet_id] = Outgoing(message, qos, retain)
+        self.inflight[packet_id] = Outgoing(message, qos, retain, ref, time.monotonic())
         conn.send_publish(message, qos, packet_id, retain, False)
+
+    def done(self, ref: int) -> None:
+        """A stored message left the session."""
+        if ref and self.journal is not None:
+            self.journal.dequeue(self.owner, self.client_id, ref)
 
     def _allocate(self) -> int:
         packet_id = self._next_id
@@ -219,6 +251,8 @@ class Session:
             return
         if (kind == PUBACK and out.qos == 1) or (kind == PUBCOMP and out.qos == 2):
             del self.inflight[packet_id]
+            if out.ref:
+                self.done(out.ref)
             if self.pending:
                 self.drain()
 
@@ -227,12 +261,41 @@ class Session:
         conn = self.conn
         if conn is None:
             return
+        now = time.monotonic()
         for packet_id, out in list(self.inflight.items()):
+            out.sent = now
             if out.released:
                 conn.write(encode_ack(PUBREL, packet_id))
             else:
                 conn.send_publish(out.message, out.qos, packet_id, out.retain, True)
         self.drain()
+
+    def resend_due(self, before: float) -> int:
+        """Send again (DUP, or PUBREL once PUBREC came) what was last sent before
+        ``before`` (``time.monotonic()``) and is still unacknowledged, while the client
+        stays connected (MQTT 3.1.1 allows it; version 5 does not); returns how many.
+
+        What is in flight is kept in the order it was last sent, so the scan stops at
+        the first message not due yet."""
+        conn = self.conn
+        inflight = self.inflight
+        if conn is None or conn.blocked or not inflight:
+            return 0
+        due: list[int] = []
+        for packet_id, out in inflight.items():
+            if out.sent >= before:
+                break
+            due.append(packet_id)
+        now = time.monotonic()
+        for packet_id in due:
+            out = inflight.pop(packet_id)
+            inflight[packet_id] = out  # to the end: the most recently sent
+            out.sent = now
+            if out.released:
+                conn.write(encode_ack(PUBREL, packet_id))
+            else:
+                conn.send_publish(out.message, out.qos, packet_id, out.retain, True)
+        return len(due)
 
     def drain(self) -> None:
         """Move queued messages into flight while the window and the socket allow."""
@@ -242,13 +305,14 @@ class Session:
             return
         now = 0.0
         while pending and len(self.inflight) < self.max_inflight and not conn.blocked:
-            message, qos, retain = pending.popleft()
+            message, qos, retain, ref = pending.popleft()
             self.queued_bytes -= len(message.payload) + len(message.topic)
             if message.__class__ is Publish5:
                 now = now or time.monotonic()
                 if message.expired(now):
+                    self.done(ref)
                     continue
-            self._send_new(conn, message, qos, retain)
+            self._send_new(conn, message, qos, retain, ref)
         if not pending:
             self.pending = None
 
@@ -258,9 +322,14 @@ class Session:
         pending = self.pending
         if not pending:
             return 0
-        kept = deque(item for item in pending if not stale(item[0].topic))
+        kept: deque[tuple[Publish, int, bool, int]] = deque()
+        for item in pending:
+            if stale(item[0].topic):
+                self.done(item[3])
+            else:
+                kept.append(item)
         dropped = len(pending) - len(kept)
         if dropped:
             self.pending = kept or None
-            self.queued_bytes = sum(len(m.payload) + len(m.topic) for m, _, _ in kept)
+            self.queued_bytes = sum(len(m.payload) + len(m.topic) for m, _, _, _ in kept)
         return dropped

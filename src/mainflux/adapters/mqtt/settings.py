@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mainflux.adapters.mqtt.limits import BrokerLimits
+from mainflux.adapters.mqtt.state import check_state_url
 from mainflux.adapters.mqtt.topics import valid_filter
 from mainflux.adapters.runtime import (
     DEFAULT_NATS_URL,
@@ -50,6 +51,15 @@ class MqttSettings:
     server_cert: str = setting(_P + "SERVER_CERT", "", "PEM certificate chain (TLS with the key)")
     server_key: str = setting(_P + "SERVER_KEY", "", "PEM private key of that certificate")
     instance: str = setting(_P + "INSTANCE", "", "this instance's name in mainflux.mqtt events")
+    state_url: str = setting(
+        _P + "STATE_URL",
+        "",
+        "where sessions and retained messages outlive a restart: none, redis://..., "
+        "postgresql://... or sqlite+aiosqlite:///... (unset: the platform's database in "
+        "the all-in-one, the MF_MQTT_ADAPTER_ES_URL Redis in mainflux-mqtt)",
+        check=check_state_url,
+        secret=True,
+    )
     limits: BrokerLimits = nested(BrokerLimits)
     http: HttpLimits = http_limits()  # the WebSocket port's (MF_HTTP_*)
     standalone_refused_filters: tuple[str, ...] = derived(

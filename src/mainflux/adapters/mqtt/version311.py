@@ -81,6 +81,7 @@ class Version311:
         assert session is not None
         session.options_apply = False
         session.max_inflight = conn.broker.limits.max_inflight
+        conn.resend_inflight = True  # 3.1.1 does not forbid it (version 5 does)
         conn.write(encode_connack(present, codec.ACCEPTED))
 
     # --- packets after CONNECT ---------------------------------------------------------
