@@ -204,7 +204,9 @@ async def test_the_mqtt_adapter_reports_on_its_websocket_port(launch: Any, redis
         )
         body = await until_health(url, 503, {"things"}, "nothing answers on the things port")
         assert body["service"] == "mqtt-adapter"
-        assert body["checks"]["nats"] == body["checks"]["event stream"] == {"status": "pass"}
+        up = {"status": "pass"}
+        assert body["checks"]["nats"] == body["checks"]["event stream"] == up
+        assert body["checks"]["state store"] == up  # Redis, as MF_MQTT_ADAPTER_ES_URL
         nats.stop()
         await until_health(url, 503, {"things", "nats"}, "both outages show")
         nats.start()

@@ -58,7 +58,11 @@ async def _service(command: CommandSettings, stop: asyncio.Event) -> None:
     try:
         state = await open_state(settings.state_url, settings.instance, redis_url=service.es_url)
         async with open_access(service.access) as access:
-            with watching({"nats": nats_probe(bus.client)}):
+            probes = {
+                "nats": nats_probe(bus.client),
+                "state store": state.ping if state is not None else None,
+            }
+            with watching(probes):
                 await _serve(build_adapter(access, bus, events, settings, state=state), stop)
     finally:
         trimming.cancel()

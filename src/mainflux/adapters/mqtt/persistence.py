@@ -118,6 +118,10 @@ class StateStore(Protocol):
         """Apply ``ops`` in order, all or none; raises when the store is unreachable."""
         ...
 
+    async def ping(self) -> None:
+        """Return when the store answers; raise when it does not (``/health``)."""
+        ...
+
     async def close(self) -> None:
         """Release connections."""
         ...

@@ -63,6 +63,10 @@ class RedisStateStore:
     def _key(self, name: str) -> str:
         return self._prefix + name
 
+    async def ping(self) -> None:
+        """Return when Redis answers ``PING``."""
+        await self._redis.ping()
+
     async def load(self) -> StoredState:
         """Every session with its subscriptions and queued messages, and the retained;
         entries that cannot be read are logged and deleted."""

@@ -27,6 +27,7 @@ from mainflux.adapters.mqtt.persistence import (
     Unsubscribe,
 )
 from mainflux.core.db import migrate
+from mainflux.core.health import database_probe
 
 metadata = sa.MetaData()
 sessions = sa.Table(
@@ -86,6 +87,10 @@ class SqlStateStore:
         """``owned``: the store disposes of ``engine`` when closed."""
         self._engine = engine
         self._owned = owned
+
+    async def ping(self) -> None:
+        """Return when the database answers ``SELECT 1``."""
+        await database_probe(self._engine)()
 
     async def create_schema(self) -> None:
         """Apply the migrations of the broker's state."""
