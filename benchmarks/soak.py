@@ -828,6 +828,7 @@ class MqttClient:
             for future in self.pending.values():
                 if not future.done():
                     future.set_exception(ConnectionResetError("connection lost before PUBACK"))
+                    future.exception()  # its publisher may have stopped waiting already
             self.pending.clear()
             writer.close()
 
@@ -1142,6 +1143,7 @@ async def soak(platform: Platform, args: argparse.Namespace) -> int:
                 f"{tally.attempts - len(counted)} ({why})",
             ]
         )
+    print()
     print(
         _table(
             [
@@ -1173,6 +1175,7 @@ async def soak(platform: Platform, args: argparse.Namespace) -> int:
                 errors,
             ]
         )
+    print()
     print(
         _table(
             [
@@ -1205,6 +1208,7 @@ async def soak(platform: Platform, args: argparse.Namespace) -> int:
         )
     per_own = own / messages * 1e6 if messages else 0.0
     rows.append(["(load generator)", "-", "-", "-", f"{own:.1f}", f"{per_own:.0f}"])
+    print()
     print(
         _table(
             [
