@@ -86,6 +86,7 @@ class Managed(Process):
     stop_signal: int = signal.SIGTERM
     user: str | None = None  # run as this user (PostgreSQL refuses root)
     restarts: int = 0
+    restarting: bool = False
     cpu_before: float = 0.0  # CPU seconds of earlier incarnations
 
     def start(self) -> None:
@@ -189,13 +190,7 @@ class Samples:
     """RSS and fds of one process over the run: (seconds since the load began, MB, fds)."""
 
     points: list[tuple[float, float, int]] = field(default_factory=list)
-
-    def at(self, when: float) -> tuple[float, int] | None:
-        """The first sample at or after ``when``."""
-        for t, rss, fds in self.points:
-            if t >= when:
-                return rss, fds
-        return None
+    marks: dict[str, tuple[float, int]] = field(default_factory=dict)  # start, warm-up, end
 
 
 # --- private servers ----------------------------------------------------------------------
@@ -910,19 +905,31 @@ async def _read_packet(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 async def restart_in_turn(
-    platform: Platform, load: Load, args: argparse.Namespace, done: list[str]
+    platform: Platform,
+    load: Load,
+    args: argparse.Namespace,
+    done: list[str],
+    snapshot: Callable[[str], None],
 ) -> None:
-    """After the warm-up, stop (or kill) and start again one process every ``--interval``
-    seconds, in turn, until the load stops."""
+    """After the warm-up (when the "warm-up" snapshot is taken), stop (or kill) and start
+    again one process every ``--interval`` seconds, in turn, until the last stretch of
+    the load (so that the load ends on running processes); ``--interval 0``: none."""
     await _pause(load.stop, args.warmup)
+    snapshot("warm-up")
+    if not args.interval:
+        return
     for process in itertools.cycle(platform.restartable):
-        if load.stop.is_set():
+        if load.stop.is_set() or load.clock() > args.duration - max(args.interval / 2, 5):
             return
         signum = platform.restart_signal or process.stop_signal
         began = load.clock()
-        await asyncio.to_thread(process.halt, signum)
-        await asyncio.sleep(platform.down)
-        await asyncio.to_thread(process.start)
+        process.restarting = True
+        try:
+            await asyncio.to_thread(process.halt, signum)
+            await asyncio.sleep(platform.down)
+            await asyncio.to_thread(process.start)
+        finally:
+            process.restarting = False
         process.restarts += 1
         line = (
             f"{began:6.1f} s  {process.name}: {signal.Signals(signum).name}, "
@@ -933,19 +940,23 @@ async def restart_in_turn(
         await _pause(load.stop, args.interval)
 
 
+def take_samples(platform: Platform, load: Load, samples: dict[str, Samples]) -> None:
+    """One RSS and fds sample of every running process (none of one being restarted)."""
+    now = load.clock()
+    for process in platform.processes:
+        pid = process.pid
+        if pid is not None and not process.restarting:
+            rss, fds = memory_and_fds(pid)
+            if rss > 0:  # not a process that was just killed
+                samples.setdefault(process.name, Samples()).points.append((now, rss, fds))
+
+
 async def sample(
     platform: Platform, load: Load, every: float, samples: dict[str, Samples], stop: asyncio.Event
 ) -> None:
-    """RSS and fds of every process every ``every`` seconds."""
-    while True:
-        now = load.clock()
-        for process in platform.processes:
-            pid = process.pid
-            if pid is not None:
-                rss, fds = memory_and_fds(pid)
-                samples.setdefault(process.name, Samples()).points.append((now, rss, fds))
-        if stop.is_set():
-            return
+    """Sample every process every ``every`` seconds until ``stop``."""
+    while not stop.is_set():
+        take_samples(platform, load, samples)
         await _pause(stop, every)
 
 
@@ -1054,15 +1065,25 @@ async def soak(platform: Platform, args: argparse.Namespace) -> int:
     own0 = time.process_time()
     load.started = time.monotonic()
     samples: dict[str, Samples] = {}
+
+    def snapshot(mark: str) -> None:
+        for process in platform.processes:
+            pid = process.pid
+            if pid is not None and not process.restarting:
+                rss, fds = memory_and_fds(pid)
+                samples.setdefault(process.name, Samples()).marks[mark] = (rss, fds)
+
+    snapshot("start")
     sampling_done = asyncio.Event()
     sampler = asyncio.create_task(sample(platform, load, args.sample, samples, sampling_done))
     restarts: list[str] = []
-    restarter = asyncio.create_task(restart_in_turn(platform, load, args, restarts))
+    restarter = asyncio.create_task(restart_in_turn(platform, load, args, restarts, snapshot))
     publishers = asyncio.gather(load.http(), load.mqtt_publisher(1), load.mqtt_publisher(0))
     await _pause(load.stop, args.duration)
     load.stop.set()
     load_ended = load.clock()
     await restarter
+    snapshot("end")
     try:
         await asyncio.wait_for(asyncio.shield(publishers), args.drain)
     except TimeoutError:
@@ -1089,8 +1110,9 @@ async def soak(platform: Platform, args: argparse.Namespace) -> int:
     print(f"\n== {platform.name}")
     print(
         f"load {args.duration:.0f} s at {args.rate:g} msg/s per publisher, warm-up "
-        f"{args.warmup:.0f} s, one restart every {args.interval:.0f} s; "
-        f"load average {os.getloadavg()[0]:.2f}"
+        f"{args.warmup:.0f} s, "
+        + (f"one restart every {args.interval:.0f} s; " if args.interval else "no restarts; ")
+        + f"load average {os.getloadavg()[0]:.2f}"
     )
     names = Counter(line.split()[2].rstrip(":") for line in restarts)
     print(
@@ -1163,7 +1185,13 @@ async def soak(platform: Platform, args: argparse.Namespace) -> int:
     for name, got in load.deliveries.items():
         of_acked = sum(1 for k in acked_keys if k in got.seen)
         of_qos0 = sum(1 for k in qos0_keys if k in got.seen)
-        dups = sum(n - 1 for n in got.seen.values() if n > 1)
+        dups_by: Counter[str] = Counter()
+        for (q, _), n in got.seen.items():
+            if n > 1:
+                dups_by[LABELS[q].split(" (")[0]] += n - 1
+        dup_text = str(dups_by.total())
+        if dups_by:
+            dup_text += " (" + ", ".join(f"{q} {n}" for q, n in dups_by.most_common()) + ")"
         errors = ", ".join(f"{k} {v}" for k, v in got.errors.most_common(3)) or "-"
         rows.append(
             [
@@ -1171,7 +1199,7 @@ async def soak(platform: Platform, args: argparse.Namespace) -> int:
                 str(got.connects),
                 f"{of_acked} of {len(acked_keys)}",
                 f"{of_qos0} of {len(qos0_keys)}",
-                str(dups),
+                dup_text,
                 errors,
             ]
         )
@@ -1193,8 +1221,9 @@ async def soak(platform: Platform, args: argparse.Namespace) -> int:
     rows = []
     for process in platform.processes:
         points = samples.get(process.name, Samples())
-        start, warm, end = points.at(0), points.at(args.warmup), points.at(load_ended)
+        start, warm, end = (points.marks.get(m) for m in ("start", "warm-up", "end"))
         peak = max((p[1] for p in points.points), default=0.0)
+        peak = max([peak, *(m[0] for m in points.marks.values())])
         per = cpu[process.name] / messages * 1e6 if messages else 0.0
         rows.append(
             [
@@ -1278,6 +1307,8 @@ def main() -> None:
         parser.error("--duration and --rate must be positive")
     if args.interval is None:
         args.interval = max(10.0, args.duration / 12)
+    if args.interval < 0:
+        parser.error("--interval must be 0 (no restarts) or more")
     if args.warmup is None:
         args.warmup = args.duration / 6
     raise_fd_limit()
