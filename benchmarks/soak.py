@@ -67,6 +67,7 @@ from mqtt_storm import (  # the storm's process and provisioning helpers
     provision,
     publish_packet,
     raise_fd_limit,
+    wait_for_port,
 )
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -102,8 +103,6 @@ class Managed(Process):
                 user=self.user,
                 group=self.user,
             )
-        from mqtt_storm import wait_for_port
-
         for port in self.ports:
             wait_for_port(port, self.name, self.proc, self.log)
 
@@ -266,7 +265,7 @@ class Platform:
     coap: tuple[str, int]
     mqtt_port: int
     reader_url: str
-    count_stored: Callable[[str], Awaitable[list[tuple[str, float]]]]  # channel -> rows
+    stored_rows: Callable[[str], Awaitable[list[tuple[str, float]]]]  # channel -> rows
     restart_signal: int
     down: float
     nats_url: str | None = None
@@ -834,6 +833,8 @@ class MqttClient:
 
     async def publish(self, topic: str, body: bytes, qos: int) -> None:
         writer = await self.ensure()
+        if writer.is_closing():  # reset by the server (writing would only be logged)
+            raise ConnectionResetError("connection closed")
         if qos == 0:
             writer.write(publish_packet(topic, body))
             await writer.drain()
@@ -961,7 +962,7 @@ async def sample(
 
 
 async def stored_keys(platform: Platform, channel: str) -> Counter[Key]:
-    rows = await platform.count_stored(channel)
+    rows = await platform.stored_rows(channel)
     found: Counter[Key] = Counter()
     for name, value in rows:
         found[(name.split(":", 1)[-1], int(value))] += 1
