@@ -269,6 +269,7 @@ class Platform:
     restart_signal: int
     down: float
     nats_url: str | None = None
+    metrics_url: str = ""  # where mainflux_coap_dropped_total is served
 
 
 def _py(module: str) -> list[str]:
@@ -324,6 +325,7 @@ def allinone(workdir: Path, args: argparse.Namespace) -> Iterator[Platform]:
             stored,
             restart_signal=signal.SIGKILL,
             down=0.0,
+            metrics_url=f"{url}/metrics",
         )
     finally:
         process.stop()
@@ -477,6 +479,7 @@ def microservices(workdir: Path, args: argparse.Namespace) -> Iterator[Platform]
             restart_signal=signal.SIGKILL if args.kill else 0,
             down=args.down,
             nats_url=nats_url,
+            metrics_url=f"http://127.0.0.1:{ports['coap']}/metrics",
         )
     finally:
         for process in reversed(started):
@@ -1026,6 +1029,22 @@ async def jetstream_counts(url: str) -> str:
         await client.close()
 
 
+async def counter(url: str, name: str) -> str:
+    """The sum of a Prometheus counter's samples at ``url`` (since the process started)."""
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            reply = await client.get(url)
+            reply.raise_for_status()
+    except httpx.HTTPError as exc:
+        return f"unavailable ({type(exc).__name__})"
+    values = [
+        float(line.rsplit(" ", 1)[1])
+        for line in reply.text.splitlines()
+        if line.startswith(name) and not line.startswith(f"{name[:-6]}_created")
+    ]
+    return f"{sum(values):.0f}"
+
+
 def _mb(value: tuple[float, int] | None) -> str:
     return f"{value[0]:.1f}" if value else "-"
 
@@ -1106,6 +1125,7 @@ async def soak(platform: Platform, args: argparse.Namespace) -> int:
     own = time.process_time() - own0
     in_reader = await reader_total(platform, channel, pub_key)
     streams = await jetstream_counts(platform.nats_url) if platform.nats_url else ""
+    coap_dropped = await counter(platform.metrics_url, "mainflux_coap_dropped_total")
 
     # --- the table ---
     print(f"\n== {platform.name}")
@@ -1256,6 +1276,7 @@ async def soak(platform: Platform, args: argparse.Namespace) -> int:
         f"stored rows {sum(found.values())} (reader API total {in_reader}); writer caught up "
         f"{catch_up:.1f} s after the load{'; ' + streams if streams else ''}"
     )
+    print(f"notifications the CoAP adapter dropped (observer queue full): {coap_dropped}")
     print(f"acknowledged messages lost: {lost_total} of {len(acked_keys)}", flush=True)
     for line in lost_detail:
         print("  " + line)
