@@ -21,6 +21,8 @@ import redis
 from mainflux.adapters.mqtt import codec, codec5, restore
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter, build_standalone
 from mainflux.adapters.mqtt.broker import Broker
+from mainflux.adapters.mqtt.codec import Publish
+from mainflux.adapters.mqtt.journal import Journal
 from mainflux.adapters.mqtt.limits import BrokerLimits
 from mainflux.adapters.mqtt.persistence import Enqueue
 from mainflux.adapters.mqtt.state import open_state
@@ -494,3 +496,45 @@ def test_a_pubrel_left_without_pubcomp_is_sent_again_to_a_connected_311_client()
         sock.close()
     finally:
         broker.close()
+
+
+class LostAnswer:
+    """A real store whose first batch is committed but answered with a dropped
+    connection (the server committed; the client never heard it)."""
+
+    def __init__(self, store: SqlStateStore) -> None:
+        self.store = store
+        self.lost = False
+
+    async def apply(self, ops: Any) -> None:
+        await self.store.apply(ops)
+        if not self.lost:
+            self.lost = True
+            raise ConnectionError("connection lost during COMMIT")
+
+    async def load(self) -> Any:
+        return await self.store.load()
+
+    async def ping(self) -> None:
+        await self.store.ping()
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+async def test_a_batch_sent_again_after_a_lost_commit_answer_is_stored(db_url: str) -> None:
+    store = await open_state(db_url, "lost")
+    assert isinstance(store, SqlStateStore)
+    journal = Journal(LostAnswer(store), close_timeout=0.1)  # type: ignore[arg-type]
+    try:
+        journal.save_session("thing", "c", None, 0.0)
+        journal.subscribe("thing", "c", "a/#", 1, 0)
+        journal.enqueue("thing", "c", Publish("a/b", b"x", 1), 1, False)
+        journal.retain("a/b", Publish("a/b", b"r", 1, True))
+        await asyncio.wait_for(journal.durable(), WAIT)  # retried, not refused for ever
+        state = await store.load()
+        assert [len(s.queued) for s in state.sessions] == [1]
+        assert len(state.retained) == 1
+    finally:
+        await journal.close()
+        await store.close()
