@@ -538,3 +538,35 @@ async def test_a_batch_sent_again_after_a_lost_commit_answer_is_stored(db_url: s
     finally:
         await journal.close()
         await store.close()
+
+
+@pytest.mark.parametrize("options", [-1, (1 << 40) << 8], ids=["negative", "huge-id"])
+def test_stored_subscription_options_out_of_range_are_unreadable(
+    sqlite_state: tuple[str, Path], options: int
+) -> None:
+    url, path = sqlite_state
+    broker = Restartable(url)
+    try:
+        device = Client(broker.port, "device-9", clean=False)
+        device.subscribe("opt/#", 1)
+        device.close()
+        close_clients()
+        broker.thread.run(broker.adapter.stop())
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE mqtt_subscriptions SET options = ?", (options,))
+        broker.adapter = broker._start(None)
+        sock = socket.create_connection(("127.0.0.1", broker.port), timeout=WAIT)
+        connect = codec.Connect("device-9", clean_session=False)
+        sock.sendall(codec5.encode_connect(connect, {codec5.SESSION_EXPIRY: 60}))
+        assert _read(sock, codec5.Decoder5(), 1)[0].kind == codec.CONNACK
+        publisher = Client(broker.port)
+        sent = publisher.paho.publish("opt/x", b"x", 1)
+        sent.wait_for_publish(WAIT)
+        assert sent.is_published()  # the publisher is not cut off by a stored row
+        session = broker.broker.session("device-9", "device-9")
+        assert session is not None and session.subscriptions == {}
+        sock.close()
+    finally:
+        broker.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM mqtt_subscriptions").fetchone() == (0,)

@@ -8,8 +8,8 @@ broker before its listeners open:
   ``max_sessions_per_thing``, ``max_subscriptions``, the per-session queue bounds and
   the retained bounds apply as if the state had arrived over the network (what does
   not fit is deleted from the store, and counted);
-- a row that cannot be read (a corrupt message, an invalid filter) is logged, deleted
-  and skipped: it never stops the broker;
+- a row that cannot be read (a corrupt message, an invalid filter, QoS or options) is
+  logged, deleted and skipped: it never stops the broker;
 - every restored subscription is put to the policy again, as the thing's rights may have
   changed while the broker was down: one refused is deleted (with the queued messages
   no other subscription of the session matches); one the policy cannot answer yet (the
@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from mainflux.adapters.mqtt.broker import Broker
 from mainflux.adapters.mqtt.codec import Publish
+from mainflux.adapters.mqtt.codec_common import MAX_REMAINING_LENGTH
 from mainflux.adapters.mqtt.connection import TRIES
 from mainflux.adapters.mqtt.journal import Journal
 from mainflux.adapters.mqtt.persistence import (
@@ -111,7 +112,7 @@ async def restore(broker: Broker, store: StateStore, journal: Journal) -> Restor
                 journal.record(Dequeue(owner, client_id, seq))
         room = limits.max_subscriptions
         for topic_filter, (qos, options) in stored.subscriptions.items():
-            if not valid_filter(topic_filter) or qos not in (0, 1, 2):
+            if not valid_filter(topic_filter) or qos not in (0, 1, 2) or not _valid(options):
                 log.warning(
                     "mqtt: stored subscription %r of %s unreadable; deleted",
                     topic_filter,
@@ -176,6 +177,12 @@ async def restore(broker: Broker, store: StateStore, journal: Journal) -> Restor
     if broker.held:
         broker.spawn(_recheck_held(broker, aside))
     return done
+
+
+def _valid(options: int) -> bool:
+    """Whether stored subscription options are ones a SUBSCRIBE can give (option bits,
+    and a subscription identifier of at most 268,435,455 from bit 8)."""
+    return options >= 0 and options >> 8 <= MAX_REMAINING_LENGTH
 
 
 def _forget_unmatched(broker: Broker, session: Session) -> None:
