@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 import redis
@@ -570,3 +571,24 @@ def test_stored_subscription_options_out_of_range_are_unreadable(
         broker.close()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM mqtt_subscriptions").fetchone() == (0,)
+
+
+def test_a_stored_session_ending_at_no_time_does_not_stop_expiry(redis_url: str) -> None:
+    broker = Restartable(redis_url)
+    try:
+        close_clients()
+        broker.thread.run(broker.adapter.stop())
+        prefix = f"mainflux.mqtt.state.{broker.instance}:"
+        with redis.Redis.from_url(redis_url) as store:
+            value = msgspec.msgpack.encode((60, float("nan")))
+            store.hset(prefix + "sessions", '["odd","odd"]', value)
+        broker.adapter = broker._start(None)
+        assert broker.broker.session("odd", "odd") is None  # unreadable: not restored
+        sock = socket.create_connection(("127.0.0.1", broker.port), timeout=WAIT)
+        connect = codec.Connect("brief", clean_session=False)
+        sock.sendall(codec5.encode_connect(connect, {codec5.SESSION_EXPIRY: 1}))
+        assert _read(sock, codec5.Decoder5(), 1)[0].kind == codec.CONNACK
+        sock.close()
+        assert eventually(lambda: broker.broker.session("brief", "brief") is None, 3 * WAIT)
+    finally:
+        broker.close()

@@ -85,7 +85,7 @@ async def restore(broker: Broker, store: StateStore, journal: Journal) -> Restor
             remaining = float(stored.expiry)
             if stored.expires_at is not None:
                 remaining = stored.expires_at - now
-        if remaining is not None and remaining <= 0:
+        if remaining is not None and not remaining > 0:  # passed, or NaN (not a time)
             journal.record(DropSession(owner, client_id))
             continue
         session = broker.adopt(owner, client_id, stored.expiry, remaining)
