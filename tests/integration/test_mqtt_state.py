@@ -592,3 +592,36 @@ def test_a_stored_session_ending_at_no_time_does_not_stop_expiry(redis_url: str)
         assert eventually(lambda: broker.broker.session("brief", "brief") is None, 3 * WAIT)
     finally:
         broker.close()
+
+
+def test_a_qos2_publish_sent_again_is_not_acknowledged_before_it_is_stored(
+    faked: WithFakeStore,
+) -> None:
+    port = faked.running.port
+    device = Client(port, "device-10", clean=False)
+    device.subscribe("q2/#", 2)
+    device.close()
+    faked.store.down = True
+    first = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    first.sendall(codec.encode_connect(codec.Connect("pub-10", clean_session=False)))
+    assert _read(first, codec.Decoder(), 1)[0].kind == codec.CONNACK
+    first.sendall(codec.encode_publish("q2/x", b"once", 2, 7))
+    assert eventually(lambda: faked.store.failed >= 1)
+    first.close()  # the publisher gave up waiting, and comes back with its session
+    again = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    again.sendall(codec.encode_connect(codec.Connect("pub-10", clean_session=False)))
+    decoder = codec.Decoder()
+    assert _read(again, decoder, 1)[0].kind == codec.CONNACK
+    again.sendall(codec.encode_publish("q2/x", b"once", 2, 7, dup=True))
+    again.sendall(codec.PINGREQ_BYTES)  # answered once the PUBLISH before it is
+    failed = faked.store.failed
+    assert eventually(lambda: faked.store.failed > failed)  # still not stored
+    again.settimeout(0.3)
+    with pytest.raises(TimeoutError):
+        again.recv(65536)  # no PUBREC for a message the store does not have
+    again.settimeout(WAIT)
+    faked.store.down = False
+    pubrec, pingresp = _read(again, decoder, 2)
+    assert (pubrec.kind, pubrec.packet_id, pingresp.kind) == (codec.PUBREC, 7, codec.PINGRESP)
+    assert any(isinstance(op, Enqueue) for op in faked.store.ops)
+    again.close()
