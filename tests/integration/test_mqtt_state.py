@@ -654,3 +654,31 @@ def test_changes_undone_while_the_store_is_down_cost_no_memory(faked: WithFakeSt
     finally:
         sock.close()
         faked.store.down = False
+
+
+def test_start_up_does_not_wait_for_a_things_service_that_does_not_answer(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(restore, "CHECK_DEADLINE", 0.2)
+    monkeypatch.setattr(restore, "RECHECK_INTERVAL", 0.05)
+    things = FakeThings()
+    channel = str(uuid.uuid4())
+    topic = f"channels/{channel}/messages"
+    device = things.thing(channel)
+    broker = Restartable(redis_url, things=things)
+    try:
+        client = Client(broker.port, "dev", clean=False, username=device[0], password=device[1])
+        client.subscribe(topic, 1)
+        client.close()
+        close_clients()
+        broker.thread.run(broker.adapter.stop())
+        silent = things.gate = asyncio.Event()  # questions wait, unanswered
+        broker.adapter = broker._start(None)  # the listeners open all the same
+        session = broker.broker.session(device[0], "dev")
+        assert session is not None and session.subscriptions == {}
+        assert broker.broker.held == {session: {topic: (1, 0)}}
+        broker.thread.loop.call_soon_threadsafe(silent.set)
+        assert eventually(lambda: not broker.broker.held)
+        assert session.subscriptions == {topic: 1}
+    finally:
+        broker.close()

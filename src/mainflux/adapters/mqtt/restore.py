@@ -13,9 +13,10 @@ broker before its listeners open:
 - every restored subscription is put to the policy again, as the thing's rights may have
   changed while the broker was down: one refused is deleted (with the queued messages
   no other subscription of the session matches); one the policy cannot answer yet (the
-  things service is unreachable) is *held* — it delivers nothing, and the session's
-  queued messages are set aside, even if its client comes back — and asked again
-  every few seconds until the policy answers.
+  things service is unreachable, or has not answered within :data:`CHECK_DEADLINE`) is
+  *held* — it delivers nothing, and the session's queued messages are set aside, even
+  if its client comes back — and asked again every few seconds until the policy
+  answers.
 
 Only then does the broker record changes in the journal."""
 
@@ -50,6 +51,7 @@ log = logging.getLogger("mainflux.mqtt")
 Queued = tuple[Publish, int, bool, int]  # message, QoS, retain, its number in the store
 
 RECHECK_INTERVAL: Final = 5.0  # seconds between askings about held subscriptions
+CHECK_DEADLINE: Final = 10.0  # seconds start-up waits for verdicts; the rest are held
 _CONCURRENT_CHECKS: Final = 64
 
 
@@ -192,14 +194,26 @@ def _forget_unmatched(broker: Broker, session: Session) -> None:
 
 
 async def _ask_all(broker: Broker, questions: list[tuple[Any, str]]) -> list[bool | None]:
-    """The policy's verdict on each ``(owner, filter)``, a few at a time."""
+    """The policy's verdict on each ``(owner, filter)``, a few at a time; ``None`` for
+    those not answered within :data:`CHECK_DEADLINE` (a things service that does not
+    answer must not keep the listeners closed: they are held and asked again later)."""
     gate = asyncio.Semaphore(_CONCURRENT_CHECKS)
 
     async def ask(owner: Any, topic_filter: str) -> bool | None:
         async with gate:
             return await verdict(broker, owner, topic_filter)
 
-    return list(await asyncio.gather(*(ask(o, f) for o, f in questions)))
+    tasks = [asyncio.ensure_future(ask(o, f)) for o, f in questions]
+    if tasks:
+        await asyncio.wait(tasks, timeout=CHECK_DEADLINE)
+    verdicts: list[bool | None] = []
+    for task in tasks:
+        if task.done():
+            verdicts.append(task.result())
+        else:
+            task.cancel()
+            verdicts.append(None)
+    return verdicts
 
 
 async def verdict(broker: Broker, owner: Any, topic_filter: str) -> bool | None:
