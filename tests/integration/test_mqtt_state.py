@@ -682,3 +682,40 @@ def test_start_up_does_not_wait_for_a_things_service_that_does_not_answer(
         assert session.subscriptions == {topic: 1}
     finally:
         broker.close()
+
+
+def test_a_restored_session_is_never_another_thing_s_with_the_same_client_id(
+    state_url: str,
+) -> None:
+    things = FakeThings()
+    first_channel, second_channel = str(uuid.uuid4()), str(uuid.uuid4())
+    first = things.thing(first_channel)
+    second = things.thing(second_channel)
+    publisher = things.thing(first_channel)
+    broker = Restartable(state_url, things=things)
+    try:
+        client = Client(broker.port, "same", clean=False, username=first[0], password=first[1])
+        assert client.subscribe(f"channels/{first_channel}/messages", 1) == [1]
+        client.close()
+        broker.restart()
+        sender = Client(broker.port, username=publisher[0], password=publisher[1])
+        sender.publish(f"channels/{first_channel}/messages", b"for the first", 1)
+        other = Client(broker.port, "same", clean=False, connect=False)
+        other.paho.username_pw_set(second[0], second[1])
+        assert other.connect() == (0, False)  # nothing inherited
+        assert other.nothing()
+        broker.restart()
+        again, present = reconnect_as(broker.port, "same", first)
+        assert present
+        assert again.receive().payload == b"for the first"
+    finally:
+        broker.close()
+
+
+def reconnect_as(port: int, client_id: str, thing: tuple[str, str]) -> tuple[Client, bool]:
+    """A thing's client resuming ``client_id``'s persistent session."""
+    client = Client(port, client_id, clean=False, connect=False)
+    client.paho.username_pw_set(thing[0], thing[1])
+    code, present = client.connect()
+    assert code == 0
+    return client, present
