@@ -250,12 +250,14 @@ async def _recheck_held(broker: Broker, aside: dict[Session, list[Queued]]) -> N
                 answer = await verdict(broker, session.owner, topic_filter)
                 if answer is None or broker.epoch != epoch or broker.held.get(session) is not held:
                     continue  # no answer, or one a revocation may have made stale
-                if held.pop(topic_filter, None) is None:
+                if topic_filter not in held:
                     continue  # unsubscribed meanwhile
-                if answer:
+                if answer:  # out of held, as a subscription already stored
                     broker.subscribe(session, topic_filter, qos, options | 0x20)
-                elif session.journal is not None:
-                    session.journal.unsubscribe(session.owner, session.client_id, topic_filter)
+                else:
+                    del held[topic_filter]
+                    if session.journal is not None:
+                        session.journal.unsubscribe(session.owner, session.client_id, topic_filter)
             if not held and broker.held.get(session) is held:
                 del broker.held[session]
         for session in [s for s in aside if s not in broker.held]:
