@@ -14,15 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 import redis
 
 from mainflux.adapters.mqtt import codec, codec5, restore
 from mainflux.adapters.mqtt.adapter import MqttAdapter, build_adapter, build_standalone
-from mainflux.adapters.mqtt.broker import Broker
+from mainflux.adapters.mqtt.broker import AllowAll, Broker
+from mainflux.adapters.mqtt.codec import Publish
+from mainflux.adapters.mqtt.journal import Journal
 from mainflux.adapters.mqtt.limits import BrokerLimits
-from mainflux.adapters.mqtt.persistence import Enqueue
+from mainflux.adapters.mqtt.persistence import Enqueue, Unsubscribe
 from mainflux.adapters.mqtt.state import open_state
 from mainflux.adapters.mqtt.state_redis import RedisStateStore
 from mainflux.adapters.mqtt.state_sql import SqlStateStore
@@ -494,3 +497,237 @@ def test_a_pubrel_left_without_pubcomp_is_sent_again_to_a_connected_311_client()
         sock.close()
     finally:
         broker.close()
+
+
+class LostAnswer:
+    """A real store whose first batch is committed but answered with a dropped
+    connection (the server committed; the client never heard it)."""
+
+    def __init__(self, store: SqlStateStore) -> None:
+        self.store = store
+        self.lost = False
+
+    async def apply(self, ops: Any) -> None:
+        await self.store.apply(ops)
+        if not self.lost:
+            self.lost = True
+            raise ConnectionError("connection lost during COMMIT")
+
+    async def load(self) -> Any:
+        return await self.store.load()
+
+    async def ping(self) -> None:
+        await self.store.ping()
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+async def test_a_batch_sent_again_after_a_lost_commit_answer_is_stored(db_url: str) -> None:
+    store = await open_state(db_url, "lost")
+    assert isinstance(store, SqlStateStore)
+    journal = Journal(LostAnswer(store), close_timeout=0.1)  # type: ignore[arg-type]
+    try:
+        journal.save_session("thing", "c", None, 0.0)
+        journal.subscribe("thing", "c", "a/#", 1, 0)
+        journal.enqueue("thing", "c", Publish("a/b", b"x", 1), 1, False)
+        journal.retain("a/b", Publish("a/b", b"r", 1, True))
+        await asyncio.wait_for(journal.durable(), WAIT)  # retried, not refused for ever
+        state = await store.load()
+        assert [len(s.queued) for s in state.sessions] == [1]
+        assert len(state.retained) == 1
+    finally:
+        await journal.close()
+        await store.close()
+
+
+@pytest.mark.parametrize("options", [-1, (1 << 40) << 8], ids=["negative", "huge-id"])
+def test_stored_subscription_options_out_of_range_are_unreadable(
+    sqlite_state: tuple[str, Path], options: int
+) -> None:
+    url, path = sqlite_state
+    broker = Restartable(url)
+    try:
+        device = Client(broker.port, "device-9", clean=False)
+        device.subscribe("opt/#", 1)
+        device.close()
+        close_clients()
+        broker.thread.run(broker.adapter.stop())
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE mqtt_subscriptions SET options = ?", (options,))
+        broker.adapter = broker._start(None)
+        sock = socket.create_connection(("127.0.0.1", broker.port), timeout=WAIT)
+        connect = codec.Connect("device-9", clean_session=False)
+        sock.sendall(codec5.encode_connect(connect, {codec5.SESSION_EXPIRY: 60}))
+        assert _read(sock, codec5.Decoder5(), 1)[0].kind == codec.CONNACK
+        publisher = Client(broker.port)
+        sent = publisher.paho.publish("opt/x", b"x", 1)
+        sent.wait_for_publish(WAIT)
+        assert sent.is_published()  # the publisher is not cut off by a stored row
+        session = broker.broker.session("device-9", "device-9")
+        assert session is not None and session.subscriptions == {}
+        sock.close()
+    finally:
+        broker.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM mqtt_subscriptions").fetchone() == (0,)
+
+
+def test_a_stored_session_ending_at_no_time_does_not_stop_expiry(redis_url: str) -> None:
+    broker = Restartable(redis_url)
+    try:
+        close_clients()
+        broker.thread.run(broker.adapter.stop())
+        prefix = f"mainflux.mqtt.state.{broker.instance}:"
+        with redis.Redis.from_url(redis_url) as store:
+            value = msgspec.msgpack.encode((60, float("nan")))
+            store.hset(prefix + "sessions", '["odd","odd"]', value)
+        broker.adapter = broker._start(None)
+        assert broker.broker.session("odd", "odd") is None  # unreadable: not restored
+        sock = socket.create_connection(("127.0.0.1", broker.port), timeout=WAIT)
+        connect = codec.Connect("brief", clean_session=False)
+        sock.sendall(codec5.encode_connect(connect, {codec5.SESSION_EXPIRY: 1}))
+        assert _read(sock, codec5.Decoder5(), 1)[0].kind == codec.CONNACK
+        sock.close()
+        assert eventually(lambda: broker.broker.session("brief", "brief") is None, 3 * WAIT)
+    finally:
+        broker.close()
+
+
+def test_a_qos2_publish_sent_again_is_not_acknowledged_before_it_is_stored(
+    faked: WithFakeStore,
+) -> None:
+    port = faked.running.port
+    device = Client(port, "device-10", clean=False)
+    device.subscribe("q2/#", 2)
+    device.close()
+    faked.store.down = True
+    first = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    first.sendall(codec.encode_connect(codec.Connect("pub-10", clean_session=False)))
+    assert _read(first, codec.Decoder(), 1)[0].kind == codec.CONNACK
+    first.sendall(codec.encode_publish("q2/x", b"once", 2, 7))
+    assert eventually(lambda: faked.store.failed >= 1)
+    first.close()  # the publisher gave up waiting, and comes back with its session
+    again = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    again.sendall(codec.encode_connect(codec.Connect("pub-10", clean_session=False)))
+    decoder = codec.Decoder()
+    assert _read(again, decoder, 1)[0].kind == codec.CONNACK
+    again.sendall(codec.encode_publish("q2/x", b"once", 2, 7, dup=True))
+    again.sendall(codec.PINGREQ_BYTES)  # answered once the PUBLISH before it is
+    failed = faked.store.failed
+    assert eventually(lambda: faked.store.failed > failed)  # still not stored
+    again.settimeout(0.3)
+    with pytest.raises(TimeoutError):
+        again.recv(65536)  # no PUBREC for a message the store does not have
+    again.settimeout(WAIT)
+    faked.store.down = False
+    pubrec, pingresp = _read(again, decoder, 2)
+    assert (pubrec.kind, pubrec.packet_id, pingresp.kind) == (codec.PUBREC, 7, codec.PINGRESP)
+    assert any(isinstance(op, Enqueue) for op in faked.store.ops)
+    again.close()
+
+
+def test_changes_undone_while_the_store_is_down_cost_no_memory(faked: WithFakeStore) -> None:
+    port = faked.running.port
+    faked.store.down = True
+    sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    sock.sendall(codec.encode_connect(codec.Connect("flood", clean_session=False)))
+    decoder = codec.Decoder()
+    assert _read(sock, decoder, 1)[0].kind == codec.CONNACK
+    count = 5000
+    try:
+        for i in range(count):  # QoS 0: nothing waits for the store
+            sock.sendall(codec.encode_publish(f"r/{i}", b"v", 0, retain=True))
+            sock.sendall(codec.encode_publish(f"r/{i}", b"", 0, retain=True))
+            sock.sendall(codec.encode_subscribe(i + 1, [(f"s/{i}", 1)]))
+            sock.sendall(codec.encode_unsubscribe(i + 1, [f"s/{i}"]))
+        sock.sendall(codec.PINGREQ_BYTES)
+        assert _read(sock, decoder, 2 * count + 1)[-1].kind == codec.PINGRESP
+        assert len(faked.running.adapter.broker.retained) == 0
+        assert faked.journal.backlog < 2100  # moot changes are compacted past 1024
+    finally:
+        sock.close()
+        faked.store.down = False
+
+
+def test_start_up_does_not_wait_for_a_things_service_that_does_not_answer(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(restore, "CHECK_DEADLINE", 0.2)
+    monkeypatch.setattr(restore, "RECHECK_INTERVAL", 0.05)
+    things = FakeThings()
+    channel = str(uuid.uuid4())
+    topic = f"channels/{channel}/messages"
+    device = things.thing(channel)
+    broker = Restartable(redis_url, things=things)
+    try:
+        client = Client(broker.port, "dev", clean=False, username=device[0], password=device[1])
+        client.subscribe(topic, 1)
+        client.close()
+        close_clients()
+        broker.thread.run(broker.adapter.stop())
+        silent = things.gate = asyncio.Event()  # questions wait, unanswered
+        broker.adapter = broker._start(None)  # the listeners open all the same
+        session = broker.broker.session(device[0], "dev")
+        assert session is not None and session.subscriptions == {}
+        assert broker.broker.held == {session: {topic: (1, 0)}}
+        broker.thread.loop.call_soon_threadsafe(silent.set)
+        assert eventually(lambda: not broker.broker.held)
+        assert session.subscriptions == {topic: 1}
+    finally:
+        broker.close()
+
+
+def test_a_restored_session_is_never_another_thing_s_with_the_same_client_id(
+    state_url: str,
+) -> None:
+    things = FakeThings()
+    first_channel, second_channel = str(uuid.uuid4()), str(uuid.uuid4())
+    first = things.thing(first_channel)
+    second = things.thing(second_channel)
+    publisher = things.thing(first_channel)
+    broker = Restartable(state_url, things=things)
+    try:
+        client = Client(broker.port, "same", clean=False, username=first[0], password=first[1])
+        assert client.subscribe(f"channels/{first_channel}/messages", 1) == [1]
+        client.close()
+        broker.restart()
+        sender = Client(broker.port, username=publisher[0], password=publisher[1])
+        sender.publish(f"channels/{first_channel}/messages", b"for the first", 1)
+        other = Client(broker.port, "same", clean=False, connect=False)
+        other.paho.username_pw_set(second[0], second[1])
+        assert other.connect() == (0, False)  # nothing inherited
+        assert other.nothing()
+        broker.restart()
+        again, present = reconnect_as(broker.port, "same", first)
+        assert present
+        assert again.receive().payload == b"for the first"
+    finally:
+        broker.close()
+
+
+def reconnect_as(port: int, client_id: str, thing: tuple[str, str]) -> tuple[Client, bool]:
+    """A thing's client resuming ``client_id``'s persistent session."""
+    client = Client(port, client_id, clean=False, connect=False)
+    client.paho.username_pw_set(thing[0], thing[1])
+    code, present = client.connect()
+    assert code == 0
+    return client, present
+
+
+async def test_a_held_subscription_let_in_then_dropped_is_deleted_from_the_store() -> None:
+    store = FakeStateStore()
+    store.down = True  # one batch: letting it in and dropping it
+    journal = Journal(store, close_timeout=0.05)
+    broker = Broker(AllowAll(), BrokerLimits())
+    broker.keep_state(journal)
+    session = broker.adopt("thing", "c", None, None)
+    assert session is not None
+    session.journal = journal
+    broker.held[session] = {"a/#": (1, 0)}  # read back from the store
+    broker.subscribe(session, "a/#", 1, 0x20)
+    assert broker.unsubscribe(session, "a/#")
+    store.down = False
+    await journal.flush()
+    assert store.ops == [Unsubscribe("thing", "c", "a/#")]
+    await journal.close()

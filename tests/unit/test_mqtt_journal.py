@@ -19,6 +19,7 @@ from mainflux.adapters.mqtt.persistence import (
     Retain,
     SaveSession,
     Subscribe,
+    Unsubscribe,
     decode_message,
     encode_message,
 )
@@ -139,4 +140,26 @@ async def test_a_batch_that_turns_out_moot_still_answers_its_waiters() -> None:
         journal.dequeue("thing", "c", seq)
     await asyncio.wait_for(journal.durable(), 10)
     assert store.ops == []
+    await journal.close()
+
+
+async def test_what_is_made_and_removed_in_one_batch_is_never_written() -> None:
+    store = FakeStateStore()
+    journal = Journal(store)
+    journal.retain("new", Publish("new", b"1", 0, True), True)
+    journal.retain("new", Publish("new", b"2", 0, True))
+    journal.retain("new", None)
+    journal.subscribe("thing", "c", "new/#", 1, 0, True)
+    journal.unsubscribe("thing", "c", "new/#")
+    journal.retain("old", Publish("old", b"1", 0, True))  # the store may have it
+    journal.retain("old", None)
+    journal.subscribe("thing", "c", "old/#", 1, 0)
+    journal.unsubscribe("thing", "c", "old/#")
+    await journal.flush()
+    assert store.ops == [Retain("old", None), Unsubscribe("thing", "c", "old/#")]
+    journal.retain("new", Publish("new", b"3", 0, True), True)  # a later batch
+    await journal.flush()
+    journal.retain("new", None)  # the store has it now
+    await journal.flush()
+    assert store.ops[-1] == Retain("new", None)
     await journal.close()

@@ -617,11 +617,12 @@ class Broker:
         session.subscriptions[topic_filter] = qos
         self.tree.subscribe(topic_filter, session, qos)
         flags = options & ~0x33
-        if session.journal is not None:
-            session.journal.subscribe(session.owner, session.client_id, topic_filter, qos, flags)
         held = self.held.get(session)
-        if held is not None:
-            held.pop(topic_filter, None)
+        stored = held.pop(topic_filter, None) is not None if held is not None else False
+        if session.journal is not None:
+            new = not (existed or stored)
+            journal = session.journal
+            journal.subscribe(session.owner, session.client_id, topic_filter, qos, flags, new)
         if flags:
             if session.options is None:
                 session.options = {}

@@ -365,6 +365,9 @@ class Connection(asyncio.Protocol):
             if waiting is None:
                 waiting = session.awaiting_release = set()
             if packet.packet_id in waiting:
+                journal = self.broker.journal
+                if journal is not None:  # the first copy's changes may not be stored yet
+                    return self._acknowledge_when(asyncio.shield(journal.durable()), packet)
                 self.write(encode_ack(PUBREC, packet.packet_id))
                 return None
             if len(waiting) >= self.version.awaiting_limit:

@@ -53,6 +53,9 @@ class Journal:
         # what it changes: a later change of the same thing makes an earlier one moot
         self._latest: dict[tuple[Any, ...], int] = {}
         self._holes = 0  # moot changes left as None in _ops
+        # keys first made in this batch, of things the store did not have before it: a
+        # removal in the same batch makes both changes moot
+        self._fresh: set[tuple[Any, ...]] = set()
         self._seq = 0
         self._done: asyncio.Future[None] | None = None  # of the batch being gathered
         self._writing: asyncio.Future[None] | None = None  # of the batch being written
@@ -72,13 +75,27 @@ class Journal:
         if len(ops) == 1 and (self._writer is None or self._writer.done()):
             self._writer = asyncio.get_running_loop().create_task(self._write())
 
-    def _replace(self, key: tuple[Any, ...], op: Op) -> None:
-        """Record ``op``, which makes the batch's previous change under ``key`` moot."""
+    def _replace(self, key: tuple[Any, ...], op: Op, new: bool = False) -> None:
+        """Record ``op``, which makes the batch's previous change under ``key`` moot
+        (``new``: ``op`` makes what the store does not have)."""
         index = self._latest.get(key)
         if index is not None:
             self._moot(index)
+        elif new:
+            self._fresh.add(key)
         self._latest[key] = len(self._ops)
         self.record(op)
+
+    def _remove(self, key: tuple[Any, ...], op: Op) -> None:
+        """Record the removal ``op``; when what it removes was made in this batch, the
+        store never has it: both changes are moot (a store that stays down costs no
+        memory for things made and removed meanwhile)."""
+        if key in self._fresh:
+            self._fresh.discard(key)
+            self._moot(self._latest.pop(key))
+            self.changes += 1
+            return
+        self._replace(key, op)
 
     def _moot(self, index: int) -> None:
         """Forget the change at ``index``; compact the batch when half of it is moot
@@ -109,18 +126,25 @@ class Journal:
         self._replace(("drop", owner, client_id), DropSession(owner, client_id))
 
     def subscribe(
-        self, owner: Any, client_id: str, topic_filter: str, qos: int, options: int
+        self,
+        owner: Any,
+        client_id: str,
+        topic_filter: str,
+        qos: int,
+        options: int,
+        new: bool = False,
     ) -> None:
-        """A session subscribed (or changed a subscription)."""
+        """A session subscribed (``new``: to a filter it had not stored), or changed a
+        subscription."""
         owner = str(owner)
         op = Subscribe(owner, client_id, topic_filter, qos, options)
-        self._replace(("filter", owner, client_id, topic_filter), op)
+        self._replace(("filter", owner, client_id, topic_filter), op, new)
 
     def unsubscribe(self, owner: Any, client_id: str, topic_filter: str) -> None:
         """A subscription went."""
         owner = str(owner)
         op = Unsubscribe(owner, client_id, topic_filter)
-        self._replace(("filter", owner, client_id, topic_filter), op)
+        self._remove(("filter", owner, client_id, topic_filter), op)
 
     def enqueue(self, owner: Any, client_id: str, message: Publish, qos: int, retain: bool) -> int:
         """A QoS 1/2 message for a session; returns its number for :meth:`dequeue`."""
@@ -139,10 +163,14 @@ class Journal:
             return
         self.record(Dequeue(str(owner), client_id, seq))
 
-    def retain(self, topic: str, message: Publish | None) -> None:
-        """The retained message of ``topic`` changed (``None``: cleared)."""
-        record = encode_message(message, message.qos, True) if message is not None else None
-        self._replace(("retained", topic), Retain(topic, record))
+    def retain(self, topic: str, message: Publish | None, new: bool = False) -> None:
+        """The retained message of ``topic`` changed (``None``: cleared; ``new``: the
+        topic had none)."""
+        if message is None:
+            self._remove(("retained", topic), Retain(topic, None))
+            return
+        record = encode_message(message, message.qos, True)
+        self._replace(("retained", topic), Retain(topic, record), new)
 
     # --- waiting -------------------------------------------------------------------------
 
@@ -189,6 +217,7 @@ class Journal:
             ops = [op for op in self._ops if op is not None]
             done = self._done or asyncio.get_running_loop().create_future()
             self._ops, self._latest, self._holes, self._done = [], {}, 0, None
+            self._fresh = set()
             self._writing = done
             delay = _FIRST_RETRY
             while True:

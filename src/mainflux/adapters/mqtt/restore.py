@@ -8,14 +8,15 @@ broker before its listeners open:
   ``max_sessions_per_thing``, ``max_subscriptions``, the per-session queue bounds and
   the retained bounds apply as if the state had arrived over the network (what does
   not fit is deleted from the store, and counted);
-- a row that cannot be read (a corrupt message, an invalid filter) is logged, deleted
-  and skipped: it never stops the broker;
+- a row that cannot be read (a corrupt message, an invalid filter, QoS or options) is
+  logged, deleted and skipped: it never stops the broker;
 - every restored subscription is put to the policy again, as the thing's rights may have
   changed while the broker was down: one refused is deleted (with the queued messages
   no other subscription of the session matches); one the policy cannot answer yet (the
-  things service is unreachable) is *held* — it delivers nothing, and the session's
-  queued messages are set aside, even if its client comes back — and asked again
-  every few seconds until the policy answers.
+  things service is unreachable, or has not answered within :data:`CHECK_DEADLINE`) is
+  *held* — it delivers nothing, and the session's queued messages are set aside, even
+  if its client comes back — and asked again every few seconds until the policy
+  answers.
 
 Only then does the broker record changes in the journal."""
 
@@ -30,6 +31,7 @@ from typing import Any, Final
 
 from mainflux.adapters.mqtt.broker import Broker
 from mainflux.adapters.mqtt.codec import Publish
+from mainflux.adapters.mqtt.codec_common import MAX_REMAINING_LENGTH
 from mainflux.adapters.mqtt.connection import TRIES
 from mainflux.adapters.mqtt.journal import Journal
 from mainflux.adapters.mqtt.persistence import (
@@ -49,6 +51,7 @@ log = logging.getLogger("mainflux.mqtt")
 Queued = tuple[Publish, int, bool, int]  # message, QoS, retain, its number in the store
 
 RECHECK_INTERVAL: Final = 5.0  # seconds between askings about held subscriptions
+CHECK_DEADLINE: Final = 10.0  # seconds start-up waits for verdicts; the rest are held
 _CONCURRENT_CHECKS: Final = 64
 
 
@@ -84,7 +87,7 @@ async def restore(broker: Broker, store: StateStore, journal: Journal) -> Restor
             remaining = float(stored.expiry)
             if stored.expires_at is not None:
                 remaining = stored.expires_at - now
-        if remaining is not None and remaining <= 0:
+        if remaining is not None and not remaining > 0:  # passed, or NaN (not a time)
             journal.record(DropSession(owner, client_id))
             continue
         session = broker.adopt(owner, client_id, stored.expiry, remaining)
@@ -111,7 +114,7 @@ async def restore(broker: Broker, store: StateStore, journal: Journal) -> Restor
                 journal.record(Dequeue(owner, client_id, seq))
         room = limits.max_subscriptions
         for topic_filter, (qos, options) in stored.subscriptions.items():
-            if not valid_filter(topic_filter) or qos not in (0, 1, 2):
+            if not valid_filter(topic_filter) or qos not in (0, 1, 2) or not _valid(options):
                 log.warning(
                     "mqtt: stored subscription %r of %s unreadable; deleted",
                     topic_filter,
@@ -178,6 +181,12 @@ async def restore(broker: Broker, store: StateStore, journal: Journal) -> Restor
     return done
 
 
+def _valid(options: int) -> bool:
+    """Whether stored subscription options are ones a SUBSCRIBE can give (option bits,
+    and a subscription identifier of at most 268,435,455 from bit 8)."""
+    return options >= 0 and options >> 8 <= MAX_REMAINING_LENGTH
+
+
 def _forget_unmatched(broker: Broker, session: Session) -> None:
     """Drop queued messages that no subscription (active or held) of ``session`` matches."""
     filters = [*session.subscriptions, *broker.held.get(session, ())]
@@ -185,14 +194,26 @@ def _forget_unmatched(broker: Broker, session: Session) -> None:
 
 
 async def _ask_all(broker: Broker, questions: list[tuple[Any, str]]) -> list[bool | None]:
-    """The policy's verdict on each ``(owner, filter)``, a few at a time."""
+    """The policy's verdict on each ``(owner, filter)``, a few at a time; ``None`` for
+    those not answered within :data:`CHECK_DEADLINE` (a things service that does not
+    answer must not keep the listeners closed: they are held and asked again later)."""
     gate = asyncio.Semaphore(_CONCURRENT_CHECKS)
 
     async def ask(owner: Any, topic_filter: str) -> bool | None:
         async with gate:
             return await verdict(broker, owner, topic_filter)
 
-    return list(await asyncio.gather(*(ask(o, f) for o, f in questions)))
+    tasks = [asyncio.ensure_future(ask(o, f)) for o, f in questions]
+    if tasks:
+        await asyncio.wait(tasks, timeout=CHECK_DEADLINE)
+    verdicts: list[bool | None] = []
+    for task in tasks:
+        if task.done():
+            verdicts.append(task.result())
+        else:
+            task.cancel()
+            verdicts.append(None)
+    return verdicts
 
 
 async def verdict(broker: Broker, owner: Any, topic_filter: str) -> bool | None:
@@ -229,12 +250,14 @@ async def _recheck_held(broker: Broker, aside: dict[Session, list[Queued]]) -> N
                 answer = await verdict(broker, session.owner, topic_filter)
                 if answer is None or broker.epoch != epoch or broker.held.get(session) is not held:
                     continue  # no answer, or one a revocation may have made stale
-                if held.pop(topic_filter, None) is None:
+                if topic_filter not in held:
                     continue  # unsubscribed meanwhile
-                if answer:
+                if answer:  # out of held, as a subscription already stored
                     broker.subscribe(session, topic_filter, qos, options | 0x20)
-                elif session.journal is not None:
-                    session.journal.unsubscribe(session.owner, session.client_id, topic_filter)
+                else:
+                    del held[topic_filter]
+                    if session.journal is not None:
+                        session.journal.unsubscribe(session.owner, session.client_id, topic_filter)
             if not held and broker.held.get(session) is held:
                 del broker.held[session]
         for session in [s for s in aside if s not in broker.held]:

@@ -16,7 +16,8 @@ class RetainedStore:
     A new topic beyond ``max_count`` messages or ``max_bytes`` of payload is refused
     (and counted in :attr:`refused`); replacing or clearing a topic always works. A
     version 5 message keeps its properties, and is dropped once its expiry passed.
-    ``changed`` (when set) is told of every topic stored, cleared or dropped."""
+    ``changed`` (when set) is told of every topic stored, cleared or dropped, and
+    whether the topic had no message before."""
 
     def __init__(self, max_count: int, max_bytes: int) -> None:
         self.max_count = max_count
@@ -24,7 +25,7 @@ class RetainedStore:
         self.size = 0
         self.refused = 0
         self._messages: dict[str, Publish] = {}
-        self.changed: Callable[[str, Publish | None], None] | None = None
+        self.changed: Callable[[str, Publish | None, bool], None] | None = None
 
     def __len__(self) -> int:
         return len(self._messages)
@@ -39,7 +40,7 @@ class RetainedStore:
                 del self._messages[topic]
                 self.size -= freed
                 if self.changed is not None:
-                    self.changed(topic, None)
+                    self.changed(topic, None, False)
             return True
         added = len(message.payload)
         count = len(self._messages) + (0 if old is not None else 1)
@@ -53,7 +54,7 @@ class RetainedStore:
         self._messages[topic] = stored
         self.size += added - freed
         if self.changed is not None:
-            self.changed(topic, stored)
+            self.changed(topic, stored, old is None)
         return True
 
     def drop(self, stale: Callable[[str], bool]) -> int:
@@ -62,7 +63,7 @@ class RetainedStore:
         for topic in topics:
             self.size -= len(self._messages.pop(topic).payload)
             if self.changed is not None:
-                self.changed(topic, None)
+                self.changed(topic, None, False)
         return len(topics)
 
     def matching(self, topic_filter: str) -> Iterator[Publish]:
@@ -85,5 +86,5 @@ class RetainedStore:
             del self._messages[message.topic]
             self.size -= len(message.payload)
             if self.changed is not None:
-                self.changed(message.topic, None)
+                self.changed(message.topic, None, False)
         return True

@@ -132,7 +132,9 @@ class SqlStateStore:
 
 async def _apply_run(conn: AsyncConnection, kind: type, run: list[Any]) -> None:
     """Apply consecutive changes of one kind."""
-    if kind is Enqueue:
+    if kind is Enqueue:  # replaces: a batch sent again after a lost COMMIT answer
+        keys = [{"b_owner": o, "b_client_id": c, "b_seq": s} for o, c, s, _ in run]
+        await conn.execute(_DELETE_MESSAGE, keys)
         rows = [{"owner": o, "client_id": c, "seq": s, "record": r} for o, c, s, r in run]
         await conn.execute(queue.insert(), rows)
     elif kind is Dequeue:
