@@ -29,7 +29,7 @@ from tests.integration.test_mqtt_support import (
     eventually,
     local_settings,
 )
-from tests.servers import wait_until
+from tests.servers import restartable_redis, wait_until
 
 STREAM = "mainflux.things"
 
@@ -209,3 +209,41 @@ def test_a_removed_channels_retained_messages_are_forgotten(platform: Platform) 
     assert [m.topic for m in platform.broker.retained.matching("channels/+/messages")] == [
         topic(kept)
     ]
+
+
+def test_after_an_event_stream_outage_every_right_is_checked_again() -> None:
+    """Changes made while ``mainflux.things`` could not be read were never heard: once it
+    can be read again, live keys and the subscriptions of live and absent sessions are
+    put to the things service again."""
+    with restartable_redis() as redis_server:
+        platform = Platform(redis_server.url)
+        try:
+            chan = channel()
+            kept, unlinked, rekeyed = (platform.things.thing(chan) for _ in range(3))
+            listening = platform.client(kept)
+            assert listening.subscribe(topic(chan), 1) == [1]
+            live = platform.client(unlinked, client_id="live")
+            assert live.subscribe(topic(chan), 1) == [1]
+            absent = platform.client(unlinked, client_id="absent", clean=False)
+            assert absent.subscribe(topic(chan), 1) == [1]
+            absent.close()
+            closing = platform.client(rekeyed, 5)
+            broker = platform.broker
+            assert eventually(lambda: len(broker.sessions_of(unlinked[0])) == 2)
+
+            redis_server.stop()
+            assert eventually(lambda: platform.access.read_failures > 0)
+            platform.things.links.discard((chan, unlinked[0]))  # never reaches the stream
+            del platform.things.keys[rekeyed[1]]
+            redis_server.start()
+
+            assert closing.disconnect_reason() == 0x87
+            assert eventually(
+                lambda: all(s.subscriptions == {} for s in broker.sessions_of(unlinked[0]))
+            )
+            assert len(broker.sessions_of(unlinked[0])) == 2  # the sessions themselves stay
+            platform.client(kept).publish(topic(chan), b"still allowed", 1)
+            assert listening.receive().payload == b"still allowed"
+            assert not listening.disconnected.is_set()
+        finally:
+            platform.stop()

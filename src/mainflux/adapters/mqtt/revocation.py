@@ -15,25 +15,37 @@ and, for each :class:`~mainflux.adapters.access.Revocation`:
   subscriptions to ``channels/<id>/messages...`` from its live and absent sessions,
   with the messages of that channel still queued for them;
 - ``CHANNEL`` (channel removed): the same for every session subscribed to the channel,
-  and the channel's retained messages are forgotten.
+  and the channel's retained messages are forgotten;
+- ``UNKNOWN`` (events may have been missed while the things event stream could not be
+  read): every right held is checked again, a few questions at a time: each live
+  connection's key (as for ``KEY``) and, once per thing and channel, the subscriptions of
+  its live and absent sessions (as for ``CONNECTION`` when refused). A question the
+  things service cannot answer keeps what it is about (the next event or reconnect
+  decides).
 
 Sessions are found through the broker's indexes (principal -> sessions, and the
 subscription tree below ``channels/<id>``), so the message path pays nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
 
 from mainflux.adapters.access import CachedThingAccess, Revocation, Revoked
 from mainflux.adapters.mqtt import codec, codec5
 from mainflux.adapters.mqtt.broker import Broker
 from mainflux.adapters.mqtt.policy import channel_of
+from mainflux.adapters.mqtt.restore import verdict
 from mainflux.adapters.mqtt.session import Client
 
 log = logging.getLogger("mainflux.mqtt")
 
 Credentials = tuple[str | None, bytes | None]
+
+#: Questions to the things service at once when every right is checked again.
+RECHECK_CONCURRENCY: Final = 64
 
 
 class Revoker:
@@ -88,15 +100,56 @@ class Revoker:
             broker.retained.drop(stale)
             if dropped:
                 log.info("mqtt: channel %s removed: %d subscriptions dropped", channel_id, dropped)
+        elif what is Revoked.UNKNOWN:
+            broker.spawn(self._check_everything())
 
-    def _check_keys(self, thing_id: str) -> None:
-        """Authenticate the thing's live connections again, once per distinct key."""
+    async def _check_everything(self) -> None:
+        """Check every live key and every (thing, channel) subscribed to again."""
+        gate = asyncio.Semaphore(RECHECK_CONCURRENCY)
+        broker = self.broker
+
+        async def gated(check: Awaitable[None]) -> None:
+            async with gate:
+                await check
+
+        pairs: dict[tuple[Any, str], str] = {}  # (thing, channel) -> one filter on it
+        checks: list[Awaitable[None]] = []
+        for thing_id, owned in list(broker.sessions.items()):
+            for credentials, conns in self._live_credentials(thing_id).items():
+                checks.append(self._check(thing_id, credentials, conns))
+            for session in owned.values():
+                for topic_filter in [*session.subscriptions, *broker.held.get(session, ())]:
+                    channel = channel_of(topic_filter)
+                    if channel:
+                        pairs.setdefault((thing_id, channel), topic_filter)
+        dropped = 0
+
+        async def check_pair(thing_id: Any, channel: str, topic_filter: str) -> None:
+            nonlocal dropped
+            if await verdict(broker, thing_id, topic_filter) is False:
+                dropped += broker.drop_subscriptions(broker.sessions_of(thing_id), _on(channel))
+
+        checks.extend(check_pair(t, c, f) for (t, c), f in pairs.items())
+        await asyncio.gather(*(gated(check) for check in checks))
+        log.info(
+            "mqtt: things events may have been missed: %d keys and %d subscribed channels "
+            "checked again, %d subscriptions dropped",
+            len(checks) - len(pairs),
+            len(pairs),
+            dropped,
+        )
+
+    def _live_credentials(self, thing_id: Any) -> dict[Credentials, list[Client]]:
         by_credentials: dict[Credentials, list[Client]] = {}
         for session in self.broker.sessions_of(thing_id):
             conn = session.conn
             if conn is not None and not conn.closed:
                 by_credentials.setdefault(conn.credentials, []).append(conn)
-        for credentials, conns in by_credentials.items():
+        return by_credentials
+
+    def _check_keys(self, thing_id: str) -> None:
+        """Authenticate the thing's live connections again, once per distinct key."""
+        for credentials, conns in self._live_credentials(thing_id).items():
             self.broker.spawn(self._check(thing_id, credentials, conns))
 
     async def _check(self, thing_id: str, credentials: Credentials, conns: list[Client]) -> None:
