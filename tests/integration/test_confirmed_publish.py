@@ -60,7 +60,9 @@ async def test_a_confirmed_publish_is_stored_when_it_returns_and_survives_a_kill
     server: NatsServer,
 ) -> None:
     nc = await nats.connect(server.url)
-    await nc.jsm().add_stream(name="CONFIRMED", subjects=["channels.>"])
+    await nc.jsm().add_stream(
+        name="CONFIRMED", subjects=["channels.>"], storage=api.StorageType.FILE
+    )
     await nc.close()
     bus = await NatsBus.connect(server.url)
     ch = str(uuid.uuid4())
