@@ -39,7 +39,6 @@ class CapturedSubjects:
         self._patterns: tuple[tuple[str, ...], ...] = ()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.readings = 0
 
     def captures(self, subject: str) -> bool:
         """Whether some stream stores ``subject`` (as of the last reading)."""
@@ -70,7 +69,6 @@ class CapturedSubjects:
             return
         else:
             self._patterns = tuple(patterns)
-        self.readings += 1
 
     def refresh_soon(self) -> None:
         """Have the task read the streams again without waiting for its period."""
