@@ -193,6 +193,13 @@ class NatsServer:
             self.proc.wait(10)
             self.proc = None
 
+    def kill(self) -> None:
+        """SIGKILL the server (nothing flushed, nothing said to clients)."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
 
 @contextmanager
 def nats_server(*, jetstream: bool = True) -> Iterator[NatsServer]:

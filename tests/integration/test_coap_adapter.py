@@ -42,7 +42,7 @@ def free_udp_port() -> int:
 class DownBus(InProcessBus):
     """A bus whose publishes and subscriptions fail as an unreachable NATS does."""
 
-    async def publish(self, message: Message) -> None:
+    async def publish(self, message: Message, *, confirm: bool = False) -> None:
         raise ServiceUnavailable()
 
     async def subscribe(self, subject, handler, *, queue=""):  # type: ignore[no-untyped-def]

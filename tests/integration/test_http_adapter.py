@@ -28,7 +28,7 @@ THING = "e2b1a0c9-0000-4000-8000-0000000000aa"
 class DownBus:
     """A publisher whose bus cannot be reached."""
 
-    async def publish(self, message: Message) -> None:
+    async def publish(self, message: Message, *, confirm: bool = False) -> None:
         raise ServiceUnavailable()
 
 

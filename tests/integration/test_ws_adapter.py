@@ -39,7 +39,7 @@ class BreakableBus(InProcessBus):
         self.down = False
         self.refuse_subscriptions = False
 
-    async def publish(self, message: Message) -> None:
+    async def publish(self, message: Message, *, confirm: bool = False) -> None:
         if self.down:
             raise ServiceUnavailable()
         await super().publish(message)

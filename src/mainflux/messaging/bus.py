@@ -38,8 +38,13 @@ class Subscription(Protocol):
 class Publisher(Protocol):
     """Puts messages on the bus."""
 
-    async def publish(self, message: Message) -> None:
-        """Publish on ``message.subject``. Raises ``ServiceUnavailable`` when the bus is down."""
+    async def publish(self, message: Message, *, confirm: bool = False) -> None:
+        """Publish on ``message.subject``. Raises ``ServiceUnavailable`` when the bus is down.
+
+        ``confirm`` is for a message the caller acknowledges to its sender afterwards:
+        the publish returns only once the bus's durable store (a JetStream stream, the
+        in-process bus's durable subscriber) has it, when one captures the subject, and
+        raises ``ServiceUnavailable`` when that store refuses it or does not answer."""
         ...
 
 

@@ -330,9 +330,11 @@ class InProcessBus:
         self._routes: dict[str, tuple[list[_Sub], list[_Group], list[_Durable]]] = {}
         self._closed = False
 
-    async def publish(self, message: Message) -> None:
+    async def publish(self, message: Message, confirm: bool = False) -> None:
         """Queue ``message`` for every matching subscriber; when durable subscribers
-        match, return once they have handled it.
+        match, return once they have handled it (always: ``confirm`` changes nothing; it
+        is not keyword-only here because a keyword-only default costs every call a
+        lookup, and QoS 0 MQTT publishes call this at full rate).
 
         Raises ``ServiceUnavailable`` once the bus is closed, and when a durable
         subscriber stays full for ``put_timeout`` or fails to handle the message."""

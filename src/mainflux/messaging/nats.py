@@ -9,7 +9,13 @@ Flow control is NATS's own: each subscription holds at most ``pending_msgs`` mes
 (or ``pending_bytes``) waiting for its handler; beyond that the client drops messages
 and counts them as a slow consumer (``mainflux_bus_dropped_total`` is not used here, the
 NATS error callback logs it). JetStream users take the raw client from
-:attr:`NatsBus.client`."""
+:attr:`NatsBus.client`.
+
+A publish is a core NATS publish: it returns once the message is in the client's write
+buffer, so a server killed at that moment loses it. ``publish(message, confirm=True)``
+is for messages the caller then acknowledges to a device: when a JetStream stream
+captures the subject it waits for the stream's PubAck (the message is stored), else it
+publishes plainly (see :mod:`mainflux.messaging.captured`)."""
 
 from __future__ import annotations
 
@@ -24,11 +30,13 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
 from nats.errors import Error as NatsError
 from nats.errors import MaxPayloadError
+from nats.js.errors import APIError, NoStreamResponseError
 from prometheus_client import Counter
 
 from mainflux.core.errors import PayloadTooLarge, ServiceUnavailable
 from mainflux.core.redact import redact_url
 from mainflux.messaging.bus import HANDLER_FAILURES, Handler
+from mainflux.messaging.captured import LIST_TIMEOUT, CapturedSubjects
 from mainflux.messaging.envelope import Message
 from mainflux.messaging.subjects import subject_tokens
 
@@ -43,6 +51,8 @@ PENDING_MSGS: Final = 65_536
 PENDING_BYTES: Final = 64 * 1024 * 1024
 #: Seconds :meth:`NatsBus.flush` waits for the server.
 FLUSH_TIMEOUT: Final = 5
+#: Seconds a confirmed publish waits for the stream's PubAck.
+CONFIRM_TIMEOUT: Final = 5.0
 
 
 class NatsSub:
@@ -61,9 +71,12 @@ class NatsBus:
     """A :class:`~mainflux.messaging.bus.Bus` over one nats-py connection."""
 
     def __init__(self, client: Client, url: str) -> None:
-        """Wrap a connected client; use :meth:`connect` to build one."""
+        """Wrap a connected client; use :meth:`connect` to build one (it also starts
+        following the streams' subjects, without which nothing is confirmed)."""
         self._nc = client
         self._url = url
+        self._js = client.jetstream(timeout=CONFIRM_TIMEOUT)
+        self._captured = CapturedSubjects(client.jsm(timeout=LIST_TIMEOUT))
 
     @classmethod
     async def connect(
@@ -74,6 +87,7 @@ class NatsBus:
         Raises ``ServiceUnavailable`` when the first connection cannot be made."""
         safe = redact_url(url)
         holder: list[Client] = []
+        buses: list[NatsBus] = []
 
         outage = [False]  # while reconnecting, each failed attempt is not logged again
 
@@ -90,6 +104,8 @@ class NatsBus:
         async def on_reconnect() -> None:
             outage[0] = False
             log.info("NATS %s: reconnected", safe)
+            if buses:
+                buses[0]._captured.refresh_soon()
 
         try:
             client = await nats.connect(
@@ -107,7 +123,10 @@ class NatsBus:
             raise ServiceUnavailable(f"cannot connect to NATS at {safe}: {exc}") from None
         client.options["max_reconnect_attempts"] = -1  # ... and reconnect forever afterwards
         holder.append(client)
-        return cls(client, url)
+        bus = cls(client, url)
+        buses.append(bus)
+        await bus._captured.start()
+        return bus
 
     @property
     def client(self) -> Client:
@@ -119,17 +138,42 @@ class NatsBus:
         """Whether the server is reachable right now."""
         return self._nc.is_connected
 
-    async def publish(self, message: Message) -> None:
-        """Publish the envelope on ``message.subject``.
+    def confirms(self, subject: str) -> bool:
+        """Whether a confirmed publish on ``subject`` waits for a stream (as of the last
+        reading of the streams' subjects)."""
+        return self._captured.captures(subject)
 
-        Raises ``ServiceUnavailable`` while the server is unreachable and
-        ``PayloadTooLarge`` above the server's ``max_payload``."""
+    async def publish(self, message: Message, *, confirm: bool = False) -> None:
+        """Publish the envelope on ``message.subject``; with ``confirm``, return only
+        once the JetStream stream capturing the subject stored it (when one does).
+
+        Raises ``ServiceUnavailable`` while the server is unreachable, and when a
+        confirmation is refused or does not come within :data:`CONFIRM_TIMEOUT`
+        seconds; ``PayloadTooLarge`` above the server's ``max_payload``."""
         if not self._nc.is_connected:
             raise ServiceUnavailable("the message bus is unreachable")
+        subject = message.subject
+        if confirm and self._captured.captures(subject):
+            await self._confirmed(subject, message.encode())
+            return
         try:
-            await self._nc.publish(message.subject, message.encode())
+            await self._nc.publish(subject, message.encode())
         except MaxPayloadError:
             raise PayloadTooLarge("message exceeds the bus's maximum payload") from None
+        except NatsError as exc:
+            raise ServiceUnavailable(f"the message bus refused the message: {exc}") from None
+
+    async def _confirmed(self, subject: str, data: bytes) -> None:
+        try:
+            await self._js.publish(subject, data)
+        except MaxPayloadError:
+            raise PayloadTooLarge("message exceeds the bus's maximum payload") from None
+        except (TimeoutError, NoStreamResponseError) as exc:
+            self._captured.refresh_soon()  # the stream may be gone
+            reason = "no stream answered" if isinstance(exc, NoStreamResponseError) else "timeout"
+            raise ServiceUnavailable(f"the message stream did not confirm: {reason}") from None
+        except APIError as exc:
+            raise ServiceUnavailable(f"the message stream refused the message: {exc}") from None
         except NatsError as exc:
             raise ServiceUnavailable(f"the message bus refused the message: {exc}") from None
 
@@ -177,6 +221,7 @@ class NatsBus:
 
     async def close(self) -> None:
         """Drain subscriptions and pending publishes when connected, then close."""
+        await self._captured.close()
         if self._nc.is_closed:
             return
         try:

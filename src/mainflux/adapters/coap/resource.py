@@ -244,7 +244,7 @@ class MessagesResource(Resource):  # type: ignore[misc]
             raise _Answer(numbers.BAD_REQUEST, "empty payload")
         message = Envelope(channel, subtopic, thing, PROTOCOL, payload, time.time_ns())
         try:
-            await self.bus.publish(message)
+            await self.bus.publish(message, confirm=request.mtype == numbers.CON)
         except ServiceUnavailable:
             raise _Answer(numbers.SERVICE_UNAVAILABLE, "message bus unavailable") from None
         except PayloadTooLarge:

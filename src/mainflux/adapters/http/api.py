@@ -168,7 +168,7 @@ class MessageApp:
             return 503
         message = Message(channel, subtopic, thing, PROTOCOL, body, time.time_ns())
         try:
-            await self.publisher.publish(message)
+            await self.publisher.publish(message, confirm=True)
         except ServiceUnavailable:
             self.refusals.note("503 message bus unavailable", client_address(scope))
             return 503

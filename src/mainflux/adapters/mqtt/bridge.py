@@ -5,8 +5,11 @@ publisher = thing id, subtopic per MAINFLUX §2.3) on ``channels.<id>[.<subtopic
 A message is published at once, in the publishing client's turn, without a queue or
 a task of its own. The publishing client is held back (its socket stops being read)
 while the bus makes a publish wait, and while too many of our own messages are still
-on their way through the bus (so that they never fill it). When the bus refuses a QoS
-1 or 2 message (on the in-process bus: storage is behind or failing) the awaitable
+on their way through the bus (so that they never fill it). A QoS 1 or 2 message is
+published with confirmation (on NATS: stored by the JetStream stream capturing its
+subject, when one does). When the bus refuses a QoS 1 or 2 message (on the in-process
+bus: storage is behind or failing; on NATS: the stream refused it or did not answer)
+the awaitable
 returned to the broker fails, so the message is not acknowledged; a refused QoS 0
 message is counted and logged.
 
@@ -145,7 +148,11 @@ class Bridge:
         if len(order) > _OWN_LIMIT:
             self._forget(self._own.pop(order.popleft(), 0))
         try:
-            _, rest = run_eagerly(self.bus.publish(envelope))
+            # QoS 1 and 2 are acknowledged to the client once this succeeds: confirmed.
+            publishing = (
+                self.bus.publish(envelope, confirm=True) if qos else self.bus.publish(envelope)
+            )
+            _, rest = run_eagerly(publishing)
         except Exception as exc:
             self._failed(envelope, exc)
             if not qos:
