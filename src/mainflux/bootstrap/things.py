@@ -14,21 +14,8 @@ import httpx
 
 from mainflux.bootstrap.models import ConfigChannel
 from mainflux.bootstrap.ports import ThingsClient
-from mainflux.core.errors import (
-    Conflict,
-    MainfluxError,
-    MalformedEntity,
-    NotFound,
-    ServiceUnavailable,
-    Unauthorized,
-)
-
-_ERRORS: dict[int, type[MainfluxError]] = {
-    400: MalformedEntity,
-    403: Unauthorized,
-    404: NotFound,
-    422: Conflict,
-}
+from mainflux.core.errors import ServiceUnavailable
+from mainflux.core.remote import call_service
 
 
 class HttpThingsClient:
@@ -51,17 +38,9 @@ class HttpThingsClient:
     async def _call(
         self, method: str, path: str, token: str, body: Any = None, ok: tuple[int, ...] = ()
     ) -> httpx.Response:
-        headers = {"Authorization": token}
-        try:
-            response = await self._client.request(method, path, headers=headers, json=body)
-        except httpx.HTTPError:
-            raise ServiceUnavailable("things service unavailable") from None
-        if response.status_code < 300 or response.status_code in ok:
-            return response
-        error = _ERRORS.get(response.status_code)
-        if error is None:
-            raise ServiceUnavailable(f"things service answered {response.status_code}")
-        raise error()
+        return await call_service(
+            self._client, method, path, service="the things service", token=token, body=body, ok=ok
+        )
 
     async def create_thing(self, token: str, name: str) -> tuple[str, str]:
         body = {"name": name} if name else {}

@@ -13,23 +13,13 @@ from urllib.parse import quote
 import httpx
 
 from mainflux.core.errors import (
-    Conflict,
     MainfluxError,
-    MalformedEntity,
-    NotFound,
     ServiceUnavailable,
     Unauthorized,
 )
+from mainflux.core.remote import call_service
 from mainflux.provision.models import Entity, EntitySpec, Metadata
 from mainflux.provision.ports import Platform
-
-_ERRORS: dict[int, type[MainfluxError]] = {
-    400: MalformedEntity,
-    403: Unauthorized,
-    404: NotFound,
-    409: Conflict,
-    422: Conflict,
-}
 
 
 def bootstrap_base(url: str) -> str:
@@ -59,21 +49,10 @@ class HttpPlatform:
     async def _call(
         self, method: str, url: str, token: str = "", body: Any = None, ok: tuple[int, ...] = ()
     ) -> httpx.Response:
-        headers = {"Authorization": token} if token else {}
-        try:
-            response = await self._client.request(method, url, headers=headers, json=body)
-        except httpx.HTTPError:
-            raise ServiceUnavailable(f"cannot reach {url.split('/')[2]}") from None
-        if response.status_code < 300 or response.status_code in ok:
-            return response
-        error = _ERRORS.get(response.status_code)
-        if error is None:
-            raise ServiceUnavailable(f"{url.split('/')[2]} answered {response.status_code}")
-        try:
-            message = str(response.json()["error"])
-        except (ValueError, KeyError, TypeError):
-            message = None
-        raise error(message)
+        host = url.split("/")[2]
+        return await call_service(
+            self._client, method, url, service=host, token=token, body=body, ok=ok
+        )
 
     async def login(self, email: str, password: str) -> str:
         """A token for the configured user; refused credentials are ``Unauthorized``."""

@@ -18,7 +18,8 @@ import grpc
 import httpx
 
 from mainflux.core.auth import ChannelOwner, ThingAccess
-from mainflux.core.errors import NotFound, ServiceUnavailable, Unauthorized
+from mainflux.core.errors import ServiceUnavailable, Unauthorized
+from mainflux.core.remote import call_service
 from mainflux.core.retry import Backoff
 from mainflux.core.tls import ClientTLS, grpc_channel
 from mainflux.proto import authn_pb2, authn_pb2_grpc
@@ -166,7 +167,8 @@ class HttpChannelOwner:
     async def authorize_owner(self, token: str, channel_id: str) -> None:
         """Return when the token's owner owns the channel.
 
-        Raises ``Unauthorized`` (403), ``NotFound`` (404) or ``ServiceUnavailable``."""
+        Raises ``Unauthorized`` (403), ``NotFound`` (404) or ``ServiceUnavailable``
+        (see :func:`~mainflux.core.remote.call_service`)."""
         if not token:
             raise Unauthorized()
         if self._client is None:
@@ -174,17 +176,7 @@ class HttpChannelOwner:
                 timeout=self._timeout, transport=self._transport, verify=self._verify
             )
         url = f"{self._base}/channels/{quote(channel_id, safe='')}"
-        try:
-            response = await self._client.get(url, headers={"Authorization": token})
-        except httpx.HTTPError:
-            raise ServiceUnavailable("things service unavailable") from None
-        if response.status_code == 200:
-            return
-        if response.status_code == 403:
-            raise Unauthorized()
-        if response.status_code == 404:
-            raise NotFound()
-        raise ServiceUnavailable(f"things service answered {response.status_code}")
+        await call_service(self._client, "GET", url, service="the things service", token=token)
 
     async def close(self) -> None:
         """Close the HTTP client."""
