@@ -216,9 +216,13 @@ async def test_the_mqtt_adapter_reports_on_its_websocket_port(launch: Any, redis
             metrics = await client.get(f"{base}/metrics")
             document = (await client.get(f"{base}/openapi.json")).json()
             upgrade_only = await client.get(f"{base}/mqtt")
+            unknown = await client.get(f"{base}/no-such-page")
+            wrong_method = await client.post(f"{base}/health", content=b"x" * 4096)
         assert metrics.status_code == 200 and "mainflux_mqtt" in metrics.text
         assert {"/mqtt", "/health", "/metrics", "/version"} <= set(document["paths"])
         assert upgrade_only.status_code == 426
+        assert (unknown.status_code, wrong_method.status_code) == (404, 405)
+        assert (await health(url))[0] == 503  # still serving: only the things service is down
 
 
 async def test_users_reports_an_unreachable_authn_service(launch: Any, postgres_url: str) -> None:
